@@ -1,0 +1,74 @@
+# One entry point for humans and CI. `make` alone prints the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_STAMP := node_modules/.package-lock.json
+TOOLS := $(CURDIR)/.tools
+VENV := $(CURDIR)/.venv
+export GOBIN := $(TOOLS)/bin
+export PATH := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+# Pinned tool versions (installed by `make setup`, never by hand).
+GRPCURL_VERSION := v1.9.3
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-18s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+.PHONY: setup
+setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv)
+
+.PHONY: tools
+tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(VENV)/.stamp
+
+$(TOOLS)/bin/grpcurl:
+	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(TOOLS)/bin/protoc-gen-go:
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/bin/protoc-gen-go-grpc:
+	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+$(VENV)/.stamp: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.PHONY: build
+build: $(NODE_STAMP) ## compile TypeScript to dist/ (bin/gait runs it)
+	npx tsc -p tsconfig.build.json
+
+.PHONY: generate
+generate: setup ## regenerate all code from proto/ (server TS, TS/Python/Go clients)
+	./scripts/generate.sh
+
+.PHONY: check-generated
+check-generated: generate ## regenerate and fail if the committed generated code differs
+	./scripts/check-clean.sh
+
+.PHONY: lint
+lint: setup ## buf lint, buf breaking against main, TypeScript type check
+	buf lint
+	./scripts/buf-breaking.sh
+	npx tsc -p tsconfig.json --noEmit
+
+.PHONY: test
+test: setup build ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
+	./scripts/test-all.sh
+
+.PHONY: run
+run: setup build ## start the decision service on the embedded defaults
+	./scripts/run.sh
+
+.PHONY: bench
+bench: setup build ## run the benchmarks; prints figures, writes bench/results/*.json
+	./scripts/bench.sh
+
+.PHONY: clean
+clean: ## remove build output and local state
+	rm -rf dist test-results .state

@@ -1,0 +1,42 @@
+// Sums the results of every suite's machine-readable report and prints "N passed, N failed".
+// Exits 1 when a report that should exist is missing or unreadable (a suite that did not run is not a pass).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = process.argv[2] ?? "test-results";
+let passed = 0, failed = 0, broken = false;
+
+const vitest = join(dir, "vitest.json");
+if (existsSync(vitest)) {
+  const r = JSON.parse(readFileSync(vitest, "utf8"));
+  passed += r.numPassedTests ?? 0;
+  failed += (r.numFailedTests ?? 0);
+  if ((r.numTotalTestSuites ?? 0) > 0 && r.success === false && (r.numFailedTests ?? 0) === 0) failed += 1; // a file that failed to load
+} else { console.error("missing vitest report"); broken = true; }
+
+const pytest = join(dir, "pytest.xml");
+if (existsSync("clients/python/tests")) {
+  if (existsSync(pytest)) {
+    const x = readFileSync(pytest, "utf8");
+    const m = /<testsuite [^>]*?errors="(\d+)"[^>]*?failures="(\d+)"[^>]*?skipped="(\d+)"[^>]*?tests="(\d+)"/.exec(x);
+    if (m) { const [e, f, s, t] = m.slice(1).map(Number); failed += e + f; passed += t - e - f - s; }
+    else { console.error("unreadable pytest report"); broken = true; }
+  } else { console.error("missing pytest report"); broken = true; }
+}
+
+const gotest = join(dir, "gotest.jsonl");
+if (existsSync("clients/go/go.mod")) {
+  if (existsSync(gotest)) {
+    for (const line of readFileSync(gotest, "utf8").split("\n")) {
+      if (!line.startsWith("{")) continue;
+      const ev = JSON.parse(line);
+      if (!ev.Test) { if (ev.Action === "fail" && ev.Package) failed += 0; continue; }
+      if (ev.Action === "pass") passed++;
+      else if (ev.Action === "fail") failed++;
+    }
+  } else { console.error("missing go test report"); broken = true; }
+}
+
+if (broken) failed += 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

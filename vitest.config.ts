@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// One config for every TypeScript suite. Unit tests are fast and deterministic; integration tests start the
+// real server (compiled under dist/) on a socket in a fresh temp dir. No timing thresholds anywhere.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
