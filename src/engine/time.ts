@@ -23,10 +23,12 @@ export function parseRFC3339(s: string): Instant | undefined {
   const m = RFC3339.exec(s.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, se, frac, tz] = m;
-  const base = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +se!);
-  if (Number.isNaN(base)) return undefined;
+  // Date.UTC maps years 0..99 to 19xx; set the full year explicitly (Go's zero time is year 1).
+  const check = new Date(Date.UTC(2000, +mo! - 1, +d!, +h!, +mi!, +se!));
+  check.setUTCFullYear(+y!, +mo! - 1, +d!);
+  const base = check.getTime();
+  if (Number.isNaN(base) || +h! > 23 || +mi! > 59 || +se! > 59) return undefined;
   // reject calendar overflow such as 2026-02-31
-  const check = new Date(base);
   if (check.getUTCDate() !== +d! || check.getUTCMonth() !== +mo! - 1) return undefined;
   let offsetMs = 0;
   if (tz && tz !== "Z" && tz !== "z") {

@@ -397,6 +397,8 @@ export interface PolicyOutcome {
   /** the verdict-setting rules' credential posture (for broker receipt checks) */
   verdict_rules: PolicyRule[];
   fail_closed_early: boolean; // true when a fail-closed pre-check returned early
+  /** true when the intent failed normalization and fail-closed turned that into block (`intent` is a placeholder) */
+  intent_invalid?: boolean;
   kill_switch?: KillSwitchDecision;
   freeze_window?: FreezeWindowDecision;
   sandbox?: SandboxDecision;
@@ -448,9 +450,10 @@ export interface DelegationToken {
 export interface CounterStore {
   /**
    * Atomically: read counter `key`; if used >= limit, deny without incrementing; else increment.
-   * `bucketExpiresAt` lets the store prune stale buckets. Throws on unavailable state (the caller fails closed).
+   * `bucketExpiresAt` lets the store prune stale buckets; `nowMs` (the decision's wall clock, default Date.now())
+   * says which buckets have expired. Throws on unavailable state (the caller fails closed).
    */
-  consume(key: string, limit: number, bucketExpiresAtMs: number): Promise<{ allowed: boolean; used: number }>;
+  consume(key: string, limit: number, bucketExpiresAtMs: number, nowMs?: number): Promise<{ allowed: boolean; used: number }>;
 }
 
 /** Broker receipt (gate.md §4.11). */
@@ -465,6 +468,13 @@ export interface BrokerReceipt {
   target_binding?: string;
   run_binding?: string;
   job_binding?: string;
+  /** broker name that issued the credential (defaults to the broker's name) */
+  issued_by?: string;
+  subject?: string;
+  owner?: string;
+  /** RFC 3339 (Go UTC encoding) when known */
+  issued_at?: string;
+  expires_at?: string;
 }
 
 export interface BrokerRequest {
@@ -519,6 +529,17 @@ export interface ApprovalAuditEntry {
   error_code?: string;
 }
 
+/** One delegation token's audit line (`gait.gate.delegation_audit_record` entries). */
+export interface DelegationAuditEntry {
+  token_id?: string;
+  delegator_identity?: string;
+  delegate_identity?: string;
+  scope?: string[];
+  expires_at?: string;
+  valid: boolean;
+  error_code?: string;
+}
+
 /** Output of the full pipeline (`gate eval`): the JSON fields of gate.md §7.1 that the engine owns. */
 export interface GateResult {
   verdict: Verdict;
@@ -539,6 +560,8 @@ export interface GateResult {
   delegation_ref?: string;
   delegation_required?: boolean;
   valid_delegations?: number;
+  /** present when delegation was required or any delegation token was evaluated */
+  delegation_audit?: { delegation_required: boolean; valid_delegations: number; delegated: boolean; delegation_ref?: string; entries: DelegationAuditEntry[] };
   rate_limit_scope?: string;
   rate_limit_key?: string;
   rate_limit_used?: number;
@@ -547,7 +570,7 @@ export interface GateResult {
   destructive_budget_key?: string;
   destructive_budget_used?: number;
   destructive_budget_remaining?: number;
-  broker?: { receipt: BrokerReceipt; request_digest: string; reference?: string };
+  broker?: { receipt: BrokerReceipt; request_digest: string; reference?: string; scope?: string[]; broker?: string };
   kill_switch?: KillSwitchDecision;
   freeze_window?: FreezeWindowDecision;
   sandbox?: SandboxDecision;

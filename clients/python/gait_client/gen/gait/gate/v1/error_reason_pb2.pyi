@@ -1,0 +1,48 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_INTENT: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_TOOL_CALL: _ClassVar[ErrorReason]
+    ERROR_REASON_UNSUPPORTED_ADAPTER: _ClassVar[ErrorReason]
+    ERROR_REASON_MISSING_INPUT: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_TOKEN_DOCUMENT: _ClassVar[ErrorReason]
+    ERROR_REASON_APPROVAL_REQUEST_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_APPROVAL_REQUEST_NOT_PENDING: _ClassVar[ErrorReason]
+    ERROR_REASON_OPERATOR_ONLY: _ClassVar[ErrorReason]
+    ERROR_REASON_TRACE_WRITE_FAILED: _ClassVar[ErrorReason]
+    ERROR_REASON_STATE_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_POLICY_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_OVERLOADED: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_CURSOR: _ClassVar[ErrorReason]
+    ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
+    ERROR_REASON_SHUTTING_DOWN: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_ARGUMENT: _ClassVar[ErrorReason]
+    ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
+    ERROR_REASON_SIGNING_FAILED: _ClassVar[ErrorReason]
+    ERROR_REASON_RUNPACK_WRITE_FAILED: _ClassVar[ErrorReason]
+ERROR_REASON_UNSPECIFIED: ErrorReason
+ERROR_REASON_INVALID_INTENT: ErrorReason
+ERROR_REASON_INVALID_TOOL_CALL: ErrorReason
+ERROR_REASON_UNSUPPORTED_ADAPTER: ErrorReason
+ERROR_REASON_MISSING_INPUT: ErrorReason
+ERROR_REASON_INVALID_TOKEN_DOCUMENT: ErrorReason
+ERROR_REASON_APPROVAL_REQUEST_NOT_FOUND: ErrorReason
+ERROR_REASON_APPROVAL_REQUEST_NOT_PENDING: ErrorReason
+ERROR_REASON_OPERATOR_ONLY: ErrorReason
+ERROR_REASON_TRACE_WRITE_FAILED: ErrorReason
+ERROR_REASON_STATE_UNAVAILABLE: ErrorReason
+ERROR_REASON_POLICY_UNAVAILABLE: ErrorReason
+ERROR_REASON_OVERLOADED: ErrorReason
+ERROR_REASON_INVALID_CURSOR: ErrorReason
+ERROR_REASON_UNAUTHENTICATED: ErrorReason
+ERROR_REASON_SHUTTING_DOWN: ErrorReason
+ERROR_REASON_INVALID_ARGUMENT: ErrorReason
+ERROR_REASON_INTERNAL: ErrorReason
+ERROR_REASON_SIGNING_FAILED: ErrorReason
+ERROR_REASON_RUNPACK_WRITE_FAILED: ErrorReason

@@ -1,0 +1,98 @@
+"""Python client conformance: every case of test/conformance/clients/cases.yaml through the client's context manager
+guard (``with client.gate(call)``), against the real server or the fake server; plus trace export + verification."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import load_cases, start_fake
+from gait_client import GateClient, NotAllowed, key_id_of, pb, verify_trace_entries, verify_trace_record
+
+CASES = load_cases()
+FAULTS = [c for c in CASES if "fake" in c or "fault" in c]
+REAL = [c for c in CASES if "fake" not in c and "fault" not in c]
+
+
+def check(decision, executed: bool, want: dict) -> None:
+    assert decision.verdict == want["verdict"], decision
+    assert decision.fail_closed == want["fail_closed"], decision
+    assert decision.allowed == (want["verdict"] == "allow" and not want["fail_closed"])
+    if "reason_codes" in want:
+        assert list(decision.reason_codes) == want["reason_codes"], decision
+    for r in want.get("reason_codes_include", []):
+        assert r in decision.reason_codes, decision
+    if "error_reason" in want:
+        assert decision.error_reason == want["error_reason"], decision
+    assert executed == want["executed"]
+
+
+def run_case(case: dict, target: str, operator_target: str = "") -> None:
+    seen = []
+    client = GateClient(target, token=case.get("token"), on_fail_closed=seen.append)
+    try:
+        ran = []
+        t0 = time.perf_counter()
+        try:
+            with client.gate(case["call"]) as decision:
+                ran.append(True)  # the "tool" runs only inside an allowed gate
+        except NotAllowed as e:
+            decision = e.decision
+        ms = (time.perf_counter() - t0) * 1000
+        if case.get("fault") or case.get("fake") == "stale":
+            print(f"[fail-closed latency] python {case['name']}: first call {ms:.2f} ms")
+        check(decision, bool(ran), case["want"])
+        assert client.fail_closed_total == (1 if case["want"]["fail_closed"] else 0)
+        assert len(seen) == client.fail_closed_total
+        if case["want"]["fail_closed"]:
+            assert client.fail_closed_counts() == {case["want"]["reason_codes"][0]: 1}
+
+        if case.get("then") == "grant_approval":
+            assert decision.approval_request_id
+            with GateClient(operator_target, timeout=2.0) as operator:
+                granted = operator.approve(pb.ApproveRequest(
+                    approval_request_id=decision.approval_request_id, decision=pb.APPROVAL_DECISION_GRANT,
+                    approver="ops@example.com", reason_code="conformance_grant", ttl={"seconds": 600}))
+                assert granted.token_json
+            after = client.evaluate_after_approval(case["call"], decision, interval=0.02, wait=5.0)
+            check(after, after.allowed, case["want_after"])
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("case", FAULTS, ids=[c["name"] for c in FAULTS])
+def test_fault_and_fake_cases(case: dict, tmpdir_short: str) -> None:
+    if case.get("fault") == "absent_socket":
+        run_case(case, f"unix://{tmpdir_short}/absent.sock")
+        return
+    fake = start_fake(case["fake"], tmpdir_short, tcp=bool(case.get("tcp")), token=case.get("server_token"))
+    try:
+        run_case(case, fake.target)
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("case", REAL, ids=[c["name"] for c in REAL])
+def test_real_server_cases(case: dict, real_server) -> None:
+    run_case(case, f"unix://{real_server.socket}", f"unix://{real_server.operator_socket}")
+
+
+def test_export_and_verify_traces(real_server) -> None:
+    with GateClient(f"unix://{real_server.socket}", timeout=5.0) as client:
+        d = client.evaluate({"intent": {"tool_name": "tool.read", "args": {"path": "/x"},
+                                        "context": {"identity": "v", "workspace": "/w", "risk_class": "low"}}})
+        assert d.verdict == "allow"
+        info = client.get_server_info()
+        assert info.key_id == key_id_of(info.public_key)
+        entries = list(client.export_traces(0))
+        assert entries and any(e.trace_id == d.trace_id for e in entries)
+        chain = verify_trace_entries(entries, info.public_key)
+        assert chain.error is None and chain.ok and chain.count == len(entries)
+        tail = list(client.export_traces(entries[-1].sequence))
+        assert [e.sequence for e in tail] == [entries[-1].sequence]
+        rec = json.loads(entries[0].record_json)
+        rec["verdict"] = "block" if rec["verdict"] == "allow" else "allow"
+        bad = verify_trace_record(rec, info.public_key)
+        assert not bad.ok and bad.error == "signed_digest mismatch"

@@ -1,0 +1,44 @@
+/**
+ * @gait-gate/client: fail-closed TypeScript client for the gait gate service (gait.gate.v1.GateService).
+ *
+ * Only `allow` executes. Every failure is a `block` decision with `failClosed: true` and a `fail_closed_<cause>`
+ * reason; every call has a 250 ms deadline unless told otherwise.
+ */
+export {
+  DEFAULT_CLIENT_OPTIONS,
+  DEFAULT_TIMEOUT_MS,
+  GateClient,
+  GateError,
+  buildEvaluateRequest,
+  isGateError,
+  type CallOptions,
+  type FailClosedEvent,
+  type GateCall,
+  type GateClientOptions,
+  type GuardOutcome,
+  type TraceEntry,
+} from "./client.js";
+export {
+  causeOfStatus,
+  decisionFromResponse,
+  failClosedDecision,
+  type Decision,
+  type FailClosedCause,
+  type VerdictName,
+} from "./decision.js";
+export { DEFAULT_SOCKET_PATH, SOCKET_ENV, resolveTarget, type Target } from "./target.js";
+export {
+  decodePublicKey,
+  digestJCS,
+  entryHashOf,
+  keyIdOf,
+  verifyTraceEntries,
+  verifyTraceRecord,
+  type ChainEntry,
+  type ChainVerification,
+  type RecordVerification,
+} from "./verify.js";
+export * as gen from "./gen/gait/gate/v1/gate_service_pb.js";
+export { ApprovalDecision, ApprovalState } from "./gen/gait/gate/v1/gate_service_pb.js";
+export { Verdict } from "./gen/gait/gate/v1/verdict_pb.js";
+export { ErrorReason } from "./gen/gait/gate/v1/error_reason_pb.js";

@@ -1,0 +1,146 @@
+/**
+ * Offline verification commands: `gait trace verify` (one signed trace file, or a trace-log segment) and
+ * `gait verify` (a runpack zip). Exit 0 verified, 2 verification failed, 6 unreadable input or missing key.
+ */
+import { readFile } from "node:fs/promises";
+import type { Verifier } from "../../engine/signature.js";
+import { verifyTraceRecord } from "../../engine/trace.js";
+import { verifyRunpack } from "../../runpack/verify.js";
+import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
+import { CliError, EXIT, usageError, type CommandContext } from "../io.js";
+import { parseJsonText, readText, verifyKey } from "../inputs.js";
+
+export const traceVerifySpec: CommandSpec = {
+  name: "trace verify",
+  summary: "verify the Ed25519 signature of a trace file (or every entry and checkpoint of a trace-log segment)",
+  usage: [
+    "trace verify <trace.json|segment.jsonl> [--json] [--public-key <path>|--public-key-env <VAR>|--private-key <path>|--private-key-env <VAR>]",
+  ],
+  flags: {
+    json: { type: "boolean", help: "print JSON" },
+    "public-key": { type: "string", value: "<path>", help: "public key file (wins over a private key source)" },
+    "public-key-env": { type: "string", value: "<VAR>", help: "environment variable holding the public key" },
+    "private-key": { type: "string", value: "<path>", help: "derive the public key from this private key file" },
+    "private-key-env": { type: "string", value: "<VAR>", help: "derive the public key from this environment variable" },
+  },
+  positionals: { min: 1, max: 1, names: "<path>" },
+  notes: [
+    "A trace-log segment (JSONL whose first line is a log entry or checkpoint) is verified as a hash chain plus the",
+    "signatures of its records and checkpoints. Exit codes: 0 verified, 2 verification failed, 6 bad input/missing key.",
+  ],
+};
+
+export const runpackVerifySpec: CommandSpec = {
+  name: "verify",
+  summary: "verify a runpack zip: entries, file hashes, manifest digest and (optionally) manifest signatures",
+  usage: ["verify <runpack.zip> [--profile standard|strict] [--require-signature] [--public-key <path>] [--json]"],
+  flags: {
+    profile: { type: "string", value: "standard|strict", help: "strict implies --require-signature and needs --public-key", default: "standard" },
+    "require-signature": { type: "boolean", help: "fail unless a manifest signature verifies" },
+    "public-key": { type: "string", value: "<path>", help: "public key for manifest signatures" },
+    json: { type: "boolean", help: "print JSON" },
+  },
+  positionals: { min: 1, max: 1, names: "<runpack.zip>" },
+  notes: ["Unsigned runpacks (proxy/serve write them unsigned) pass unless --require-signature or --profile strict is set."],
+};
+
+/** Is this text a trace-log segment (JSONL whose first line is an entry or checkpoint) rather than one trace? */
+function looksLikeSegment(text: string): boolean {
+  const first = text.split("\n", 1)[0]!.trim();
+  if (!first.startsWith("{")) return false;
+  try {
+    const doc = JSON.parse(first) as Record<string, unknown>;
+    return !!doc && typeof doc === "object" && ("checkpoint" in doc || ("record" in doc && "seq" in doc));
+  } catch {
+    return false;
+  }
+}
+
+interface SegmentModule {
+  verifySegmentFile(path: string, verifier: Verifier): Promise<{ ok: boolean; entries: number; error?: string; [k: string]: unknown }>;
+}
+
+export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<number> {
+  const path = args.positionals[0]!;
+  const f = args.flags;
+  const key = verifyKey(ctx, { path: str(f["public-key"]), env: str(f["public-key-env"]) }, { path: str(f["private-key"]), env: str(f["private-key-env"]) }, "verify key");
+  if (!key) {
+    throw usageError("public key not configured", "pass --public-key <path> (or --public-key-env, --private-key, --private-key-env)");
+  }
+  const text = await readText(ctx, path, "trace");
+
+  if (looksLikeSegment(text)) {
+    let mod: SegmentModule;
+    try {
+      const spec = "../../tracelog/verify.js";
+      mod = (await import(spec)) as SegmentModule;
+    } catch (e) {
+      throw new CliError(`trace-log segment verification is not available in this build (${(e as Error).message})`, EXIT.INTERNAL);
+    }
+    const res = await mod.verifySegmentFile(ctx.path(path), key);
+    const out: Record<string, unknown> = { ...res, path, kind: "segment", key_id: key.keyId, signature_status: res.ok ? "verified" : "failed" };
+    const exit = res.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+    if (!res.ok && !out.error) out.error = "segment verification failed";
+    if (ctx.json) return ctx.printJson(out, exit);
+    if (!res.ok) return ctx.fail(new CliError(`segment ${path}: ${out.error}`, EXIT.VERIFY_FAILED));
+    return ctx.printHuman([`trace verify: segment ${path} verified (${res.entries} entries, key_id=${key.keyId})`], exit);
+  }
+
+  const doc = parseJsonText(text, "trace", path);
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw usageError(`parse trace ${path}: expected a JSON object`);
+  const res = verifyTraceRecord(doc, key);
+  const out: Record<string, unknown> = {
+    ok: res.ok,
+    path,
+    trace_id: res.trace_id,
+    verdict: res.verdict,
+    signature_status: res.ok ? "verified" : "failed",
+    key_id: res.key_id,
+  };
+  if (!res.ok) out.error = res.error;
+  const exit = res.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+  if (ctx.json) return ctx.printJson(out, exit);
+  if (!res.ok) return ctx.fail(new CliError(`trace ${path}: signature verification failed: ${res.error}`, EXIT.VERIFY_FAILED));
+  return ctx.printHuman([`trace verify: ok trace_id=${res.trace_id} verdict=${res.verdict} key_id=${res.key_id}`], exit);
+}
+
+export async function runpackVerify(ctx: CommandContext, args: Parsed): Promise<number> {
+  const path = args.positionals[0]!;
+  const f = args.flags;
+  const profile = oneOf("profile", f.profile, ["standard", "strict"] as const, "standard");
+  const key = verifyKey(ctx, { path: str(f["public-key"]) });
+  const requireSignature = f["require-signature"] === true || profile === "strict";
+  if (profile === "strict" && !key) throw usageError("--profile strict requires --public-key", "pass the public key of the runpack signer");
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(ctx.path(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw usageError(`read runpack ${path}: ${err.code === "ENOENT" ? "file not found" : err.message}`);
+  }
+  const res = verifyRunpack(bytes, { verifier: key, requireSignature });
+  const out: Record<string, unknown> = { path, ...res };
+  if (res.signature_status === "missing" && res.ok) out.note = "runpack is unsigned; pass --require-signature to reject unsigned runpacks";
+  if (!res.ok) {
+    const why = [
+      ...res.errors,
+      res.missing_files.length ? `missing files: ${res.missing_files.join(",")}` : "",
+      res.hash_mismatches.length ? `hash mismatches: ${res.hash_mismatches.join(",")}` : "",
+      res.signature_status === "failed" ? `signature failed: ${res.signature_errors.join("; ")}` : "",
+      requireSignature && res.signature_status !== "verified" && res.signature_status !== "failed" ? `signature required but ${res.signature_status}` : "",
+    ].filter(Boolean);
+    out.error = why.join("; ") || "runpack verification failed";
+  }
+  const exit = res.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+  if (ctx.json) return ctx.printJson(out, exit);
+  if (!res.ok) return ctx.fail(new CliError(`runpack ${path}: ${out.error}`, EXIT.VERIFY_FAILED));
+  return ctx.printHuman(
+    [
+      `verify: ok run_id=${res.run_id}`,
+      `manifest_digest: ${res.manifest_digest}`,
+      `files checked: ${res.files_checked}, signature: ${res.signature_status}`,
+      typeof out.note === "string" ? `note: ${out.note}` : undefined,
+    ],
+    exit,
+  );
+}

@@ -1,0 +1,169 @@
+/**
+ * Reading the CLI's inputs (policy, JSON documents, keys) with error messages that name the input and the problem,
+ * and writing evidence files through the atomic helper.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../crypto/keys.js";
+import { parsePolicy } from "../engine/policy.js";
+import type { Policy } from "../engine/types.js";
+import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../state/fsx.js";
+import { str, oneOf } from "./args.js";
+import { CliError, EXIT, usageError, type CommandContext } from "./io.js";
+import type { ParsedFlags as Flags } from "./args.js";
+
+/** Read a text file; a missing or unreadable file is an input error naming `what` and the path. */
+export async function readText(ctx: CommandContext, path: string, what: string): Promise<string> {
+  try {
+    return await readFile(ctx.path(path), "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "file not found" : err.code === "EISDIR" ? "is a directory" : err.code === "EACCES" ? "permission denied" : err.message;
+    throw usageError(`read ${what} ${path}: ${why}`);
+  }
+}
+
+/** Parse JSON text; a syntax error names the input. */
+export function parseJsonText(text: string, what: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw usageError(`parse ${what} ${path}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Read and parse a JSON file (`-` reads stdin when `allowStdin`). */
+export async function readJson(ctx: CommandContext, path: string, what: string, allowStdin = false): Promise<unknown> {
+  if (path === "-") {
+    if (!allowStdin) throw usageError(`${what} cannot be read from stdin`);
+    let text: string;
+    try {
+      text = await ctx.io.readStdin();
+    } catch (e) {
+      throw usageError(`read ${what} from stdin: ${(e as Error).message}`);
+    }
+    if (!text.trim()) throw usageError(`read ${what} from stdin: no input`);
+    return parseJsonText(text, what, "(stdin)");
+  }
+  return parseJsonText(await readText(ctx, path, what), what, path);
+}
+
+/** Normalize a `--policy-digest` pin: `sha256:<hex>` or bare hex, 64 lowercase hex chars. */
+export function parseDigestPin(flag: string, value: string): string {
+  const v = value.trim().toLowerCase().replace(/^sha256:/, "");
+  if (!/^[0-9a-f]{64}$/.test(v)) throw usageError(`--${flag} must be sha256:<64 hex>, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+/**
+ * Read and parse a policy file; with `pin` (the `--policy-digest` flag) refuse a policy whose digest differs, so a
+ * deployment evaluates exactly the policy its release metadata names.
+ */
+export async function loadPolicy(ctx: CommandContext, path: string | undefined, pin?: string | boolean): Promise<Policy> {
+  if (!path) throw usageError("--policy is required", `run 'gait ${ctx.command} --help'`);
+  const text = await readText(ctx, path, "policy");
+  let policy: Policy;
+  try {
+    policy = parsePolicy(text);
+  } catch (e) {
+    throw usageError(`policy ${path}: ${(e as Error).message}`, "fix the policy file; 'gait policy validate <file>' reports the problem");
+  }
+  const pinned = str(pin);
+  if (pinned) {
+    const want = parseDigestPin("policy-digest", pinned);
+    if (policy.policy_digest !== want) {
+      throw usageError(
+        `policy digest mismatch: ${path} has sha256:${policy.policy_digest}, --policy-digest pins sha256:${want}`,
+        "use the policy file the pin was made for, or update the pin",
+      );
+    }
+  }
+  return policy;
+}
+
+function keySource(ctx: CommandContext, path: string | undefined, env: string | undefined): KeySource {
+  return { path: path ? ctx.path(path) : undefined, env };
+}
+
+/**
+ * The signing key per `--key-mode` (evidence.md §4.2): dev = a fresh ephemeral pair plus a warning; prod = the
+ * private key from `--private-key` / `--private-key-env`. Key problems are input errors (exit 6).
+ */
+export function signingKey(ctx: CommandContext, flags: Flags, dflt: "dev" | "prod" = "dev"): Ed25519KeyPair {
+  const mode = oneOf("key-mode", flags["key-mode"], ["dev", "prod"] as const, dflt);
+  try {
+    const { key, warning } = loadSigningKey(mode, keySource(ctx, str(flags["private-key"]), str(flags["private-key-env"])), {}, ctx.io.env);
+    if (warning) ctx.warn(warning);
+    return key;
+  } catch (e) {
+    if (e instanceof KeyError) throw usageError(`signing key: ${e.message}`, mode === "prod" ? "pass --private-key <path> or --private-key-env <VAR> (see 'gait keys init')" : undefined);
+    throw e;
+  }
+}
+
+/** A verify key from explicit public/private sources (public wins); undefined when none is given. */
+export function verifyKey(
+  ctx: CommandContext,
+  pub: { path?: string; env?: string },
+  priv: { path?: string; env?: string } = {},
+  what = "public key",
+): Ed25519PublicKey | undefined {
+  try {
+    return loadVerifyKey(keySource(ctx, pub.path, pub.env), keySource(ctx, priv.path, priv.env), ctx.io.env);
+  } catch (e) {
+    if (e instanceof KeyError) throw usageError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Write an evidence file atomically (0600 unless `mode`), enforcing the output path rule. Path violations are input
+ * errors (6); filesystem failures are I/O errors (1). No partial file is ever left behind.
+ */
+export async function writeEvidence(ctx: CommandContext, path: string, data: string | Uint8Array, what: string, mode = EVIDENCE_FILE_MODE): Promise<void> {
+  let target: string;
+  try {
+    target = ctx.path(checkOutputPath(path, what));
+  } catch (e) {
+    if (e instanceof OutputPathError) throw usageError(e.message);
+    throw e;
+  }
+  try {
+    await writeFileAtomic(target, data, mode);
+  } catch (e) {
+    throw new CliError(`write ${what}: ${(e as Error).message}`, EXIT.INTERNAL, { category: "io_failure" });
+  }
+}
+
+/** Pretty JSON with a trailing newline: Gait's layout for trace, token and audit files. */
+export function prettyJson(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/** Find a file shipped with the project (templates, package.json) by walking up from this module. */
+export function findProjectFile(rel: string): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const candidate = join(dir, rel);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+let cachedVersion: string | undefined;
+/** `producer_version` of everything this CLI writes: the package version. */
+export function producerVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  try {
+    const p = findProjectFile("package.json");
+    cachedVersion = p ? (JSON.parse(readFileSync(p, "utf8")) as { version?: string }).version || "0.0.0-dev" : "0.0.0-dev";
+  } catch {
+    cachedVersion = "0.0.0-dev";
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,150 @@
+/**
+ * The `gait` command line. `main(argv)` returns the process exit code instead of exiting, so tests run it
+ * in-process; `bin/gait` sets `process.exitCode` from it.
+ *
+ * Fail-closed contract: any error prints a message (or Gait's JSON error envelope with `--json`) and exits non-zero
+ * WITHOUT a verdict, so a caller that only executes on `allow` can never be tricked into executing.
+ */
+import { correlationIdFromArgv } from "../engine/trace.js";
+import { parseCommand, renderHelp, type CommandSpec, type Parsed } from "./args.js";
+import { approve, approveSpec } from "./commands/approve.js";
+import { gateEval, gateEvalSpec } from "./commands/gate.js";
+import { keysInit, keysInitSpec, keysRotate, keysRotateSpec, keysVerify, keysVerifySpec } from "./commands/keys.js";
+import { mcpProxy, mcpProxySpec } from "./commands/mcp.js";
+import { policyInit, policyInitSpec, policyTest, policyTestSpec, policyValidate, policyValidateSpec } from "./commands/policy.js";
+import { runpackVerify, runpackVerifySpec, traceVerify, traceVerifySpec } from "./commands/verify.js";
+import { CommandContext, defaultIO, EXIT, toCliError, usageError, type CliIO } from "./io.js";
+
+export { EXIT, type CliIO } from "./io.js";
+
+interface Command {
+  spec: CommandSpec;
+  run: (ctx: CommandContext, args: Parsed) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  "gate eval": { spec: gateEvalSpec, run: gateEval },
+  "policy validate": { spec: policyValidateSpec, run: policyValidate },
+  "policy test": { spec: policyTestSpec, run: policyTest },
+  "policy init": { spec: policyInitSpec, run: policyInit },
+  "mcp proxy": { spec: mcpProxySpec, run: mcpProxy },
+  "mcp bridge": { spec: { ...mcpProxySpec, name: "mcp bridge", summary: "alias of 'gait mcp proxy'", usage: mcpProxySpec.usage.map((u) => u.replace("mcp proxy", "mcp bridge")) }, run: mcpProxy },
+  approve: { spec: approveSpec, run: approve },
+  "keys init": { spec: keysInitSpec, run: keysInit },
+  "keys rotate": { spec: keysRotateSpec, run: keysRotate },
+  "keys verify": { spec: keysVerifySpec, run: keysVerify },
+  "trace verify": { spec: traceVerifySpec, run: traceVerify },
+  verify: { spec: runpackVerifySpec, run: runpackVerify },
+};
+
+const GROUPS = ["gate", "policy", "mcp", "keys", "trace"];
+
+function topHelp(): string {
+  const lines = ["gait: runtime policy gate for AI agent tool calls (Gait-compatible)", "", "Commands:"];
+  const rows: [string, string][] = Object.entries(COMMANDS).map(([name, c]) => [name, c.spec.summary]);
+  rows.splice(rows.findIndex(([n]) => n === "mcp bridge") + 1, 0, ["mcp serve", "run the decision service (gRPC on a Unix socket); see 'gait mcp serve --help'"]);
+  for (const [name, summary] of rows) lines.push(`  ${name.padEnd(16)}${summary}`);
+  lines.push(
+    "",
+    "Run 'gait <command> --help' for a command's flags. Add --json for machine-readable output.",
+    "Exit codes: 0 ok/allow/dry_run, 1 internal or I/O failure, 2 verification failed, 3 blocked,",
+    "            4 approval required, 6 invalid input or usage.",
+  );
+  return lines.join("\n") + "\n";
+}
+
+function groupHelp(group: string): string {
+  const lines = [`gait ${group}: subcommands`, ""];
+  for (const [name, c] of Object.entries(COMMANDS)) if (name.startsWith(group + " ")) lines.push(`  gait ${name.padEnd(16)}${c.spec.summary}`);
+  if (group === "mcp") lines.push(`  gait ${"mcp serve".padEnd(16)}run the decision service`);
+  return lines.join("\n") + "\n";
+}
+
+interface ServeModule {
+  serveMain(argv: string[]): Promise<number>;
+}
+
+async function runServe(argv: string[], io: CliIO): Promise<number> {
+  let mod: ServeModule;
+  try {
+    const spec = "../server/main.js";
+    mod = (await import(spec)) as ServeModule;
+  } catch (e) {
+    io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/server/main: ${(e as Error).message})\n`);
+    io.stderr("hint: run 'make build' and check that src/server/main.ts exists\n");
+    return EXIT.INTERNAL;
+  }
+  if (typeof mod.serveMain !== "function") {
+    io.stderr("gait mcp serve: src/server/main does not export serveMain(argv)\n");
+    return EXIT.INTERNAL;
+  }
+  return mod.serveMain(argv);
+}
+
+/** Run the CLI. `io` defaults to the real process (stdout, stderr, stdin, cwd, env, clock). */
+export async function main(argv: string[], ioOverrides: Partial<CliIO> = {}): Promise<number> {
+  const io: CliIO = { ...defaultIO(), ...ioOverrides };
+  const correlationId = correlationIdFromArgv(argv);
+  const wantsJson = argv.some((a) => /^--?json(=(true|1|t))?$/i.test(a));
+
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "-help") {
+    io.stdout(topHelp());
+    return EXIT.OK;
+  }
+  if (argv[0] === "help") {
+    const rest = argv.slice(1).join(" ");
+    if (!rest) io.stdout(topHelp());
+    else if (COMMANDS[rest]) io.stdout(renderHelp(COMMANDS[rest]!.spec));
+    else if (rest === "mcp serve") return runServe(["--help"], io);
+    else if (GROUPS.includes(rest)) io.stdout(groupHelp(rest));
+    else {
+      io.stderr(`gait help: unknown command '${rest}'\n\n${topHelp()}`);
+      return EXIT.INVALID_INPUT;
+    }
+    return EXIT.OK;
+  }
+
+  if (argv[0] === "mcp" && argv[1] === "serve") return runServe(argv.slice(2), io);
+
+  let name: string | undefined;
+  let rest: string[] = [];
+  if (COMMANDS[argv[0]!]) {
+    name = argv[0]!;
+    rest = argv.slice(1);
+  } else if (argv.length >= 2 && COMMANDS[`${argv[0]} ${argv[1]}`]) {
+    name = `${argv[0]} ${argv[1]}`;
+    rest = argv.slice(2);
+  }
+
+  if (!name) {
+    const group = argv[0]!;
+    const ctx = new CommandContext(io, group, correlationId, wantsJson);
+    if (GROUPS.includes(group)) {
+      if (argv.length === 1 || /^--?h(elp)?$/.test(argv[1]!)) {
+        io.stdout(groupHelp(group));
+        return argv.length === 1 ? EXIT.INVALID_INPUT : EXIT.OK;
+      }
+      return ctx.fail(usageError(`unknown subcommand '${argv[1]}' for 'gait ${group}'`, `run 'gait ${group} --help'`));
+    }
+    return ctx.fail(usageError(`unknown command '${group}'`, "run 'gait --help' for the list of commands"));
+  }
+
+  const cmd = COMMANDS[name]!;
+  const ctx = new CommandContext(io, name, correlationId, wantsJson);
+  let args: Parsed;
+  try {
+    args = parseCommand(rest, cmd.spec);
+  } catch (e) {
+    return ctx.fail(toCliError(e));
+  }
+  if (args.help) {
+    io.stdout(renderHelp(cmd.spec));
+    return EXIT.OK;
+  }
+  const jsonCtx = new CommandContext(io, name, correlationId, args.flags.json === true);
+  try {
+    return await cmd.run(jsonCtx, args);
+  } catch (e) {
+    return jsonCtx.fail(toCliError(e));
+  }
+}

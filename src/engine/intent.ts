@@ -1,0 +1,1420 @@
+/**
+ * Intent normalization and digests (gate.md §2, §4.10).
+ *
+ * `normalizeIntent()` turns caller JSON into the normalized {@link IntentRequest} exactly as Gait's Go code does:
+ * the same trims, lowercasing, de-duplication, sort orders, endpoint inference (including the substring tool-name
+ * hint quirk), raw-credential rejection, context-evidence stripping/binding and the same error texts. It then
+ * computes `args_digest` and `intent_digest` byte for byte like Gait (SHA-256 of RFC 8785 JCS over what Go's
+ * `encoding/json` would emit for the normalized structs, i.e. with Go `omitempty` semantics).
+ *
+ * How Go-compatibility is achieved:
+ * - The normalized objects carry an optional field only when Go would emit it (`omitempty`: empty string, 0, false,
+ *   nil/empty slice or map are left out). Go `time.Time` is a struct, which `omitempty` never omits, so the time
+ *   fields of `agent_identity`, `delegation` and delegation chain links are always present and are
+ *   `"0001-01-01T00:00:00Z"` when unset. Fields Go declares without `omitempty` (`identity`, `workspace`,
+ *   `risk_class`, target `kind`/`value`, provenance `arg_path`/`source`, ...) are required non-empty anyway.
+ * - Because the normalized objects are already Go-shaped, JCS of the digest projection is the digest input. The
+ *   intent digest text is assembled from the JCS of its parts, so the args JCS computed for `args_digest` is reused
+ *   verbatim (JCS of a parent object embeds the JCS of each child unchanged).
+ * - Strings are cleaned like Go's decoder and `strings` package would: lone UTF-16 surrogates become U+FFFD (Go's
+ *   JSON decoder does that), `TrimSpace` uses Go's Unicode space set (which differs from `String.prototype.trim`),
+ *   `ToLower` uses Go's simple per-rune case mapping.
+ *
+ * Pure: no I/O; hashing through canon.ts only.
+ */
+import { sha256Hex } from "./canon.js";
+import { GAIT_EPOCH, GO_ZERO_TIME, formatGoTime, parseRFC3339 } from "./time.js";
+import {
+  IntentError,
+  type AgentIdentity,
+  type ArgProvenance,
+  type Delegation,
+  type DelegationLink,
+  type IntentContext,
+  type IntentRequest,
+  type IntentScript,
+  type JsonObject,
+  type JsonValue,
+  type SandboxMetadata,
+  type ScriptStep,
+  type SkillProvenance,
+  type Target,
+  type VerifiedContextEnvelope,
+} from "./types.js";
+
+export const INTENT_SCHEMA_ID = "gait.gate.intent_request";
+export const INTENT_SCHEMA_VERSION = "1.0.0";
+/** Gait's maximum number of script steps (`script.steps`). */
+export const MAX_SCRIPT_STEPS = 64;
+
+/**
+ * An input error that Gait reports while *decoding* the intent JSON (a value of the wrong JSON type, an unparsable
+ * timestamp), before normalization proper. Gait returns these as invalid input (exit 6) even when the policy's
+ * fail-closed block would otherwise apply, so callers that convert normalization errors into a fail-closed `block`
+ * can tell the two apart. Its `name` stays `IntentError` so name-based guards keep working.
+ */
+export class IntentDecodeError extends IntentError {
+  readonly stage = "decode" as const;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Enumerations (gate.md §2.2-§2.4)
+// ---------------------------------------------------------------------------------------------------------------
+
+const TARGET_KINDS = new Set(["path", "url", "host", "repo", "bucket", "table", "queue", "topic", "other"]);
+const PROVENANCE_SOURCES = new Set(["user", "tool_output", "external", "system"]);
+const ENDPOINT_CLASSES = new Set([
+  "fs.read", "fs.write", "fs.delete", "proc.exec", "net.http", "net.dns", "ui.click", "ui.type", "ui.navigate", "other",
+]);
+const DISCOVERY_METHODS = new Set(["webmcp", "dynamic_mcp", "a2a", "mcp", "static_mcp", "manual", "unknown"]);
+const CREDENTIAL_SOURCES = new Set([
+  "aws_iam_user", "aws_sts", "azure_federated", "command", "env", "gcp_sts", "github_oidc", "github_pat",
+  "kubernetes_service_account", "stub", "unknown", "vault_dynamic",
+]);
+const CREDENTIAL_ACCESS_TYPES = new Set(["cloud_admin", "inherited", "jit", "standing", "static", "unknown"]);
+const SANDBOX_NETWORK_MODES = new Set(["disabled", "egress_allowlist", "full"]);
+const SANDBOX_ENV_EXPOSURE_MODES = new Set(["allowlist", "full", "none"]);
+const SANDBOX_FILESYSTEM_ISOLATIONS = new Set(["container", "none", "workspace"]);
+const SANDBOX_USER_MODES = new Set(["default", "root", "unprivileged"]);
+
+const FS_READ_OPS = new Set(["read", "get", "list", "open", "cat", "head", "download", "stat"]);
+const FS_WRITE_OPS = new Set(["write", "append", "put", "create", "update", "save", "copy", "move", "rename"]);
+const FS_DELETE_OPS = new Set(["delete", "remove", "rm", "unlink", "rmdir", "drop", "truncate"]);
+const NET_DNS_OPS = new Set(["dns", "resolve", "lookup"]);
+const PROC_EXEC_OPS = new Set(["exec", "spawn", "run", "shell", "command"]);
+const DESTRUCTIVE_OPS = new Set(["delete", "remove", "rm", "unlink", "rmdir", "drop", "truncate", "exec", "spawn"]);
+
+const HEX64_LOWER = /^[a-f0-9]{64}$/;
+const RAW_ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+const CREDENTIAL_KEY = /(token|secret|api[_-]?key|access[_-]?key|password|credential)/i;
+const CREDENTIAL_KEY_EXEMPT_SUFFIXES = [
+  "_ref", "_refs", "_digest", "_digests", "_hash", "_issuer", "_source", "_type", "_ttl", "_ttl_seconds", "_id", "_ids",
+  "_name", "_names", "_scope", "_scopes",
+];
+const CREDENTIAL_VALUE_SAFE_PREFIXES = ["env:", "stub:", "cmd:", "ref:", "sha256:"];
+const CREDENTIAL_VALUE_PREFIXES = ["ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA"];
+const SANDBOX_EVIDENCE_SAFE_PREFIXES = ["ref:", "receipt:", "proof:", "sandbox:", "sha256:"];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Go-compatible string helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/** Go's `unicode.IsSpace` for BMP code units (every Go space is in the BMP). */
+function isGoSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0x85) return false;
+  return (
+    c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000
+  );
+}
+
+/**
+ * Go's `strings.TrimSpace`. Differs from `String.prototype.trim` (Go trims U+0085 and keeps U+FEFF), which matters
+ * because trimmed values end up inside digests.
+ */
+export function goTrimSpace(s: string): string {
+  const n = s.length;
+  if (n === 0) return s;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(n - 1);
+  if (first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f) return s; // common fast path
+  let a = 0;
+  let b = n;
+  while (a < b && isGoSpace(s.charCodeAt(a))) a++;
+  while (b > a && isGoSpace(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === n ? s : s.slice(a, b);
+}
+
+/** Go's `strings.ToLower`: simple per-rune mapping (no context-sensitive final sigma, `İ` -> `i`). */
+export function goToLower(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return goToLowerUnicode(s);
+  }
+  return s.toLowerCase();
+}
+
+function goToLowerUnicode(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 0x130) out += "i";
+    else if (cp === 0x3a3) out += "\u03c3";
+    else out += ch.toLowerCase();
+  }
+  return out;
+}
+
+/** Replace lone surrogates with U+FFFD, as Go's JSON decoder does for invalid `\uD8xx` escapes. */
+function wellFormed(s: string): string {
+  const w = s as WellFormedString;
+  return w.isWellFormed() ? s : w.toWellFormed();
+}
+
+/** Go `path.Base`. */
+function goPathBase(p: string): string {
+  if (p === "") return ".";
+  let end = p.length;
+  while (end > 0 && p.charCodeAt(end - 1) === 0x2f) end--;
+  if (end === 0) return "/";
+  const trimmed = end === p.length ? p : p.slice(0, end);
+  const i = trimmed.lastIndexOf("/");
+  return i >= 0 ? trimmed.slice(i + 1) : trimmed;
+}
+
+/** Go `path.Clean` (and `filepath.Clean` on Unix). */
+export function goPathClean(p: string): string {
+  if (p === "") return ".";
+  const rooted = p.charCodeAt(0) === 0x2f;
+  const parts: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+      else if (!rooted) parts.push("..");
+      continue;
+    }
+    parts.push(seg);
+  }
+  const joined = parts.join("/");
+  if (rooted) return "/" + joined;
+  return joined === "" ? "." : joined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Typed readers over decoded JSON. Type errors are decode errors in Gait (its JSON decoder rejects them).
+// `null` is accepted everywhere and means "zero value", as for Go's decoder.
+// ---------------------------------------------------------------------------------------------------------------
+
+type Rec = Record<string, unknown>;
+const EMPTY_REC: Rec = Object.freeze({}) as Rec;
+
+function isRec(v: unknown): v is Rec {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function decodeFail(path: string, want: string): never {
+  throw new IntentDecodeError(`${path} must be ${want}`);
+}
+
+/** A string field: `undefined`/`null` => "", otherwise must be a string; lone surrogates repaired, Go-trimmed. */
+function rStr(o: Rec, key: string, at: string): string {
+  const v = o[key];
+  if (typeof v === "string") return goTrimSpace(wellFormed(v));
+  if (v === undefined || v === null) return "";
+  return decodeFail(at === "" ? key : `${at}.${key}`, "a string");
+}
+
+function rBool(o: Rec, key: string, at: string): boolean {
+  const v = o[key];
+  if (typeof v === "boolean") return v;
+  if (v === undefined || v === null) return false;
+  return decodeFail(`${at}.${key}`, "a boolean");
+}
+
+/** A Go int64 field. */
+function rInt(o: Rec, key: string, at: string): number {
+  const v = o[key];
+  if (typeof v === "number" && Number.isSafeInteger(v)) return v;
+  if (v === undefined || v === null) return 0;
+  return decodeFail(`${at}.${key}`, "an integer");
+}
+
+function rArr(o: Rec, key: string, at: string): readonly unknown[] {
+  const v = o[key];
+  if (Array.isArray(v)) return v;
+  if (v === undefined || v === null) return EMPTY_ARR;
+  return decodeFail(at === "" ? key : `${at}.${key}`, "an array");
+}
+const EMPTY_ARR: readonly unknown[] = Object.freeze([]);
+
+/** An object field: `undefined` when absent or null. */
+function rObj(o: Rec, key: string, at: string): Rec | undefined {
+  const v = o[key];
+  if (isRec(v)) return v;
+  if (v === undefined || v === null) return undefined;
+  return decodeFail(at === "" ? key : `${at}.${key}`, "a JSON object");
+}
+
+/** A Go []string: elements must be strings (null elements decode to ""). Returned raw (not trimmed). */
+function rStrList(o: Rec, key: string, at: string): string[] {
+  const arr = rArr(o, key, at);
+  const out: string[] = new Array(arr.length);
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i];
+    if (typeof v === "string") out[i] = wellFormed(v);
+    else if (v === null) out[i] = "";
+    else decodeFail(`${at}.${key}[${i}]`, "a string");
+  }
+  return out;
+}
+
+/**
+ * A Go `time.Time` field, returned as Go's UTC RFC3339Nano text (zero time when absent/null). Go's decoder accepts
+ * only RFC 3339 strings.
+ */
+function rTime(o: Rec, key: string, at: string): string {
+  const v = o[key];
+  if (v === undefined || v === null) return GO_ZERO_TIME;
+  if (typeof v === "string") {
+    const p = parseRFC3339(v);
+    if (p) return formatGoTime(p);
+  }
+  return decodeFail(at === "" ? key : `${at}.${key}`, "an RFC 3339 timestamp");
+}
+
+function isZeroTime(t: string): boolean {
+  return t === GO_ZERO_TIME;
+}
+
+/** Compare two Go-formatted UTC times. Returns <0, 0, >0. */
+function compareTimes(a: string, b: string): number {
+  const pa = parseRFC3339(a)!;
+  const pb = parseRFC3339(b)!;
+  return pa.ms !== pb.ms ? pa.ms - pb.ms : pa.subMsNanos - pb.subMsNanos;
+}
+
+/** Trim, drop empty, dedupe, sort (Go: credential scopes, lifecycle states, context refs, token refs). */
+function normalizeStringSet(values: readonly string[]): string[] | undefined {
+  if (values.length === 0) return undefined;
+  if (values.length === 1) {
+    const v = goTrimSpace(values[0]!);
+    return v === "" ? undefined : [v];
+  }
+  const seen = new Set<string>();
+  for (const raw of values) {
+    const v = goTrimSpace(raw);
+    if (v !== "") seen.add(v);
+  }
+  if (seen.size === 0) return undefined;
+  return [...seen].sort();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fast RFC 8785 JCS over Go-shaped JSON values
+// ---------------------------------------------------------------------------------------------------------------
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jcsString(s: string): string {
+  const n = s.length;
+  if (n > 64) return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/**
+ * RFC 8785 canonical JSON of a JSON value whose strings are well formed. Same output as canon.ts `jcs()` for such
+ * values (the unit tests cross-check them) but several times faster, which the engine's latency budget needs:
+ * object keys are sorted by UTF-16 code units, numbers and strings use ECMAScript serialization, `undefined`
+ * properties are skipped (Go `omitempty` is modelled by leaving fields undefined).
+ *
+ * @internal exported for tests and for engine modules that digest normalized intent parts.
+ */
+export function jcsFast(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      return jcsString(v);
+    case "number":
+      if (!Number.isFinite(v)) throw new IntentError("cannot canonicalize a non-finite number");
+      return `${v}`;
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (v === null) return "null";
+      if (Array.isArray(v)) {
+        if (v.length === 0) return "[]";
+        let out = "[";
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) out += ",";
+          const item: unknown = v[i];
+          out += item === undefined ? "null" : jcsFast(item);
+        }
+        return out + "]";
+      }
+      const o = v as Rec;
+      const keys = Object.keys(o);
+      // The engine builds its objects with keys already in JCS order; only sort when needed.
+      for (let i = 1; i < keys.length; i++) {
+        if (keys[i - 1]! > keys[i]!) {
+          keys.sort();
+          break;
+        }
+      }
+      let out = "{";
+      let first = true;
+      for (const k of keys) {
+        const item = o[k];
+        if (item === undefined) continue;
+        if (!first) out += ",";
+        first = false;
+        out += jcsString(k) + ":" + jcsFast(item);
+      }
+      return out + "}";
+    }
+    default:
+      throw new IntentError(`cannot canonicalize a value of type ${typeof v}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Free-form JSON (args, auth_context): deep trim + raw-credential rejection (gate.md §2.1, §2.6)
+// ---------------------------------------------------------------------------------------------------------------
+
+const credentialKeyCache = new Map<string, boolean>();
+
+/** Whether a (trimmed) object key names secret material (`api_key`, `password`, ...) rather than a reference. */
+function keySuggestsCredentialMaterial(key: string): boolean {
+  const cached = credentialKeyCache.get(key);
+  if (cached !== undefined) return cached;
+  const k = goToLower(goTrimSpace(key));
+  let result = false;
+  if (k !== "" && CREDENTIAL_KEY.test(k)) {
+    result = true;
+    for (const suffix of CREDENTIAL_KEY_EXEMPT_SUFFIXES) {
+      if (k.endsWith(suffix)) {
+        result = false;
+        break;
+      }
+    }
+  }
+  if (credentialKeyCache.size < 4096) credentialKeyCache.set(key, result);
+  return result;
+}
+
+/** Whether a string value looks like a raw secret (gate.md §2.6). */
+function looksLikeCredentialMaterial(value: string): boolean {
+  const s = goTrimSpace(value);
+  if (s === "") return false;
+  const lower = goToLower(s);
+  for (const p of CREDENTIAL_VALUE_SAFE_PREFIXES) if (lower.startsWith(p)) return false;
+  if (HEX64_LOWER.test(lower)) return false;
+  for (const p of CREDENTIAL_VALUE_PREFIXES) if (s.startsWith(p)) return true;
+  if (!utf8LengthAtLeast16(s)) return false; // Go's len() counts UTF-8 bytes
+  let alpha = false;
+  let digit = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) return false;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)) alpha = true;
+    else if (c >= 0x30 && c <= 0x39) digit = true;
+  }
+  return alpha && digit;
+}
+
+/** `len(s) >= 16` in Go terms (UTF-8 bytes). */
+function utf8LengthAtLeast16(s: string): boolean {
+  if (s.length >= 16) return true;
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes >= 16;
+}
+
+/** Set an own data property, also for the key `__proto__` (which plain assignment would treat as the prototype). */
+export function setJsonProperty(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
+
+interface JsonWalk {
+  /** set when some key/value pair looks like raw credential material (resolved after the walk, keys sorted) */
+  credentialHit: boolean;
+}
+
+/**
+ * Go's `normalizeJSONValue`: strings trimmed, keys trimmed (empty key => error), numbers/bools/null kept. Returns a
+ * fresh value (the caller's input is never mutated).
+ */
+function normalizeJsonValue(v: unknown, walk: JsonWalk, emptyKeyError: string): JsonValue {
+  switch (typeof v) {
+    case "string":
+      return goTrimSpace(wellFormed(v));
+    case "number":
+      if (!Number.isFinite(v)) throw new IntentDecodeError("JSON numbers must be finite");
+      return v;
+    case "boolean":
+      return v;
+    case "object": {
+      if (v === null) return null;
+      if (Array.isArray(v)) {
+        const out: JsonValue[] = new Array(v.length);
+        for (let i = 0; i < v.length; i++) out[i] = normalizeJsonValue(v[i] ?? null, walk, emptyKeyError);
+        return out;
+      }
+      const out: JsonObject = {};
+      for (const rawKey in v as Rec) {
+        if (!Object.prototype.hasOwnProperty.call(v, rawKey)) continue;
+        const rawVal = (v as Rec)[rawKey];
+        if (rawVal === undefined) continue;
+        const key = goTrimSpace(wellFormed(rawKey));
+        if (key === "") throw new IntentError(emptyKeyError);
+        const val = normalizeJsonValue(rawVal, walk, emptyKeyError);
+        if (
+          !walk.credentialHit && typeof val === "string" && val.length > 0 && keySuggestsCredentialMaterial(key) &&
+          looksLikeCredentialMaterial(val)
+        ) {
+          walk.credentialHit = true;
+        }
+        setJsonProperty(out, key, val);
+      }
+      return out;
+    }
+    default:
+      throw new IntentDecodeError(`unsupported value of type ${typeof v} (only JSON values are allowed)`);
+  }
+}
+
+/** Find the first raw-credential hit in Go's order (keys sorted at every level) and throw Gait's error. */
+function throwFirstCredentialHit(path: string, v: JsonValue): void {
+  if (v === null || typeof v !== "object") return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) throwFirstCredentialHit(`${path}[${i}]`, v[i]!);
+    return;
+  }
+  for (const key of Object.keys(v).sort()) {
+    const child = `${path}.${key}`;
+    const val = v[key]!;
+    if (typeof val === "string" && keySuggestsCredentialMaterial(key) && looksLikeCredentialMaterial(val)) {
+      throw new IntentError(
+        `${child} must not contain raw credential material; use credential references or digests instead`,
+      );
+    }
+    throwFirstCredentialHit(child, val);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Targets (gate.md §2.3, §2.4)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Whether basename(lower(trim(tool))) contains any hint as a SUBSTRING (Gait QUIRK: `tool.format` contains `rm`). */
+function hasToolHint(toolBase: string, hints: readonly string[]): boolean {
+  for (const h of hints) if (toolBase.includes(h)) return true;
+  return false;
+}
+const HINT_READ = ["read", "list", "fetch", "search"];
+const HINT_WRITE = ["write", "update", "save", "create"];
+const HINT_DELETE = ["delete", "remove", "rm", "drop"];
+const HINT_EXEC = ["exec", "shell", "command", "spawn", "run"];
+
+/** Endpoint class inferred when the caller gave none (gate.md §2.4). `toolBase` = basename of the tool name. */
+function inferEndpointClass(kind: string, operation: string, toolBase: string): string {
+  switch (kind) {
+    case "path":
+      if (FS_READ_OPS.has(operation)) return "fs.read";
+      if (FS_WRITE_OPS.has(operation)) return "fs.write";
+      if (FS_DELETE_OPS.has(operation)) return "fs.delete";
+      if (hasToolHint(toolBase, HINT_READ)) return "fs.read";
+      if (hasToolHint(toolBase, HINT_WRITE)) return "fs.write";
+      if (hasToolHint(toolBase, HINT_DELETE)) return "fs.delete";
+      return "other";
+    case "host":
+    case "url":
+      return NET_DNS_OPS.has(operation) ? "net.dns" : "net.http";
+    case "other":
+      if (PROC_EXEC_OPS.has(operation)) return "proc.exec";
+      if (hasToolHint(toolBase, HINT_EXEC)) return "proc.exec";
+      return "other";
+    default:
+      return "other";
+  }
+}
+
+function inferEndpointDomain(kind: string, value: string): string {
+  if (kind === "host") {
+    let host = goTrimSpace(value);
+    if (host.startsWith("http://")) host = host.slice(7);
+    if (host.startsWith("https://")) host = host.slice(8);
+    const slash = host.indexOf("/");
+    if (slash >= 0) host = host.slice(0, slash);
+    const colon = host.indexOf(":");
+    if (colon >= 0) host = host.slice(0, colon);
+    return goToLower(goTrimSpace(host));
+  }
+  if (kind === "url") return goToLower(goTrimSpace(goUrlHostname(goTrimSpace(value))));
+  return "";
+}
+
+function inferDestructive(endpointClass: string, operation: string): boolean {
+  return endpointClass === "fs.delete" || endpointClass === "proc.exec" || DESTRUCTIVE_OPS.has(operation);
+}
+
+/**
+ * Whether a normalized target counts as destructive (phase escalation, destructive budget, script step risk).
+ * After normalization `destructive` already folds in the class/operation inference and `destructive_hint`; the class
+ * check keeps the answer right for targets built by hand.
+ */
+export function isDestructiveTarget(target: Target): boolean {
+  return target.destructive === true || target.endpoint_class === "fs.delete" || target.endpoint_class === "proc.exec";
+}
+
+function normalizeDiscoveryMethod(raw: string): string {
+  const m = goToLower(raw);
+  if (m === "") return "unknown";
+  return m.includes("-") || m.includes(" ") ? m.replace(/[- ]/g, "_") : m;
+}
+
+function normalizeTarget(raw: unknown, toolBase: string, at: string): Target {
+  let o: Rec;
+  if (isRec(raw)) o = raw;
+  else if (raw === null || raw === undefined) o = EMPTY_REC;
+  else return decodeFail(at, "a JSON object");
+  const kind = goToLower(rStr(o, "kind", at));
+  const value = rStr(o, "value", at);
+  const operation = goToLower(rStr(o, "operation", at));
+  const sensitivity = goToLower(rStr(o, "sensitivity", at));
+  let endpointClass = goToLower(rStr(o, "endpoint_class", at));
+  let endpointDomain = goToLower(rStr(o, "endpoint_domain", at));
+  const discoveryMethod = normalizeDiscoveryMethod(rStr(o, "discovery_method", at));
+  const destructiveIn = rBool(o, "destructive", at);
+  const readOnlyHint = rBool(o, "read_only_hint", at);
+  const destructiveHint = rBool(o, "destructive_hint", at);
+  const idempotentHint = rBool(o, "idempotent_hint", at);
+  const openWorldHint = rBool(o, "open_world_hint", at);
+
+  if (kind === "" || value === "") throw new IntentError("targets require kind and value");
+  if (!TARGET_KINDS.has(kind)) throw new IntentError(`unsupported target kind: ${kind}`);
+  if (endpointClass === "") endpointClass = inferEndpointClass(kind, operation, toolBase);
+  if (!ENDPOINT_CLASSES.has(endpointClass)) throw new IntentError(`unsupported endpoint class: ${endpointClass}`);
+  if (endpointDomain === "") endpointDomain = inferEndpointDomain(kind, value);
+  if (!DISCOVERY_METHODS.has(discoveryMethod)) throw new IntentError(`unsupported discovery method: ${discoveryMethod}`);
+  const destructive = destructiveIn || destructiveHint || inferDestructive(endpointClass, operation);
+
+  // Go omitempty: only non-empty strings / true booleans appear.
+  const t: Target = { kind, value };
+  if (operation !== "") t.operation = operation;
+  if (sensitivity !== "") t.sensitivity = sensitivity;
+  t.endpoint_class = endpointClass; // never empty after inference
+  if (endpointDomain !== "") t.endpoint_domain = endpointDomain;
+  t.discovery_method = discoveryMethod; // never empty ("unknown" default)
+  if (destructive) t.destructive = true;
+  if (readOnlyHint) t.read_only_hint = true;
+  if (destructiveHint) t.destructive_hint = true;
+  if (idempotentHint) t.idempotent_hint = true;
+  if (openWorldHint) t.open_world_hint = true;
+  return t;
+}
+
+function boolKey(b: boolean | undefined): string {
+  return b ? "1" : "0";
+}
+
+function targetKey(t: Target): string {
+  return [
+    t.kind, t.value, t.operation ?? "", t.sensitivity ?? "", t.endpoint_class ?? "", t.endpoint_domain ?? "",
+    boolKey(t.destructive), t.discovery_method ?? "", boolKey(t.read_only_hint), boolKey(t.destructive_hint),
+    boolKey(t.idempotent_hint), boolKey(t.open_world_hint),
+  ].join("\u0000");
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpBool(a: boolean | undefined, b: boolean | undefined): number {
+  return (a ? 1 : 0) - (b ? 1 : 0);
+}
+
+/** Gait's target order: (kind, value, operation, sensitivity, endpoint_class, endpoint_domain, destructive, ...). */
+function compareTargets(a: Target, b: Target): number {
+  return (
+    cmpStr(a.kind, b.kind) || cmpStr(a.value, b.value) || cmpStr(a.operation ?? "", b.operation ?? "") ||
+    cmpStr(a.sensitivity ?? "", b.sensitivity ?? "") || cmpStr(a.endpoint_class ?? "", b.endpoint_class ?? "") ||
+    cmpStr(a.endpoint_domain ?? "", b.endpoint_domain ?? "") || cmpBool(a.destructive, b.destructive) ||
+    cmpStr(a.discovery_method ?? "", b.discovery_method ?? "") || cmpBool(a.read_only_hint, b.read_only_hint) ||
+    cmpBool(a.destructive_hint, b.destructive_hint) || cmpBool(a.idempotent_hint, b.idempotent_hint) ||
+    cmpBool(a.open_world_hint, b.open_world_hint)
+  );
+}
+
+function normalizeTargetList(toolName: string, raw: readonly unknown[], at: string): Target[] {
+  if (raw.length === 0) return [];
+  const toolBase = goPathBase(goToLower(goTrimSpace(toolName)));
+  if (raw.length === 1) return [normalizeTarget(raw[0], toolBase, `${at}[0]`)];
+  const seen = new Set<string>();
+  const out: Target[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const t = normalizeTarget(raw[i], toolBase, `${at}[${i}]`);
+    const key = targetKey(t);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(t);
+  }
+  return out.sort(compareTargets);
+}
+
+/**
+ * Normalize a raw `targets` array as Gait does for the given tool name (kind/enum validation, endpoint class and
+ * domain inference, destructive flag, discovery method default, dedupe, sort). Throws {@link IntentError}.
+ * Useful for callers that build targets outside an intent (e.g. the credential target binding).
+ */
+export function normalizeTargets(toolName: string, targets: unknown): Target[] {
+  if (targets === undefined || targets === null) return [];
+  if (!Array.isArray(targets)) return decodeFail("targets", "an array");
+  return normalizeTargetList(toolName, targets, "targets");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Provenance (gate.md §2.1)
+// ---------------------------------------------------------------------------------------------------------------
+
+function normalizeProvenanceList(raw: readonly unknown[], at: string): ArgProvenance[] {
+  if (raw.length === 0) return [];
+  const seen = raw.length > 1 ? new Set<string>() : undefined;
+  const out: ArgProvenance[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const item = raw[i];
+    const here = `${at}[${i}]`;
+    let o: Rec;
+    if (isRec(item)) o = item;
+    else if (item === null || item === undefined) o = EMPTY_REC;
+    else return decodeFail(here, "a JSON object");
+    const argPath = rStr(o, "arg_path", here);
+    const source = goToLower(rStr(o, "source", here));
+    const sourceRef = rStr(o, "source_ref", here);
+    const integrity = goToLower(rStr(o, "integrity_digest", here));
+    if (argPath === "" || source === "") throw new IntentError("arg provenance requires arg_path and source");
+    if (!PROVENANCE_SOURCES.has(source)) throw new IntentError(`unsupported provenance source: ${source}`);
+    if (integrity !== "" && !HEX64_LOWER.test(integrity)) {
+      throw new IntentError(`invalid provenance integrity_digest: ${integrity}`);
+    }
+    const p: ArgProvenance = { arg_path: argPath, source };
+    if (sourceRef !== "") p.source_ref = sourceRef;
+    if (integrity !== "") p.integrity_digest = integrity;
+    if (seen) {
+      const key = `${argPath}\u0000${source}\u0000${sourceRef}\u0000${integrity}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    out.push(p);
+  }
+  if (out.length > 1) {
+    out.sort(
+      (a, b) =>
+        cmpStr(a.arg_path, b.arg_path) || cmpStr(a.source, b.source) ||
+        cmpStr(a.source_ref ?? "", b.source_ref ?? "") || cmpStr(a.integrity_digest ?? "", b.integrity_digest ?? ""),
+    );
+  }
+  return out;
+}
+
+function normalizeSkillProvenance(o: Rec | undefined): SkillProvenance | undefined {
+  if (!o) return undefined;
+  const at = "skill_provenance";
+  const skillName = rStr(o, "skill_name", at);
+  const skillVersion = rStr(o, "skill_version", at);
+  const source = goToLower(rStr(o, "source", at));
+  const publisher = rStr(o, "publisher", at);
+  const digest = goToLower(rStr(o, "digest", at));
+  const signatureKeyId = rStr(o, "signature_key_id", at);
+  if (skillName === "" || source === "" || publisher === "") {
+    throw new IntentError("skill provenance requires skill_name, source, and publisher");
+  }
+  if (digest !== "" && !HEX64_LOWER.test(digest)) throw new IntentError(`invalid skill provenance digest: ${digest}`);
+  const s: SkillProvenance = { skill_name: skillName, source, publisher };
+  if (skillVersion !== "") s.skill_version = skillVersion;
+  if (digest !== "") s.digest = digest;
+  if (signatureKeyId !== "") s.signature_key_id = signatureKeyId;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delegation (gate.md §4.7)
+// ---------------------------------------------------------------------------------------------------------------
+
+function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
+  if (!o) return undefined;
+  const at = "delegation";
+  const requester = rStr(o, "requester_identity", at);
+  const scopeClass = goToLower(rStr(o, "scope_class", at));
+  const tokenRefs = normalizeStringSet(rStrList(o, "token_refs", at));
+  const rawChain = rArr(o, "chain", at);
+  const issuedAt = rTime(o, "issued_at", at);
+  const expiresAt = rTime(o, "expires_at", at);
+  if (requester === "") throw new IntentError("delegation.requester_identity is required");
+
+  const chain: DelegationLink[] = [];
+  for (let i = 0; i < rawChain.length; i++) {
+    const item = rawChain[i];
+    const here = `delegation.chain[${i}]`;
+    let l: Rec;
+    if (isRec(item)) l = item;
+    else if (item === null || item === undefined) l = EMPTY_REC;
+    else return decodeFail(here, "a JSON object");
+    const delegator = rStr(l, "delegator_identity", here);
+    const delegate = rStr(l, "delegate_identity", here);
+    const linkScope = goToLower(rStr(l, "scope_class", here));
+    const tokenRef = rStr(l, "token_ref", here);
+    const linkIssued = rTime(l, "issued_at", here);
+    const linkExpires = rTime(l, "expires_at", here);
+    if (delegator === "" || delegate === "") {
+      throw new IntentError(`delegation.chain[${i}] requires delegator_identity and delegate_identity`);
+    }
+    if (i > 0 && chain[i - 1]!.delegate_identity !== delegator) {
+      throw new IntentError(
+        `delegation.chain[${i}] delegator_identity must match delegation.chain[${i - 1}].delegate_identity`,
+      );
+    }
+    if (!isZeroTime(linkIssued) && !isZeroTime(linkExpires) && compareTimes(linkExpires, linkIssued) <= 0) {
+      throw new IntentError(`delegation.chain[${i}] expires_at must be after issued_at`);
+    }
+    // Go: identities have no omitempty; issued_at/expires_at are time.Time (never omitted, zero time when unset).
+    const link: DelegationLink = { delegator_identity: delegator, delegate_identity: delegate, issued_at: linkIssued, expires_at: linkExpires };
+    if (linkScope !== "") link.scope_class = linkScope;
+    if (tokenRef !== "") link.token_ref = tokenRef;
+    chain.push(link);
+  }
+  if (!isZeroTime(issuedAt) && !isZeroTime(expiresAt) && compareTimes(expiresAt, issuedAt) <= 0) {
+    throw new IntentError("delegation.expires_at must be after issued_at");
+  }
+  if (chain.length > 0 && chain[chain.length - 1]!.delegate_identity !== requester) {
+    throw new IntentError("delegation.chain last delegate_identity must match delegation.requester_identity");
+  }
+  const d: Delegation = { requester_identity: requester, issued_at: issuedAt, expires_at: expiresAt };
+  if (scopeClass !== "") d.scope_class = scopeClass;
+  if (tokenRefs) d.token_refs = tokenRefs;
+  if (chain.length > 0) d.chain = chain;
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Context (gate.md §2.2, §4.6, §4.8)
+// ---------------------------------------------------------------------------------------------------------------
+
+function normalizeAuthContext(o: Rec, at: string): JsonObject | undefined {
+  const v = o.auth_context;
+  if (v === undefined || v === null) return undefined;
+  if (!isRec(v)) return decodeFail(`${at}.auth_context`, "a JSON object");
+  let empty = true;
+  for (const _ in v) {
+    empty = false;
+    break;
+  }
+  if (empty) return undefined;
+  const walk: JsonWalk = { credentialHit: false };
+  const normalized = normalizeJsonValue(v, walk, "normalize context.auth_context: args contains empty key") as JsonObject;
+  if (Object.keys(normalized).length === 0) return undefined;
+  if (walk.credentialHit) throwFirstCredentialHit("context.auth_context", normalized);
+  return normalized;
+}
+
+function rejectSandboxString(path: string, value: string, isEvidenceRef: boolean): void {
+  const s = goTrimSpace(value);
+  if (s === "") return;
+  if (RAW_ENV_ASSIGNMENT.test(s)) throw new IntentError(`${path} must not contain raw environment variable assignments`);
+  if (!isEvidenceRef) return;
+  const lower = goToLower(s);
+  for (const p of SANDBOX_EVIDENCE_SAFE_PREFIXES) if (lower.startsWith(p)) return;
+  if (looksLikeCredentialMaterial(s)) {
+    throw new IntentError(
+      `${path} must not contain secret-like sandbox material; use sandbox evidence refs or digests instead`,
+    );
+  }
+}
+
+function normalizeSandboxPaths(path: string, values: readonly string[]): string[] | undefined {
+  if (values.length === 0) return undefined;
+  const seen = new Set<string>();
+  for (let i = 0; i < values.length; i++) {
+    const v = goPathClean(goTrimSpace(values[i]!));
+    if (v === "." || v === "") continue;
+    rejectSandboxString(`${path}[${i}]`, v, false);
+    seen.add(v);
+  }
+  if (seen.size === 0) return undefined;
+  return [...seen].sort();
+}
+
+function normalizeSandbox(o: Rec | undefined): SandboxMetadata | undefined {
+  if (!o) return undefined;
+  const at = "context.sandbox";
+  const networkMode = goToLower(rStr(o, "network_mode", at));
+  const rawWritable = rStrList(o, "writable_paths", at);
+  const rawReadOnly = rStrList(o, "read_only_roots", at);
+  const envExposure = goToLower(rStr(o, "env_exposure_mode", at));
+  const timeout = rInt(o, "timeout_seconds", at);
+  const fsIsolation = goToLower(rStr(o, "filesystem_isolation", at));
+  const userMode = goToLower(rStr(o, "user_mode", at));
+  const evidenceRef = rStr(o, "evidence_ref", at);
+  const evidenceDigest = goToLower(rStr(o, "evidence_digest", at));
+
+  if (networkMode !== "" && !SANDBOX_NETWORK_MODES.has(networkMode)) {
+    throw new IntentError(`context.sandbox.network_mode is unsupported: ${networkMode}`);
+  }
+  if (envExposure !== "" && !SANDBOX_ENV_EXPOSURE_MODES.has(envExposure)) {
+    throw new IntentError(`context.sandbox.env_exposure_mode is unsupported: ${envExposure}`);
+  }
+  if (fsIsolation !== "" && !SANDBOX_FILESYSTEM_ISOLATIONS.has(fsIsolation)) {
+    throw new IntentError(`context.sandbox.filesystem_isolation is unsupported: ${fsIsolation}`);
+  }
+  if (userMode !== "" && !SANDBOX_USER_MODES.has(userMode)) {
+    throw new IntentError(`context.sandbox.user_mode is unsupported: ${userMode}`);
+  }
+  if (timeout < 0) throw new IntentError("context.sandbox.timeout_seconds must be >= 0");
+  const writable = normalizeSandboxPaths("context.sandbox.writable_paths", rawWritable);
+  const readOnly = normalizeSandboxPaths("context.sandbox.read_only_roots", rawReadOnly);
+  if (evidenceDigest !== "" && !HEX64_LOWER.test(evidenceDigest)) {
+    throw new IntentError("context.sandbox.evidence_digest must be sha256 hex");
+  }
+  rejectSandboxString("context.sandbox.evidence_ref", evidenceRef, true);
+
+  const s: SandboxMetadata = {};
+  let any = false;
+  if (networkMode !== "") (s.network_mode = networkMode), (any = true);
+  if (writable) (s.writable_paths = writable), (any = true);
+  if (readOnly) (s.read_only_roots = readOnly), (any = true);
+  if (envExposure !== "") (s.env_exposure_mode = envExposure), (any = true);
+  if (timeout !== 0) (s.timeout_seconds = timeout), (any = true);
+  if (fsIsolation !== "") (s.filesystem_isolation = fsIsolation), (any = true);
+  if (userMode !== "") (s.user_mode = userMode), (any = true);
+  if (evidenceRef !== "") (s.evidence_ref = evidenceRef), (any = true);
+  if (evidenceDigest !== "") (s.evidence_digest = evidenceDigest), (any = true);
+  return any ? s : undefined; // all-empty sandbox == absent
+}
+
+function normalizeAgentIdentity(o: Rec | undefined): AgentIdentity | undefined {
+  if (!o) return undefined;
+  const at = "context.agent_identity";
+  const lifecycle = normalizeStringSet(rStrList(o, "lifecycle_states", at));
+  const owner = rStr(o, "owner", at);
+  const manifestDigest = goToLower(rStr(o, "manifest_digest", at));
+  const publisher = rStr(o, "publisher", at);
+  const source = goToLower(rStr(o, "source", at));
+  const issuedAt = rTime(o, "issued_at", at);
+  const approvedAt = rTime(o, "approved_at", at);
+  const expiresAt = rTime(o, "expires_at", at);
+  const revoked = rBool(o, "revoked", at);
+  if (manifestDigest !== "" && !HEX64_LOWER.test(manifestDigest)) {
+    throw new IntentError("context.agent_identity.manifest_digest must be sha256 hex");
+  }
+  const issued = !isZeroTime(issuedAt);
+  const approved = !isZeroTime(approvedAt);
+  if (issued && approved && compareTimes(approvedAt, issuedAt) < 0) {
+    throw new IntentError("context.agent_identity.approved_at must be on or after issued_at");
+  }
+  if (!isZeroTime(expiresAt)) {
+    if (issued && compareTimes(expiresAt, issuedAt) <= 0) {
+      throw new IntentError("context.agent_identity.expires_at must be after issued_at");
+    }
+    if (approved && compareTimes(expiresAt, approvedAt) <= 0) {
+      throw new IntentError("context.agent_identity.expires_at must be after approved_at");
+    }
+  }
+  // Present object (even `{}`) => emitted with all three Go zero times (QUIRK, gate.md §2.5).
+  const a: AgentIdentity = { issued_at: issuedAt, approved_at: approvedAt, expires_at: expiresAt };
+  if (lifecycle) a.lifecycle_states = lifecycle;
+  if (owner !== "") a.owner = owner;
+  if (manifestDigest !== "") a.manifest_digest = manifestDigest;
+  if (publisher !== "") a.publisher = publisher;
+  if (source !== "") a.source = source;
+  if (revoked) a.revoked = true;
+  return a;
+}
+
+/** Plain trimmed optional string fields of the context, in Go's field order. */
+const CONTEXT_TRIMMED_FIELDS = [
+  "agent_id", "run_id", "workflow_id", "repo", "environment", "job_id", "session_id", "request_id", "credential_ref",
+  "credential_issuer", "credential_subject", "credential_owner", "credential_target_binding", "credential_run_binding",
+  "credential_job_binding", "approval_ref", "wrkr_inventory_ref", "agent_action_bom_ref", "environment_fingerprint",
+] as const;
+
+function normalizeContext(o: Rec | undefined): IntentContext {
+  const c = o ?? EMPTY_REC;
+  const at = "context";
+  const identity = rStr(c, "identity", at);
+  const workspace = rStr(c, "workspace", at);
+  const riskClass = goToLower(rStr(c, "risk_class", at));
+  if (identity === "") throw new IntentError("context.identity is required");
+  if (workspace === "") throw new IntentError("context.workspace is required");
+  if (riskClass === "") throw new IntentError("context.risk_class is required");
+
+  const authContext = normalizeAuthContext(c, at);
+  const sandbox = normalizeSandbox(rObj(c, "sandbox", at));
+  const agentIdentity = normalizeAgentIdentity(rObj(c, "agent_identity", at));
+  const credentialScopes = normalizeStringSet(rStrList(c, "credential_scopes", at));
+  const contextSetDigest = goToLower(rStr(c, "context_set_digest", at));
+  if (contextSetDigest !== "" && !HEX64_LOWER.test(contextSetDigest)) {
+    throw new IntentError("context.context_set_digest must be sha256 hex");
+  }
+  const ttl = rInt(c, "credential_ttl_seconds", at);
+  if (ttl < 0) throw new IntentError("context.credential_ttl_seconds must be >= 0");
+  const credentialSource = goToLower(rStr(c, "credential_source", at));
+  if (credentialSource !== "" && !CREDENTIAL_SOURCES.has(credentialSource)) {
+    throw new IntentError(`context.credential_source is unsupported: ${credentialSource}`);
+  }
+  const accessType = goToLower(rStr(c, "credential_access_type", at));
+  if (accessType !== "" && !CREDENTIAL_ACCESS_TYPES.has(accessType)) {
+    throw new IntentError(`context.credential_access_type is unsupported: ${accessType}`);
+  }
+  const evidenceMode = goToLower(rStr(c, "context_evidence_mode", at));
+  if (evidenceMode !== "" && evidenceMode !== "best_effort" && evidenceMode !== "required") {
+    throw new IntentError("context.context_evidence_mode must be best_effort or required");
+  }
+  let phase = goToLower(rStr(c, "phase", at));
+  if (phase === "") phase = "apply";
+  if (phase !== "plan" && phase !== "apply") throw new IntentError("context.phase must be plan or apply");
+  const contextRefs = normalizeStringSet(rStrList(c, "context_refs", at));
+
+  const ctx: IntentContext = {
+    identity,
+    // Go: filepath.ToSlash(strings.ReplaceAll(workspace, `\`, "/")) -- no Clean.
+    workspace: workspace.includes("\\") ? workspace.replace(/\\/g, "/") : workspace,
+    risk_class: riskClass,
+    phase,
+  };
+  const ctxRec = ctx as unknown as Rec;
+  for (const f of CONTEXT_TRIMMED_FIELDS) {
+    const v = rStr(c, f, at);
+    if (v !== "") ctxRec[f] = v;
+  }
+  if (agentIdentity) ctx.agent_identity = agentIdentity;
+  if (credentialSource !== "") ctx.credential_source = credentialSource;
+  if (accessType !== "") ctx.credential_access_type = accessType;
+  if (ttl !== 0) ctx.credential_ttl_seconds = ttl;
+  if (credentialScopes) ctx.credential_scopes = credentialScopes;
+  if (authContext) ctx.auth_context = authContext;
+  if (sandbox) ctx.sandbox = sandbox;
+  if (contextSetDigest !== "") ctx.context_set_digest = contextSetDigest;
+  if (evidenceMode !== "") ctx.context_evidence_mode = evidenceMode;
+  if (contextRefs) ctx.context_refs = contextRefs;
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Context evidence (gate.md §4.10)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Drop caller-supplied context-evidence claims (no verified envelope): digest, mode, refs, auth_context age. */
+function stripContextEvidenceClaims(ctx: IntentContext): void {
+  delete ctx.context_set_digest;
+  delete ctx.context_evidence_mode;
+  delete ctx.context_refs;
+  const auth = ctx.auth_context;
+  if (auth && Object.prototype.hasOwnProperty.call(auth, "context_age_seconds")) {
+    const copy: JsonObject = { ...auth };
+    delete copy.context_age_seconds;
+    if (Object.keys(copy).length === 0) delete ctx.auth_context;
+    else ctx.auth_context = copy;
+  }
+}
+
+/** Bind digest/mode/refs/age from a verified envelope; caller claims must agree with it. */
+function bindContextEnvelope(ctx: IntentContext, env: VerifiedContextEnvelope): void {
+  const digest = goToLower(goTrimSpace(typeof env.context_set_digest === "string" ? env.context_set_digest : ""));
+  if (!HEX64_LOWER.test(digest)) throw new IntentError("verify context envelope: context_set_digest must be sha256 hex");
+  const mode = goToLower(goTrimSpace(env.context_evidence_mode ?? ""));
+  if (mode !== "" && mode !== "best_effort" && mode !== "required") {
+    throw new IntentError("verify context envelope: evidence_mode must be best_effort or required");
+  }
+  const age = env.context_age_seconds;
+  if (typeof age !== "number" || !Number.isSafeInteger(age) || age < 0) {
+    throw new IntentError("verify context envelope: context_age_seconds must be an integer >= 0");
+  }
+  if (ctx.context_set_digest !== undefined && ctx.context_set_digest !== digest) {
+    throw new IntentError("context envelope digest does not match context.context_set_digest");
+  }
+  if (ctx.context_evidence_mode !== undefined && ctx.context_evidence_mode !== mode) {
+    throw new IntentError("context envelope evidence mode does not match context.context_evidence_mode");
+  }
+  stripContextEvidenceClaims(ctx);
+  ctx.context_set_digest = digest;
+  if (mode !== "") ctx.context_evidence_mode = mode;
+  const refs = normalizeStringSet(env.context_refs ?? []);
+  if (refs) ctx.context_refs = refs;
+  ctx.auth_context = { ...(ctx.auth_context ?? {}), context_age_seconds: age };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Script (gate.md §4.13)
+// ---------------------------------------------------------------------------------------------------------------
+
+interface RawStepParts {
+  targets: readonly unknown[];
+  provenance: readonly unknown[];
+}
+
+function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentScript | undefined {
+  if (!o) return undefined;
+  const steps = rArr(o, "steps", "script");
+  if (steps.length === 0) throw new IntentError("script.steps must not be empty");
+  if (steps.length > MAX_SCRIPT_STEPS) {
+    throw new IntentError(`script.steps exceeds max supported steps (${MAX_SCRIPT_STEPS})`);
+  }
+  const out: ScriptStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const at = `script.steps[${i}]`;
+    const item = steps[i];
+    let s: Rec;
+    if (isRec(item)) s = item;
+    else if (item === null || item === undefined) s = EMPTY_REC;
+    else return decodeFail(at, "a JSON object");
+    const toolName = goToLower(rStr(s, "tool_name", at));
+    if (toolName === "") throw new IntentError(`script.steps[${i}].tool_name is required`);
+    const rawArgs = s.args;
+    if (rawArgs !== undefined && rawArgs !== null && !isRec(rawArgs)) {
+      throw new IntentDecodeError(`script.steps[${i}].args must be a JSON object`);
+    }
+    // Gait does not run the raw-credential check on step args (only on top-level args); kept as is.
+    const args = (rawArgs ? normalizeJsonValue(rawArgs, { credentialHit: false }, `normalize script.steps[${i}].args: args contains empty key`) : {}) as JsonObject;
+    const rawTargets = rArr(s, "targets", at);
+    const rawProv = rArr(s, "arg_provenance", at);
+    let targets: Target[];
+    let provenance: ArgProvenance[];
+    try {
+      targets = normalizeTargetList(toolName, rawTargets, `${at}.targets`);
+    } catch (e) {
+      throw wrapError(`normalize script.steps[${i}].targets: `, e);
+    }
+    try {
+      provenance = normalizeProvenanceList(rawProv, `${at}.arg_provenance`);
+    } catch (e) {
+      throw wrapError(`normalize script.steps[${i}].arg_provenance: `, e);
+    }
+    const step: ScriptStep = { tool_name: toolName, args };
+    if (targets.length > 0) step.targets = targets;
+    if (provenance.length > 0) step.arg_provenance = provenance;
+    out.push(step);
+    rawParts.push({ targets: rawTargets, provenance: rawProv });
+  }
+  return { steps: out };
+}
+
+function wrapError(prefix: string, e: unknown): unknown {
+  if (e instanceof IntentDecodeError) return new IntentDecodeError(prefix + e.message);
+  if (e instanceof IntentError) return new IntentError(prefix + e.message);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Digests (gate.md §2.5)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * JCS text of Gait's `normalizedIntent` struct. Keys in sorted order: arg_provenance, args, context, delegation,
+ * script, script_hash, skill_provenance, targets, tool_name. `targets` is always present (`[]` when empty);
+ * `arg_provenance` is omitted when empty; created_at, schema_*, producer_version, relationship are not part of it.
+ */
+function intentDigestText(intent: IntentRequest, argsJcs: string, scriptJcs: string | undefined): string {
+  let out = "{";
+  if (intent.arg_provenance && intent.arg_provenance.length > 0) {
+    out += `"arg_provenance":${jcsFast(intent.arg_provenance)},`;
+  }
+  out += `"args":${argsJcs},"context":${jcsFast(intent.context)},`;
+  if (intent.delegation) out += `"delegation":${jcsFast(intent.delegation)},`;
+  if (intent.script) out += `"script":${scriptJcs ?? jcsFast(intent.script)},`;
+  if (intent.script_hash) out += `"script_hash":${jcsString(intent.script_hash)},`;
+  if (intent.skill_provenance) out += `"skill_provenance":${jcsFast(intent.skill_provenance)},`;
+  out += `"targets":${jcsFast(intent.targets)},"tool_name":${jcsString(intent.tool_name)}}`;
+  return out;
+}
+
+/**
+ * Recompute `intent_digest` of an already normalized intent (e.g. after Wrkr enrichment added `auth_context` keys).
+ * The intent must be in normalized form (as returned by {@link normalizeIntent}); it is not re-validated.
+ */
+export function computeIntentDigest(intent: IntentRequest): string {
+  return sha256Hex(intentDigestText(intent, jcsFast(intent.args), undefined));
+}
+
+/** The exact JCS text hashed into `intent_digest` (debugging and golden tests). */
+export function intentDigestPayload(intent: IntentRequest): string {
+  return intentDigestText(intent, jcsFast(intent.args), undefined);
+}
+
+/**
+ * Credential target binding (gate.md §4.9): digest of the normalized targets array (`[]` when there are none).
+ * Callers compare it with `context.credential_target_binding`.
+ */
+export function targetsDigest(targets: readonly Target[]): string {
+  return sha256Hex(jcsFast(targets));
+}
+
+/** Delegation binding digest (approval tokens' `delegation_binding_digest`): digest of the normalized delegation. */
+export function delegationDigest(delegation: Delegation): string {
+  return sha256Hex(jcsFast(delegation));
+}
+
+/** `script_hash` of a normalized script: digest of `{steps:[{tool_name,args,targets?,arg_provenance?}]}`. */
+export function scriptHash(script: IntentScript): string {
+  return sha256Hex(jcsFast(script));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The caller's raw `context.risk_class`, trimmed and lowercased ("" when absent or not a string). The policy
+ * evaluator needs the RAW value to decide whether fail-closed applies to an intent that failed normalization, and
+ * the MCP trust / kill-switch "required" checks use it too (gate.md §1 stage 3-4, §4.16).
+ */
+export function rawRiskClass(raw: unknown): string {
+  if (!isRec(raw)) return "";
+  const ctx = raw.context;
+  if (!isRec(ctx)) return "";
+  const rc = ctx.risk_class;
+  return typeof rc === "string" ? goToLower(goTrimSpace(wellFormed(rc))) : "";
+}
+
+/** Options of {@link normalizeIntent}. */
+export interface NormalizeIntentOptions {
+  /**
+   * A context envelope already verified by the trusted boundary. Without it, caller-supplied context-evidence
+   * claims are stripped; with it, digest/mode/refs/age come from the envelope and conflicting claims are an error.
+   */
+  envelope?: VerifiedContextEnvelope;
+}
+
+/**
+ * Validate and normalize a raw intent (decoded JSON) the way Gait does (gate.md §2), bind or strip context evidence
+ * (§4.10), and fill `args_digest`, `intent_digest` and (for scripts) `script_hash`.
+ *
+ * The input is never mutated. Throws {@link IntentError} with Gait's message for every invalid input
+ * ({@link IntentDecodeError} for JSON type errors that Gait reports while decoding).
+ */
+export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): IntentRequest {
+  if (!isRec(raw)) return decodeFail("intent", "a JSON object");
+
+  // Go order: script first, then tool_name, args, targets, provenance, skill provenance, context, delegation.
+  const rawSteps: RawStepParts[] = [];
+  const script = normalizeScript(rObj(raw, "script", ""), rawSteps);
+
+  let toolName = goToLower(rStr(raw, "tool_name", ""));
+  if (script) toolName = "script";
+  if (toolName === "") throw new IntentError("tool_name is required");
+
+  const rawArgs = raw.args;
+  let args: JsonObject;
+  if (rawArgs === undefined || rawArgs === null) {
+    args = {};
+  } else if (isRec(rawArgs)) {
+    const walk: JsonWalk = { credentialHit: false };
+    args = normalizeJsonValue(rawArgs, walk, "normalize args: args contains empty key") as JsonObject;
+    if (walk.credentialHit) throwFirstCredentialHit("args", args);
+  } else {
+    throw new IntentDecodeError("args must be a JSON object");
+  }
+
+  let rawTargets = rArr(raw, "targets", "");
+  if (script && rawTargets.length === 0) rawTargets = rawSteps.flatMap((s) => s.targets);
+  const targets = normalizeTargetList(toolName, rawTargets, "targets");
+  let rawProv = rArr(raw, "arg_provenance", "");
+  if (script && rawProv.length === 0) rawProv = rawSteps.flatMap((s) => s.provenance);
+  const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
+  const skill = normalizeSkillProvenance(rObj(raw, "skill_provenance", ""));
+  const context = normalizeContext(rObj(raw, "context", ""));
+  const delegation = normalizeDelegation(rObj(raw, "delegation", ""));
+
+  // Context evidence (stage 4b): strip unverifiable claims or bind the verified envelope.
+  if (opts?.envelope) bindContextEnvelope(context, opts.envelope);
+  else stripContextEvidenceClaims(context);
+
+  const schemaId = rStr(raw, "schema_id", "");
+  const schemaVersion = rStr(raw, "schema_version", "");
+  const producerVersion = rStr(raw, "producer_version", "");
+  let createdAt = GAIT_EPOCH;
+  const rawCreated = raw.created_at;
+  if (rawCreated !== undefined && rawCreated !== null) {
+    const t = rTime(raw, "created_at", "");
+    if (!isZeroTime(t)) createdAt = t;
+  }
+  const relationship = rObj(raw, "relationship", "");
+
+  const argsJcs = jcsFast(args);
+  const intent: IntentRequest = {
+    schema_id: schemaId === "" ? INTENT_SCHEMA_ID : schemaId,
+    schema_version: schemaVersion === "" ? INTENT_SCHEMA_VERSION : schemaVersion,
+    created_at: createdAt,
+    tool_name: toolName,
+    args,
+    args_digest: sha256Hex(argsJcs),
+    intent_digest: "",
+    targets,
+    context,
+  };
+  if (producerVersion !== "") intent.producer_version = producerVersion;
+  let scriptJcs: string | undefined;
+  if (script) {
+    scriptJcs = jcsFast(script);
+    intent.script_hash = sha256Hex(scriptJcs);
+    intent.script = script;
+  }
+  if (provenance.length > 0) intent.arg_provenance = provenance;
+  if (skill) intent.skill_provenance = skill;
+  if (delegation) intent.delegation = delegation;
+  if (relationship) intent.relationship = relationship as JsonObject;
+  intent.intent_digest = sha256Hex(intentDigestText(intent, argsJcs, scriptJcs));
+  return intent;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Go net/url hostname extraction (endpoint_domain of `url` targets)
+// ---------------------------------------------------------------------------------------------------------------
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  return c - 0x41 + 10;
+}
+
+/** Go `shouldEscape(c, encodeHost)` for ASCII bytes. */
+function hostCharNeedsEscape(c: number): boolean {
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39)) return false;
+  return !"!$&'()*+,;=:[]<>\"-_.~".includes(String.fromCharCode(c));
+}
+
+/** Go `unescape` validity for the given mode; returns the decoded text or undefined on error. */
+function goUnescape(s: string, mode: "host" | "zone" | "path" | "fragment" | "userinfo"): string | undefined {
+  let hasPercent = false;
+  for (let i = 0; i < s.length; ) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      hasPercent = true;
+      if (i + 2 >= s.length || !isHexDigit(s.charCodeAt(i + 1)) || !isHexDigit(s.charCodeAt(i + 2))) return undefined;
+      const hi = hexVal(s.charCodeAt(i + 1));
+      if (mode === "host" && hi < 8 && s.slice(i, i + 3) !== "%25") return undefined;
+      if (mode === "zone") {
+        const v = hi * 16 + hexVal(s.charCodeAt(i + 2));
+        if (s.slice(i, i + 3) !== "%25" && v !== 0x20 && v < 0x80 && hostCharNeedsEscape(v)) return undefined;
+      }
+      i += 3;
+      continue;
+    }
+    if ((mode === "host" || mode === "zone") && c < 0x80 && hostCharNeedsEscape(c)) return undefined;
+    i++;
+  }
+  if (!hasPercent || (mode !== "host" && mode !== "zone")) return s; // only the host value is used afterwards
+  const bytes: number[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < s.length; ) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      bytes.push(hexVal(s.charCodeAt(i + 1)) * 16 + hexVal(s.charCodeAt(i + 2)));
+      i += 3;
+    } else {
+      const cp = s.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      for (const b of enc.encode(ch)) bytes.push(b);
+      i += ch.length;
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+function validOptionalPort(port: string): boolean {
+  if (port === "") return true;
+  if (port.charCodeAt(0) !== 0x3a) return false;
+  for (let i = 1; i < port.length; i++) {
+    const c = port.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function goParseHost(host: string): string | undefined {
+  if (host.startsWith("[")) {
+    const i = host.lastIndexOf("]");
+    if (i < 0) return undefined;
+    if (!validOptionalPort(host.slice(i + 1))) return undefined;
+    const zone = host.slice(0, i).indexOf("%25");
+    if (zone >= 0) {
+      const h1 = goUnescape(host.slice(0, zone), "host");
+      const h2 = goUnescape(host.slice(zone, i), "zone");
+      const h3 = goUnescape(host.slice(i), "host");
+      if (h1 === undefined || h2 === undefined || h3 === undefined) return undefined;
+      return h1 + h2 + h3;
+    }
+  } else {
+    const i = host.lastIndexOf(":");
+    if (i >= 0 && !validOptionalPort(host.slice(i))) return undefined;
+  }
+  return goUnescape(host, "host");
+}
+
+const USERINFO_OK = /^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/;
+
+/**
+ * Go `url.Parse(raw).Hostname()`, returning "" where Go's parser returns an error (so the endpoint domain stays
+ * empty, exactly as in Gait). Covers scheme detection, opaque URLs, authority/userinfo/port/IPv6 rules and percent
+ * escape validation.
+ */
+export function goUrlHostname(raw: string): string {
+  let rest = raw;
+  const hash = rest.indexOf("#");
+  if (hash >= 0) {
+    if (goUnescape(rest.slice(hash + 1), "fragment") === undefined) return "";
+    rest = rest.slice(0, hash);
+  }
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return "";
+  }
+  // scheme
+  let scheme = "";
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)) continue;
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) {
+      if (i === 0) break;
+      continue;
+    }
+    if (c === 0x3a) {
+      if (i === 0) return ""; // missing protocol scheme
+      scheme = rest.slice(0, i);
+      rest = rest.slice(i + 1);
+    }
+    break;
+  }
+  // query
+  const q = rest.indexOf("?");
+  if (q >= 0) rest = rest.slice(0, q);
+  // Without a leading "/" there is no authority: an opaque URL (with scheme) or a relative path; both have no host
+  // (and Go's errors for such inputs also end as "").
+  if (!rest.startsWith("/")) return "";
+  let host = "";
+  if ((scheme !== "" || !rest.startsWith("///")) && rest.startsWith("//")) {
+    let authority = rest.slice(2);
+    const slash = authority.indexOf("/");
+    let path = "";
+    if (slash >= 0) {
+      path = authority.slice(slash);
+      authority = authority.slice(0, slash);
+    }
+    const at = authority.lastIndexOf("@");
+    let hostPart = authority;
+    if (at >= 0) {
+      const userinfo = authority.slice(0, at);
+      if (!USERINFO_OK.test(userinfo) || goUnescape(userinfo, "userinfo") === undefined) return "";
+      hostPart = authority.slice(at + 1);
+    }
+    const parsed = goParseHost(hostPart);
+    if (parsed === undefined) return "";
+    if (goUnescape(path, "path") === undefined) return "";
+    host = parsed;
+  } else if (goUnescape(rest, "path") === undefined) {
+    return "";
+  }
+  // Hostname(): strip a valid port, then IPv6 brackets
+  const colon = host.lastIndexOf(":");
+  if (colon >= 0 && validOptionalPort(host.slice(colon))) host = host.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return host;
+}
+

@@ -1,0 +1,445 @@
+/**
+ * Gait's signed decision record, `gait.gate.trace` 1.0.0 (evidence.md §2): build, sign, verify.
+ *
+ * Pure: the caller passes the wall-clock time and the signer; writing the file is the caller's job (the record is
+ * written as pretty JSON, but only the signed digest over JCS is normative, so the file layout does not matter).
+ *
+ * Field rules follow Go `omitempty`: empty strings, zero numbers, false booleans, empty lists and absent objects are
+ * left out, so that `sha256(JCS(record without signature))` matches what Gait signs for the same decision.
+ */
+import { digestJCS, sha256Hex } from "./canon.js";
+import { signDocument, verifyDocument, SignatureError, type SignatureObject, type Signer, type Verifier } from "./signature.js";
+import { formatGoTime, GAIT_EPOCH, GO_ZERO_TIME, normalizeGoTime } from "./time.js";
+import type {
+  AgentIdentity,
+  BrokerReceipt,
+  FreezeWindowDecision,
+  IntentRequest,
+  JsonObject,
+  KillSwitchDecision,
+  SandboxDecision,
+  SkillProvenance,
+  StepVerdict,
+  Verdict,
+} from "./types.js";
+
+export const TRACE_SCHEMA_ID = "gait.gate.trace";
+export const TRACE_SCHEMA_VERSION = "1.0.0";
+/** Producer version used when neither the caller nor the decision names one (Gait's default). */
+export const DEFAULT_PRODUCER_VERSION = "0.0.0-dev";
+
+/** A node in the relationship graph (`{kind, id}`). */
+export interface RelationshipRef {
+  kind: string;
+  id: string;
+}
+
+/** Relationship envelope of a trace: which agent called which tool under which policy, and the delegation chain. */
+export interface TraceRelationship {
+  parent_ref?: RelationshipRef;
+  entity_refs?: RelationshipRef[];
+  policy_ref?: { policy_id?: string; policy_version?: string; policy_digest?: string; matched_rule_ids?: string[] };
+  agent_chain?: { identity: string; role: "requester" | "delegator" | "delegate" }[];
+  edges?: { kind: string; from: RelationshipRef; to: RelationshipRef }[];
+  related_entity_ids?: string[];
+}
+
+/** `delegation_ref` of a trace: a digest-bound summary of the intent's delegation chain. */
+export interface TraceDelegationRef {
+  delegation_token_ref?: string;
+  requester_identity?: string;
+  delegation_depth?: number;
+  scope_class?: string;
+  chain_digest?: string;
+  reason_codes?: string[];
+}
+
+/** One `gait.gate.trace` record. Optional fields are absent when empty (Go omitempty). */
+export interface TraceRecord {
+  schema_id: typeof TRACE_SCHEMA_ID;
+  schema_version: typeof TRACE_SCHEMA_VERSION;
+  created_at: string;
+  observed_at?: string;
+  producer_version: string;
+  trace_id: string;
+  event_id?: string;
+  correlation_id?: string;
+  tool_name: string;
+  args_digest: string;
+  intent_digest: string;
+  policy_digest: string;
+  agent_id?: string;
+  agent_identity?: AgentIdentity;
+  run_id?: string;
+  workflow_id?: string;
+  repo?: string;
+  environment?: string;
+  credential_ref?: string;
+  credential_source?: string;
+  credential_access_type?: string;
+  credential_issuer?: string;
+  credential_subject?: string;
+  credential_owner?: string;
+  credential_target_binding?: string;
+  credential_run_binding?: string;
+  credential_job_binding?: string;
+  credential_ttl_seconds?: number;
+  broker_credential_ref?: string;
+  broker_credential_source?: string;
+  broker_credential_access_type?: string;
+  broker_credential_issuer?: string;
+  broker_request_digest?: string;
+  broker_target_binding?: string;
+  broker_run_binding?: string;
+  broker_job_binding?: string;
+  approval_ref?: string;
+  wrkr_inventory_ref?: string;
+  agent_action_bom_ref?: string;
+  policy_id?: string;
+  policy_version?: string;
+  matched_rule_ids?: string[];
+  verdict: Verdict;
+  context_set_digest?: string;
+  context_evidence_mode?: string;
+  context_ref_count?: number;
+  context_source?: string;
+  script?: boolean;
+  step_count?: number;
+  script_hash?: string;
+  composite_risk_class?: string;
+  step_verdicts?: StepVerdict[];
+  violations?: string[];
+  latency_ms?: number;
+  approval_token_ref?: string;
+  freeze_window?: FreezeWindowDecision;
+  sandbox?: SandboxDecision;
+  kill_switch?: KillSwitchDecision;
+  mcp_trust?: JsonObject;
+  delegation_ref?: TraceDelegationRef;
+  skill_provenance?: SkillProvenance;
+  relationship?: TraceRelationship;
+  signature?: SignatureObject;
+}
+
+/**
+ * The decision a trace records. Both `GateResult` (gate eval) and a `PolicyOutcome` (mcp proxy, policy test) fit:
+ * fields missing from a PolicyOutcome (policy_digest, broker, approval_ref) come from {@link TraceMeta} or stay empty.
+ */
+export interface TraceDecision {
+  verdict: Verdict;
+  violations: string[];
+  /** the normalized intent the decision was made on (digests filled in) */
+  intent: IntentRequest;
+  policy_digest?: string;
+  created_at?: string;
+  producer_version?: string;
+  step_verdicts?: StepVerdict[];
+  composite_risk_class?: string;
+  /** gate eval: comma-joined ids of the valid approval tokens (becomes `approval_token_ref`) */
+  approval_ref?: string;
+  freeze_window?: FreezeWindowDecision;
+  sandbox?: SandboxDecision;
+  kill_switch?: KillSwitchDecision;
+  broker?: { receipt: BrokerReceipt; request_digest: string; reference?: string };
+}
+
+/** Emission metadata that is not part of the decision itself. */
+export interface TraceMeta {
+  /** wall clock at emission (`observed_at`, and the input of `event_id`) */
+  observedAt: Date;
+  producerVersion?: string;
+  /** policy `schema_id` / `schema_version` */
+  policyId?: string;
+  policyVersion?: string;
+  /** used when the decision carries no policy_digest (PolicyOutcome) */
+  policyDigest?: string;
+  /** CLI only: see {@link correlationIdFromArgv} */
+  correlationId?: string;
+  /** evaluation latency; gate eval only (proxy/serve leave it 0, so it is omitted) */
+  latencyMs?: number;
+  contextSource?: string;
+  /** overrides `delegation.token_refs[0]` as `delegation_ref.delegation_token_ref` */
+  delegationTokenRef?: string;
+  delegationReasonCodes?: string[];
+  mcpTrust?: JsonObject;
+}
+
+/** `hex(sha256(policy_digest:intent_digest:verdict)[:12])`: the same decision always gets the same id. */
+export function computeTraceId(policyDigest: string, intentDigest: string, verdict: string): string {
+  return sha256Hex(`${policyDigest}:${intentDigest}:${verdict}`).slice(0, 24);
+}
+
+/** `hex(sha256(trace_id:observed_at)[:12])`: one id per emission, so many events can share a trace_id. */
+export function computeEventId(traceId: string, observedAt: string): string {
+  return sha256Hex(`${traceId}:${observedAt}`).slice(0, 24);
+}
+
+/** CLI correlation id: `hex(sha256(argv trimmed, joined by 0x1F)[:12])`. */
+export function correlationIdFromArgv(argv: readonly string[]): string {
+  return sha256Hex(argv.map((a) => a.trim()).join("\x1f")).slice(0, 24);
+}
+
+function uniqueSorted(values: readonly (string | undefined)[] | undefined): string[] {
+  const set = new Set<string>();
+  for (const v of values ?? []) {
+    const t = (v ?? "").trim();
+    if (t) set.add(t);
+  }
+  return [...set].sort();
+}
+
+function str(v: string | undefined): string | undefined {
+  const t = (v ?? "").trim();
+  return t ? t : undefined;
+}
+
+function isZeroTime(s: string | undefined): boolean {
+  return !s || s === GO_ZERO_TIME || normalizeGoTime(s) === GO_ZERO_TIME;
+}
+
+/** Drop `undefined` members so the object serializes exactly as Go omitempty would. */
+function compact<T extends object>(obj: T): T {
+  for (const k of Object.keys(obj) as (keyof T)[]) if (obj[k] === undefined) delete obj[k];
+  return obj;
+}
+
+function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
+  return list && list.length > 0 ? list : undefined;
+}
+
+function matchedRuleIds(steps: readonly StepVerdict[] | undefined): string[] {
+  const ids: string[] = [];
+  for (const s of steps ?? []) for (const part of (s.matched_rule ?? "").split(",")) ids.push(part);
+  return uniqueSorted(ids);
+}
+
+function byKeys<T>(keys: (x: T) => string[]): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = keys(a), kb = keys(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  };
+}
+
+function dedupe<T>(items: T[], key: (x: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
+}
+
+/** Build the relationship envelope (entity refs, policy ref, agent chain, edges), each list deduplicated and sorted. */
+export function buildTraceRelationship(
+  intent: IntentRequest,
+  traceId: string,
+  policyId: string | undefined,
+  policyVersion: string | undefined,
+  policyDigest: string,
+  matchedRules: string[],
+): TraceRelationship | undefined {
+  const tool = intent.tool_name.trim();
+  const identity = (intent.context?.identity ?? "").trim();
+  const digest = policyDigest.trim().toLowerCase();
+  const rel: TraceRelationship = {};
+
+  const session = (intent.context?.session_id ?? "").trim();
+  if (session) rel.parent_ref = { kind: "session", id: session };
+
+  const refs: RelationshipRef[] = [];
+  if (traceId) refs.push({ kind: "trace", id: traceId });
+  if (tool) refs.push({ kind: "tool", id: tool });
+  if (identity) refs.push({ kind: "agent", id: identity });
+  if (digest) refs.push({ kind: "policy", id: digest });
+  const entityRefs = dedupe(refs, (r) => `${r.kind}\0${r.id}`).sort(byKeys((r) => [r.kind, r.id]));
+  if (entityRefs.length) rel.entity_refs = entityRefs;
+
+  const pid = str(policyId), pver = str(policyVersion);
+  if (pid || pver || digest || matchedRules.length) {
+    rel.policy_ref = compact({ policy_id: pid, policy_version: pver, policy_digest: digest || undefined, matched_rule_ids: nonEmpty(matchedRules) });
+  }
+
+  const chain: { identity: string; role: "requester" | "delegator" | "delegate" }[] = [];
+  const delegation = intent.delegation;
+  if (delegation) {
+    const requester = (delegation.requester_identity ?? "").trim();
+    if (requester) chain.push({ identity: requester, role: "requester" });
+    for (const link of delegation.chain ?? []) {
+      const from = (link.delegator_identity ?? "").trim(), to = (link.delegate_identity ?? "").trim();
+      if (from) chain.push({ identity: from, role: "delegator" });
+      if (to) chain.push({ identity: to, role: "delegate" });
+    }
+  } else if (identity) {
+    chain.push({ identity, role: "requester" });
+  }
+  const agentChain = dedupe(chain, (l) => `${l.role}\0${l.identity}`).sort(byKeys((l) => [l.role, l.identity]));
+  if (agentChain.length) rel.agent_chain = agentChain;
+
+  const edges: { kind: string; from: RelationshipRef; to: RelationshipRef }[] = [];
+  if (identity && tool) edges.push({ kind: "calls", from: { kind: "agent", id: identity }, to: { kind: "tool", id: tool } });
+  if (tool && digest) edges.push({ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } });
+  for (const link of delegation?.chain ?? []) {
+    const from = (link.delegator_identity ?? "").trim(), to = (link.delegate_identity ?? "").trim();
+    if (from && to) edges.push({ kind: "delegates_to", from: { kind: "agent", id: from }, to: { kind: "agent", id: to } });
+  }
+  const edgeKey = (e: (typeof edges)[number]) => [e.kind, e.from.kind, e.from.id, e.to.kind, e.to.id];
+  const sortedEdges = dedupe(edges, (e) => edgeKey(e).join("\0")).sort(byKeys(edgeKey));
+  if (sortedEdges.length) rel.edges = sortedEdges;
+
+  const ids = uniqueSorted(entityRefs.map((r) => r.id));
+  if (ids.length) rel.related_entity_ids = ids;
+  return Object.keys(rel).length ? rel : undefined;
+}
+
+/**
+ * Build an unsigned trace record (evidence.md §2.1). `created_at` is the deterministic decision time (decision →
+ * intent → 1980-01-01), `observed_at` the emission wall clock. `reason_codes` are deliberately not part of a trace.
+ * Throws when the decision lacks what every trace must carry (verdict, digests): emission must fail, not guess.
+ */
+export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): TraceRecord {
+  const intent = decision.intent;
+  if (!intent || !intent.intent_digest) throw new Error("trace: intent digest missing after normalization");
+  const verdict = decision.verdict;
+  if (!verdict) throw new Error("trace: gate result verdict is required for trace emission");
+  const policyDigest = (decision.policy_digest || meta.policyDigest || "").trim().toLowerCase();
+  if (!policyDigest) throw new Error("trace: policy digest is required for trace emission");
+
+  let createdAt = decision.created_at;
+  if (isZeroTime(createdAt)) createdAt = intent.created_at;
+  createdAt = isZeroTime(createdAt) ? GAIT_EPOCH : (normalizeGoTime(createdAt!) ?? GAIT_EPOCH);
+  const observedAt = formatGoTime(meta.observedAt);
+  const producerVersion = str(meta.producerVersion) ?? str(decision.producer_version) ?? DEFAULT_PRODUCER_VERSION;
+  const traceId = computeTraceId(policyDigest, intent.intent_digest, verdict);
+  const ctx = intent.context ?? ({} as IntentRequest["context"]);
+  const rules = matchedRuleIds(decision.step_verdicts);
+  const receipt = decision.broker?.receipt;
+  const latency = meta.latencyMs && meta.latencyMs > 0 ? meta.latencyMs : undefined;
+
+  let delegationRef: TraceDelegationRef | undefined;
+  if (intent.delegation) {
+    const d = intent.delegation;
+    delegationRef = compact({
+      delegation_token_ref: str(meta.delegationTokenRef) ?? str(d.token_refs?.[0]),
+      requester_identity: str(d.requester_identity),
+      delegation_depth: d.chain?.length ? d.chain.length : undefined,
+      scope_class: str(d.scope_class),
+      chain_digest: digestJCS(d),
+      reason_codes: nonEmpty(uniqueSorted(meta.delegationReasonCodes)),
+    });
+  }
+
+  const record: TraceRecord = compact({
+    schema_id: TRACE_SCHEMA_ID,
+    schema_version: TRACE_SCHEMA_VERSION,
+    created_at: createdAt,
+    observed_at: observedAt,
+    producer_version: producerVersion,
+    trace_id: traceId,
+    event_id: computeEventId(traceId, observedAt),
+    correlation_id: str(meta.correlationId),
+    tool_name: intent.tool_name,
+    args_digest: intent.args_digest,
+    intent_digest: intent.intent_digest,
+    policy_digest: policyDigest,
+    agent_id: str(ctx.agent_id),
+    agent_identity: ctx.agent_identity,
+    run_id: str(ctx.run_id),
+    workflow_id: str(ctx.workflow_id),
+    repo: str(ctx.repo),
+    environment: str(ctx.environment),
+    credential_ref: str(ctx.credential_ref),
+    credential_source: str(ctx.credential_source),
+    credential_access_type: str(ctx.credential_access_type),
+    credential_issuer: str(ctx.credential_issuer),
+    credential_subject: str(ctx.credential_subject),
+    credential_owner: str(ctx.credential_owner),
+    credential_target_binding: str(ctx.credential_target_binding),
+    credential_run_binding: str(ctx.credential_run_binding),
+    credential_job_binding: str(ctx.credential_job_binding),
+    credential_ttl_seconds: ctx.credential_ttl_seconds && ctx.credential_ttl_seconds > 0 ? ctx.credential_ttl_seconds : undefined,
+    broker_credential_ref: str(receipt?.credential_ref),
+    broker_credential_source: str(receipt?.source),
+    broker_credential_access_type: str(receipt?.access_type),
+    broker_credential_issuer: str(receipt?.issuer),
+    broker_request_digest: str(decision.broker?.request_digest),
+    broker_target_binding: str(receipt?.target_binding),
+    broker_run_binding: str(receipt?.run_binding),
+    broker_job_binding: str(receipt?.job_binding),
+    approval_ref: str(ctx.approval_ref),
+    wrkr_inventory_ref: str(ctx.wrkr_inventory_ref),
+    agent_action_bom_ref: str(ctx.agent_action_bom_ref),
+    policy_id: str(meta.policyId),
+    policy_version: str(meta.policyVersion),
+    matched_rule_ids: nonEmpty(rules),
+    verdict,
+    context_set_digest: str(ctx.context_set_digest),
+    context_evidence_mode: str(ctx.context_evidence_mode),
+    context_ref_count: ctx.context_refs?.length ? ctx.context_refs.length : undefined,
+    context_source: str(meta.contextSource),
+    script: intent.script ? true : undefined,
+    step_count: intent.script?.steps.length ? intent.script.steps.length : undefined,
+    script_hash: str(intent.script_hash),
+    composite_risk_class: str(decision.composite_risk_class)?.toLowerCase(),
+    step_verdicts: nonEmpty(decision.step_verdicts?.map(cleanStepVerdict)),
+    violations: nonEmpty(uniqueSorted(decision.violations)),
+    latency_ms: latency,
+    approval_token_ref: str(decision.approval_ref),
+    freeze_window: decision.freeze_window,
+    sandbox: decision.sandbox,
+    kill_switch: decision.kill_switch,
+    mcp_trust: meta.mcpTrust,
+    delegation_ref: delegationRef,
+    skill_provenance: intent.skill_provenance,
+    relationship: buildTraceRelationship(intent, traceId, meta.policyId, meta.policyVersion, policyDigest, rules),
+  });
+  return record;
+}
+
+function cleanStepVerdict(s: StepVerdict): StepVerdict {
+  return compact({
+    index: s.index,
+    tool_name: s.tool_name,
+    verdict: s.verdict,
+    reason_codes: nonEmpty(s.reason_codes) as string[],
+    violations: nonEmpty(s.violations) as string[],
+    matched_rule: str(s.matched_rule),
+  });
+}
+
+/** Sign a record: Ed25519 over sha256(JCS(record without `signature`)). Returns a new record with `signature`. */
+export function signTraceRecord(record: TraceRecord, signer: Signer): TraceRecord {
+  const { signature: _drop, ...signable } = record;
+  return { ...signable, signature: signDocument(signable, signer) };
+}
+
+/** Result of {@link verifyTraceRecord}: `error` carries the reason (Gait's texts for signature failures). */
+export interface TraceVerifyResult {
+  ok: boolean;
+  error?: string;
+  trace_id?: string;
+  verdict?: string;
+  key_id?: string;
+}
+
+/**
+ * Verify a parsed trace file against one public key (evidence.md §1.2): recompute sha256(JCS(doc without
+ * signature)), compare with `signed_digest`, check alg, key id and the Ed25519 signature. Every field present in
+ * the file is covered, so any altered, added or removed field fails. Never throws.
+ */
+export function verifyTraceRecord(doc: unknown, verifier: Verifier): TraceVerifyResult {
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return { ok: false, error: "trace record must be a JSON object" };
+  const rec = doc as Record<string, unknown>;
+  const out: TraceVerifyResult = {
+    ok: false,
+    trace_id: typeof rec.trace_id === "string" ? rec.trace_id : undefined,
+    verdict: typeof rec.verdict === "string" ? rec.verdict : undefined,
+  };
+  const sig = rec.signature as Partial<SignatureObject> | undefined | null;
+  if (sig && typeof sig === "object" && typeof sig.key_id === "string" && sig.key_id) out.key_id = sig.key_id;
+  if (rec.schema_id !== TRACE_SCHEMA_ID) return { ...out, error: `not a ${TRACE_SCHEMA_ID} record (schema_id ${JSON.stringify(rec.schema_id ?? null)})` };
+  if (!sig || typeof sig !== "object" || Array.isArray(sig)) return { ...out, error: "trace signature missing" };
+  const { signature: _drop, ...signable } = rec;
+  try {
+    verifyDocument(signable, sig as SignatureObject, verifier);
+  } catch (e) {
+    return { ...out, error: e instanceof SignatureError ? e.message : `verify trace: ${(e as Error).message}` };
+  }
+  return { ...out, ok: true, key_id: out.key_id ?? verifier.keyId };
+}

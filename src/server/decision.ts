@@ -1,0 +1,442 @@
+/**
+ * One decision, end to end, shared by the gRPC and HTTP surfaces: decode -> the whole `gate eval` pipeline (rate
+ * limits, budgets, delegation, approvals, broker, kill switch) -> single-use token consumption -> pending approval
+ * request -> signed trace appended to the durable log -> (optional) runpack. The caller gets a verdict only after the
+ * trace entry is durable; every failure is a thrown GrpcError (never a verdict, never allow).
+ */
+import { join } from "node:path";
+import { mkdir, writeFile, rename } from "node:fs/promises";
+import type { Logger } from "pino";
+import * as grpc from "@grpc/grpc-js";
+import { evaluateGate, GateConfigError } from "../engine/gate.js";
+import { decodeToolCall } from "../engine/adapters.js";
+import { parseApprovalToken } from "../engine/approval.js";
+import { parseDelegationToken } from "../engine/delegation.js";
+import { buildTraceRecord, computeTraceId, signTraceRecord, type TraceRecord } from "../engine/trace.js";
+import { digestJCS } from "../engine/canon.js";
+import { formatGoTime } from "../engine/time.js";
+import {
+  IntentError,
+  PolicyError,
+  VERDICT_RANK,
+  type ApprovalToken,
+  type CounterStore,
+  type CredentialBroker,
+  type DelegationToken,
+  type GateResult,
+  type KillSwitchState,
+  type Verdict,
+} from "../engine/types.js";
+import { buildSingleCallRunpack, normalizeRunId } from "../runpack/runpack.js";
+import type { Verifier } from "../engine/signature.js";
+import { ErrorReason, gateError, invalidArgument, internalError, unavailable } from "./errors.js";
+import { GrpcError } from "./grpc-adapter.js";
+import type { ServeConfig } from "./config.js";
+import type { ServerKeys } from "./keys.js";
+import type { PolicyHolder } from "./policy-holder.js";
+import type { ServerMetrics } from "./metrics.js";
+import type { ApprovalRecord, ApprovalStorePort, TraceLogPort } from "./ports.js";
+import type { SignedTraceRecord } from "../tracelog/format.js";
+
+/** Reason codes the service adds on top of Gait's catalogue (documented in docs/service.md). */
+export const SERVICE_REASON = {
+  /** a supplied approval token was already used by an allowed decision (single use) */
+  tokenConsumed: "approval_token_consumed",
+  /** the approval request named by approval_request_id was denied by an operator */
+  requestDenied: "approval_request_denied",
+  /** the approval request named by approval_request_id expired before it was granted */
+  requestExpired: "approval_request_expired",
+  /** the approval request named by approval_request_id is still waiting for an operator */
+  requestPending: "approval_request_pending",
+} as const;
+
+/** Kill-switch state loaded from `--kill-switch-state` at start and on file change / SIGHUP. */
+export interface KillSwitchSource {
+  current(): KillSwitchState | { unavailable: string } | undefined;
+}
+
+export interface DecisionDeps {
+  cfg: ServeConfig;
+  policy: PolicyHolder;
+  keys: ServerKeys;
+  killSwitch: KillSwitchSource;
+  counters: CounterStore;
+  broker?: CredentialBroker;
+  traceLog: TraceLogPort;
+  approvals: ApprovalStorePort;
+  metrics: ServerMetrics;
+  log: Logger;
+  producerVersion: string;
+}
+
+export interface EvaluateInput {
+  transport: "grpc" | "http";
+  /** a raw intent JSON (Gait's IntentRequest) ... */
+  intent?: unknown;
+  /** ... or a raw tool call in one adapter's format */
+  toolCall?: { adapter: string; payload: unknown };
+  runId?: string;
+  sessionId?: string;
+  /** approval token JSON documents */
+  approvalTokens: string[];
+  approvalRequestId?: string;
+  delegationTokens: string[];
+  emitRunpack: boolean;
+  signal?: AbortSignal;
+}
+
+export interface EvaluateOutput {
+  result: GateResult;
+  /** Gait's reason codes plus the service's own (SERVICE_REASON), sorted and unique */
+  reasonCodes: string[];
+  verdict: Verdict;
+  record: TraceRecord;
+  seq: number;
+  adapter: string;
+  runId: string;
+  sessionId: string;
+  jobId: string;
+  warnings: string[];
+  approvalRequestId?: string;
+  runpackPath?: string;
+  tracePath?: string;
+  latencyMs: number;
+  policyId: string;
+  policyVersion: string;
+}
+
+/** Per-key async mutex: serializes the check-evaluate-consume sequence of calls presenting the same token. */
+class KeyedMutex {
+  private tails = new Map<string, Promise<void>>();
+  async lock(keys: string[]): Promise<() => void> {
+    const sorted = [...new Set(keys)].sort();
+    const releases: (() => void)[] = [];
+    for (const k of sorted) {
+      const prev = this.tails.get(k) ?? Promise.resolve();
+      let release!: () => void;
+      const next = new Promise<void>((r) => (release = r));
+      const tail = prev.then(() => next);
+      this.tails.set(k, tail);
+      await prev;
+      releases.push(() => {
+        release();
+        if (this.tails.get(k) === tail) this.tails.delete(k);
+      });
+    }
+    return () => releases.reverse().forEach((r) => r());
+  }
+}
+
+const uniqueSorted = (xs: Iterable<string>): string[] => [...new Set([...xs].filter(Boolean))].sort();
+
+/** A verifier that checks each token with the key its signature names: the server's own key or the configured one. */
+function verifierFor(keys: ServerKeys, configured: Verifier | undefined, tokens: { signature?: { key_id?: string } }[]): Verifier {
+  if (!configured) return keys.signer;
+  // Tokens minted by Approve carry the server's key id; others must verify with --approval-public-key.
+  const allServer = tokens.length > 0 && tokens.every((t) => t.signature?.key_id === keys.signer.keyId);
+  return allServer ? keys.signer : configured;
+}
+
+function parseJsonDocs(texts: string[], what: string): unknown[] {
+  return texts.map((t, i) => {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch (e) {
+      throw invalidArgument(ErrorReason.INVALID_TOKEN_DOCUMENT, `${what} #${i + 1} is not valid JSON: ${(e as Error).message}`);
+    }
+  });
+}
+
+export class DecisionService {
+  private readonly tokenLocks = new KeyedMutex();
+  constructor(private readonly d: DecisionDeps) {}
+
+  /** Run one decision. Throws GrpcError on every non-verdict outcome. */
+  async evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
+    const started = performance.now();
+    const d = this.d;
+    const cfg = d.cfg;
+    const { policy, digest: policyDigest } = d.policy.current;
+
+    if (input.emitRunpack && !cfg.runpackDir) {
+      throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "emit_runpack requires the server to run with --runpack-dir");
+    }
+
+    // 1. input -> raw intent JSON
+    let rawIntent: unknown;
+    let adapter = "";
+    const warnings: string[] = [];
+    let runId = input.runId ?? "";
+    let sessionId = input.sessionId ?? "";
+    let jobId = "";
+    if (input.toolCall) {
+      adapter = (input.toolCall.adapter || cfg.adapter).trim().toLowerCase();
+      try {
+        const decoded = decodeToolCall(adapter, input.toolCall.payload, { profile: cfg.profile });
+        rawIntent = decoded.intent;
+        adapter = decoded.adapter ?? adapter;
+        warnings.push(...(decoded.warnings ?? []));
+        if (!runId && decoded.runId) runId = decoded.runId;
+        if (!sessionId && decoded.sessionId) sessionId = decoded.sessionId;
+        jobId = decoded.jobId ?? "";
+      } catch (e) {
+        if (e instanceof IntentError) {
+          const unsupported = /unsupported adapter/i.test(e.message);
+          throw invalidArgument(unsupported ? ErrorReason.UNSUPPORTED_ADAPTER : ErrorReason.INVALID_TOOL_CALL, e.message);
+        }
+        throw e;
+      }
+    } else if (input.intent !== undefined) {
+      rawIntent = input.intent;
+    } else {
+      throw invalidArgument(ErrorReason.MISSING_INPUT, "set either intent or tool_call");
+    }
+
+    // 2. tokens: inline and/or from an approval request
+    const serviceReasons: string[] = [];
+    const approvalDocs = parseJsonDocs(input.approvalTokens, "approval token");
+    const delegationDocs = parseJsonDocs(input.delegationTokens, "delegation token");
+    let approvalTokens: ApprovalToken[];
+    let delegationTokens: DelegationToken[];
+    try {
+      approvalTokens = approvalDocs.map((j) => parseApprovalToken(j));
+      delegationTokens = delegationDocs.map((j) => parseDelegationToken(j));
+    } catch (e) {
+      throw invalidArgument(ErrorReason.INVALID_TOKEN_DOCUMENT, (e as Error).message);
+    }
+    let namedRequest: ApprovalRecord | undefined;
+    const now = new Date();
+    if (input.approvalRequestId) {
+      namedRequest = await this.approvalsCall(() => d.approvals.get(input.approvalRequestId!, now));
+      if (!namedRequest) {
+        throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${input.approvalRequestId} not found`);
+      }
+      switch (namedRequest.state) {
+        case "granted":
+          approvalTokens.push(...namedRequest.tokens);
+          break;
+        case "pending":
+          approvalTokens.push(...namedRequest.tokens); // partial quorum still counts
+          serviceReasons.push(SERVICE_REASON.requestPending);
+          break;
+        case "denied":
+          serviceReasons.push(SERVICE_REASON.requestDenied);
+          break;
+        case "expired":
+          serviceReasons.push(SERVICE_REASON.requestExpired);
+          break;
+        case "consumed":
+          serviceReasons.push(SERVICE_REASON.tokenConsumed);
+          break;
+      }
+    }
+    // dedupe by token id (the same token inline and via the request counts once)
+    const seenTokens = new Set<string>();
+    approvalTokens = approvalTokens.filter((t) => {
+      const id = typeof t.token_id === "string" ? t.token_id : "";
+      if (!id) return true;
+      if (seenTokens.has(id)) return false;
+      seenTokens.add(id);
+      return true;
+    });
+
+    // 3. single use: serialize calls presenting the same tokens; drop tokens already used
+    const tokenIds = approvalTokens.map((t) => (typeof t.token_id === "string" ? t.token_id : "")).filter(Boolean);
+    const release = !cfg.approvalReuse && tokenIds.length ? await this.tokenLocks.lock(tokenIds) : () => {};
+    try {
+      if (!cfg.approvalReuse && tokenIds.length) {
+        const kept: ApprovalToken[] = [];
+        for (const t of approvalTokens) {
+          if (t.token_id && (await this.approvalsCall(() => d.approvals.isConsumed(t.token_id)))) serviceReasons.push(SERVICE_REASON.tokenConsumed);
+          else kept.push(t);
+        }
+        approvalTokens = kept;
+      }
+      input.signal?.throwIfAborted();
+
+      // 4. the whole gate pipeline
+      const ks = d.killSwitch.current();
+      let result: GateResult;
+      try {
+        result = await evaluateGate(policy, rawIntent, {
+          now,
+          profile: cfg.profile,
+          killSwitch: ks,
+          counters: d.counters,
+          approvalTokens,
+          approvalVerifier: verifierFor(d.keys, d.keys.approvalVerifier, approvalTokens),
+          delegationTokens,
+          delegationVerifier: d.keys.delegationVerifier ?? d.keys.signer,
+          broker: d.broker,
+          brokerReference: cfg.credentialRef,
+          brokerScopes: cfg.credentialScopes,
+          producerVersion: d.producerVersion,
+        });
+      } catch (e) {
+        if (e instanceof IntentError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
+        if (e instanceof PolicyError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
+        if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.POLICY_UNAVAILABLE, e.message);
+        if (e instanceof GrpcError) throw e;
+        d.log.error({ err: e }, "gate evaluation failed");
+        throw unavailable(ErrorReason.STATE_UNAVAILABLE, `evaluation failed: ${(e as Error).message}`);
+      }
+      let verdict: Verdict = result.verdict;
+      warnings.push(...(result.warnings ?? []));
+
+      // a denied request never turns into allow: escalate to block (more restrictive is always safe)
+      if (namedRequest?.state === "denied" && VERDICT_RANK[verdict] < VERDICT_RANK.block) verdict = "block";
+
+      // 5. consume the tokens that turned this decision into allow (single use)
+      if (verdict === "allow" && !cfg.approvalReuse && result.approval_ref) {
+        input.signal?.throwIfAborted();
+        for (const id of result.approval_ref.split(",").filter(Boolean)) {
+          const ok = await this.approvalsCall(() => d.approvals.consumeToken(id, result.intent_digest, now));
+          if (!ok) {
+            // consumed elsewhere between our check and now (another replica): never allow twice
+            verdict = "require_approval";
+            serviceReasons.push(SERVICE_REASON.tokenConsumed);
+          }
+        }
+      }
+      if (verdict !== result.verdict) result = { ...result, verdict };
+
+      // 6. pending approval request for require_approval
+      let approvalRequestId: string | undefined;
+      if (verdict === "require_approval" && !result.intent_invalid && result.intent_digest) {
+        if (namedRequest?.state === "pending" && namedRequest.intent_digest === result.intent_digest && namedRequest.policy_digest === result.policy_digest) {
+          approvalRequestId = namedRequest.id;
+        } else {
+          const intent = result.intent;
+          const { record, created } = await this.approvalsCall(() =>
+            d.approvals.createOrGetPending(
+              {
+                tool_name: result.tool_name,
+                intent_digest: result.intent_digest,
+                policy_digest: result.policy_digest,
+                args_digest: result.args_digest,
+                delegation_binding_digest: intent.delegation ? digestJCS(intent.delegation) : undefined,
+                required_scopes: result.required_approval_scopes ?? [],
+                required_approvals: Math.max(1, result.required_approvals ?? 1),
+                identity: intent.context?.identity ?? "",
+                run_id: runId || undefined,
+                session_id: sessionId || intent.context?.session_id || undefined,
+                reason_codes: result.reason_codes,
+                trace_id: computeTraceId(result.policy_digest, result.intent_digest, verdict),
+                created_at: formatGoTime(now),
+                expires_at: formatGoTime(now.getTime() + cfg.approvalRequestTtlMs),
+              },
+              now,
+            ),
+          );
+          approvalRequestId = record.id;
+          if (created) d.metrics.approvalsCreated.inc();
+        }
+      }
+
+      // 7. signed trace, durable before the reply
+      let record: TraceRecord;
+      try {
+        record = signTraceRecord(
+          buildTraceRecord(result, {
+            observedAt: new Date(),
+            producerVersion: d.producerVersion,
+            policyId: policy.schema_id,
+            policyVersion: policy.schema_version,
+            policyDigest,
+            delegationTokenRef: result.delegation_ref,
+          }),
+          d.keys.signer,
+        );
+      } catch (e) {
+        d.log.error({ err: e }, "trace signing failed");
+        throw internalError(ErrorReason.SIGNING_FAILED, `sign trace record: ${(e as Error).message}`);
+      }
+      const t0 = performance.now();
+      let seq: number;
+      try {
+        ({ seq } = await d.traceLog.append(record as TraceRecord & SignedTraceRecord));
+      } catch (e) {
+        d.log.error({ err: e }, "trace append failed");
+        throw unavailable(ErrorReason.TRACE_WRITE_FAILED, `trace record could not be made durable: ${(e as Error).message}`);
+      }
+      d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
+
+      const reasonCodes = uniqueSorted([...result.reason_codes, ...serviceReasons]);
+      if (!runId) runId = `run_mcp_${result.intent_digest.slice(0, 12)}`;
+      runId = normalizeRunId(runId);
+
+      // 8. runpack (after the trace, as Gait)
+      let runpackPath: string | undefined;
+      if (input.emitRunpack && cfg.runpackDir) {
+        try {
+          runpackPath = await this.writeRunpack(cfg.runpackDir, runId, result, verdict, reasonCodes, record.trace_id, seq);
+        } catch (e) {
+          d.log.error({ err: e, seq }, "runpack write failed");
+          throw internalError(ErrorReason.RUNPACK_WRITE_FAILED, `write runpack: ${(e as Error).message}`);
+        }
+      }
+
+      return {
+        result,
+        reasonCodes,
+        verdict,
+        record,
+        seq,
+        adapter,
+        runId,
+        sessionId: sessionId || result.intent?.context?.session_id || "",
+        jobId: jobId || result.intent?.context?.job_id || "",
+        warnings: uniqueSorted(warnings),
+        approvalRequestId,
+        runpackPath,
+        tracePath: cfg.traceDir,
+        latencyMs: performance.now() - started,
+        policyId: policy.schema_id,
+        policyVersion: policy.schema_version,
+      };
+    } finally {
+      release();
+    }
+  }
+
+  /** Approval-store calls fail closed as UNAVAILABLE (STATE_UNAVAILABLE), never as a verdict. */
+  private async approvalsCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof GrpcError) throw e;
+      this.d.log.error({ err: e }, "approval state unavailable");
+      throw unavailable(ErrorReason.STATE_UNAVAILABLE, `approval state unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  private async writeRunpack(
+    dir: string,
+    runId: string,
+    result: GateResult,
+    verdict: Verdict,
+    reasonCodes: string[],
+    traceId: string,
+    seq: number,
+  ): Promise<string> {
+    const built = buildSingleCallRunpack({
+      runId,
+      createdAt: result.created_at,
+      producerVersion: this.d.producerVersion,
+      toolName: result.tool_name,
+      args: result.intent.args,
+      argsDigest: result.args_digest,
+      verdict,
+      reasonCodes,
+      violations: result.violations,
+      traceId,
+    });
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    // one file per decision: the sequence number keeps concurrent decisions of one run apart
+    const path = join(dir, `runpack_${runId}_${String(seq).padStart(12, "0")}.zip`);
+    const tmp = `${path}.tmp-${process.pid}`;
+    await writeFile(tmp, built.zip, { mode: 0o600, flush: true });
+    await rename(tmp, path);
+    return path;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * protobuf-es v2 `GenService` <-> @grpc/grpc-js glue (spec/stack.md §2). No maintained package does this, so it is
+ * ours: method paths, serializers and the unary / server-streaming handler shapes are all derived from the generated
+ * descriptors, never written by hand. The same serializers serve the typed client used by the tests and benchmarks.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { once } from "node:events";
+import {
+  create,
+  fromBinary,
+  isMessage,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+
+type AnyGenService = GenService<GenServiceMethods>;
+type Methods<S extends AnyGenService> = S["method"];
+type In<M extends { input: DescMessage }> = MessageShape<M["input"]>;
+type Out<M extends { output: DescMessage }> = MessageShape<M["output"]>;
+type OutInit<M extends { output: DescMessage }> = MessageInitShape<M["output"]>;
+
+/** Wrap a Uint8Array as a Buffer without copying. */
+const u8ToBuf = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+
+function serializer<D extends DescMessage>(schema: D) {
+  return (msg: MessageShape<D> | MessageInitShape<D>): Buffer =>
+    u8ToBuf(toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>)));
+}
+function deserializer<D extends DescMessage>(schema: D) {
+  return (buf: Buffer): MessageShape<D> => fromBinary(schema, buf);
+}
+
+/** GenService -> grpc-js ServiceDefinition (keys are the protobuf-es localName, e.g. "evaluate"). */
+export function toGrpcDefinition(svc: DescService): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const m of svc.methods) {
+    def[m.localName] = {
+      path: `/${svc.typeName}/${m.name}`,
+      originalName: m.name,
+      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
+      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
+      requestSerialize: serializer(m.input) as (v: unknown) => Buffer,
+      requestDeserialize: deserializer(m.input),
+      responseSerialize: serializer(m.output) as (v: unknown) => Buffer,
+      responseDeserialize: deserializer(m.output),
+    };
+  }
+  return def;
+}
+
+/** An error carrying a gRPC status code (and optional trailers, e.g. grpc-status-details-bin); throw it from a handler. */
+export class GrpcError extends Error {
+  override name = "GrpcError";
+  constructor(
+    public code: grpc.status,
+    details: string,
+    public metadata?: grpc.Metadata,
+  ) {
+    super(details);
+  }
+}
+
+/**
+ * Map anything thrown by a handler to a status. Unknown errors become INTERNAL with a generic text: the cause is
+ * logged by the caller (see `onUnexpected`), not leaked to the client.
+ */
+function toServiceError(e: unknown, onUnexpected?: (e: unknown) => GrpcError): Partial<grpc.ServiceError> {
+  const g = e instanceof GrpcError ? e : onUnexpected ? onUnexpected(e) : new GrpcError(grpc.status.INTERNAL, "internal error");
+  return { code: g.code, details: g.message, metadata: g.metadata };
+}
+
+/** What a handler sees besides its request. */
+export interface HandlerContext {
+  metadata: grpc.Metadata;
+  /** aborted when the client cancels or the deadline passes */
+  signal: AbortSignal;
+  deadline: grpc.Deadline;
+  /** the peer address as grpc-js reports it */
+  peer: string;
+}
+
+/** Promise / async-iterable style implementation, typed from the GenService. */
+export type ServiceImpl<S extends AnyGenService> = {
+  [K in keyof Methods<S>]: Methods<S>[K]["methodKind"] extends "unary"
+    ? (req: In<Methods<S>[K]>, ctx: HandlerContext) => Promise<OutInit<Methods<S>[K]>> | OutInit<Methods<S>[K]>
+    : Methods<S>[K]["methodKind"] extends "server_streaming"
+      ? (req: In<Methods<S>[K]>, ctx: HandlerContext) => AsyncIterable<OutInit<Methods<S>[K]>>
+      : never; // client/bidi streaming: not used by our services (reflection registers its own raw handler)
+};
+
+function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): HandlerContext {
+  const ac = new AbortController();
+  call.on("cancelled", () => ac.abort(new GrpcError(grpc.status.CANCELLED, "cancelled")));
+  return { metadata: call.metadata, signal: ac.signal, deadline: call.getDeadline(), peer: call.getPeer() };
+}
+
+export interface AddServiceOptions {
+  /** Turns an unexpected (non-GrpcError) throw into a status, typically after logging it. Default: generic INTERNAL. */
+  onUnexpected?: (e: unknown) => GrpcError;
+}
+
+/** Turn the typed impl into grpc-js handlers and add them to the server. */
+export function addService<S extends AnyGenService>(server: grpc.Server, svc: S, impl: ServiceImpl<S>, opts: AddServiceOptions = {}): void {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const m of svc.methods as DescMethod[]) {
+    const fn = (impl as Record<string, (...a: unknown[]) => unknown>)[m.localName];
+    if (!fn) continue; // grpc-js answers UNIMPLEMENTED
+    if (m.methodKind === "unary") {
+      handlers[m.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        Promise.resolve()
+          .then(() => fn.call(impl, call.request, ctxOf(call)))
+          .then(
+            (res) => cb(null, res),
+            (e) => cb(toServiceError(e, opts.onUnexpected)),
+          );
+      };
+    } else if (m.methodKind === "server_streaming") {
+      handlers[m.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const ctx = ctxOf(call);
+        try {
+          for await (const msg of fn.call(impl, call.request, ctx) as AsyncIterable<unknown>) {
+            if (call.cancelled) return; // for-await calls the generator's return()
+            // back-pressure: a slow reader slows the producer down; rejects on cancel
+            if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
+          }
+          call.end();
+        } catch (e) {
+          if (call.cancelled) return;
+          // NOT call.destroy(err): that drops queued messages and never sends a status (client hangs to its deadline).
+          // grpc-js' own 'error' listener sets the status and end()s after flushing queued writes.
+          call.emit("error", toServiceError(e, opts.onUnexpected));
+        }
+      };
+    }
+  }
+  server.addService(toGrpcDefinition(svc), handlers);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// client (tests, benchmarks, tools)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CallOpts {
+  timeoutMs?: number;
+  metadata?: grpc.Metadata;
+  signal?: AbortSignal;
+}
+export type PromiseClient<S extends AnyGenService> = {
+  [K in keyof Methods<S>]: Methods<S>[K]["methodKind"] extends "unary"
+    ? (req: MessageInitShape<Methods<S>[K]["input"]>, opts?: CallOpts) => Promise<Out<Methods<S>[K]>>
+    : Methods<S>[K]["methodKind"] extends "server_streaming"
+      ? (req: MessageInitShape<Methods<S>[K]["input"]>, opts?: CallOpts) => grpc.ClientReadableStream<Out<Methods<S>[K]>>
+      : never;
+};
+
+function callOptions(o?: CallOpts): grpc.CallOptions {
+  return o?.timeoutMs !== undefined ? { deadline: Date.now() + o.timeoutMs } : {};
+}
+
+/** Typed client over a plain grpc.Client (one HTTP/2 channel). */
+export function createClient<S extends AnyGenService>(svc: S, channel: grpc.Client): PromiseClient<S> {
+  const client: Record<string, unknown> = {};
+  for (const m of svc.methods as DescMethod[]) {
+    const path = `/${svc.typeName}/${m.name}`;
+    const ser = serializer(m.input) as (v: unknown) => Buffer;
+    const de = deserializer(m.output);
+    if (m.methodKind === "unary") {
+      client[m.localName] = (req: unknown, o?: CallOpts) =>
+        new Promise((resolve, reject) => {
+          const call = channel.makeUnaryRequest(path, ser, de, req, o?.metadata ?? new grpc.Metadata(), callOptions(o), (err, res) =>
+            err ? reject(err) : resolve(res),
+          );
+          o?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        });
+    } else if (m.methodKind === "server_streaming") {
+      client[m.localName] = (req: unknown, o?: CallOpts) => {
+        const call = channel.makeServerStreamRequest(path, ser, de, req, o?.metadata ?? new grpc.Metadata(), callOptions(o));
+        o?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        return call; // a Node Readable => AsyncIterable; errors are thrown by for-await
+      };
+    }
+  }
+  return client as PromiseClient<S>;
+}

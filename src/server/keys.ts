@@ -1,0 +1,60 @@
+/**
+ * Signing key for the service, loaded ONCE at start (a deliberate deviation from Gait's `mcp serve`, which loads a
+ * key per request so its dev-mode traces can never be verified; gate.md top table).
+ *
+ * dev mode: the first start generates an Ed25519 pair and keeps it in `<state>/keys/dev_{private,public}.key` (Gait's
+ * file format, 0600, directory 0700); later starts reuse it, so every trace the server ever signed in that state dir
+ * verifies with the same public key. prod mode: Gait's LoadSigningKey rules (a private key path or env var).
+ */
+import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "../crypto/keys.js";
+import type { ServeConfig } from "./config.js";
+
+export interface ServerKeys {
+  signer: Ed25519KeyPair;
+  /** "dev:state:<path>", "dev:generated:<path>", "path:<file>" or "env:<VAR>" */
+  label: string;
+  mode: "dev" | "prod";
+  /** Verifies approval tokens not signed by `signer` (--approval-public-key[-env]). */
+  approvalVerifier?: Ed25519PublicKey;
+  /** Verifies delegation tokens (--delegation-public-key[-env]); defaults to the signer's key. */
+  delegationVerifier?: Ed25519PublicKey;
+}
+
+export const DEV_PRIVATE_KEY_FILE = "dev_private.key";
+export const DEV_PUBLIC_KEY_FILE = "dev_public.key";
+
+/** Load (or, in dev mode, load-or-create) the server's keys. Throws KeyError with a message naming the source. */
+export function loadServerKeys(cfg: ServeConfig, env: NodeJS.ProcessEnv = process.env): ServerKeys {
+  let signer: Ed25519KeyPair;
+  let label: string;
+  if (cfg.keyMode === "dev") {
+    const dir = join(cfg.stateDir, "keys");
+    const privPath = join(dir, DEV_PRIVATE_KEY_FILE);
+    if (existsSync(privPath)) {
+      try {
+        signer = Ed25519KeyPair.fromPrivateKeyText(readFileSync(privPath, "utf8"));
+      } catch (e) {
+        throw new KeyError(`dev key ${privPath} is unreadable (${(e as Error).message}); remove it to generate a new pair`);
+      }
+      label = `dev:state:${privPath}`;
+    } else {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      signer = Ed25519KeyPair.generate();
+      const tmp = `${privPath}.tmp-${process.pid}`;
+      writeFileSync(tmp, signer.privateKeyText(), { mode: 0o600 });
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, privPath);
+      writeFileSync(join(dir, DEV_PUBLIC_KEY_FILE), signer.publicKeyText(), { mode: 0o600 });
+      label = `dev:generated:${privPath}`;
+    }
+  } else {
+    const r = loadSigningKey("prod", { path: cfg.privateKeyPath, env: cfg.privateKeyEnv }, {}, env);
+    signer = r.key;
+    label = r.label;
+  }
+  const approvalVerifier = loadVerifyKey({ path: cfg.approvalPublicKeyPath, env: cfg.approvalPublicKeyEnv }, {}, env);
+  const delegationVerifier = loadVerifyKey({ path: cfg.delegationPublicKeyPath, env: cfg.delegationPublicKeyEnv }, {}, env);
+  return { signer, label, mode: cfg.keyMode, approvalVerifier, delegationVerifier };
+}

@@ -1,0 +1,58 @@
+/**
+ * Prometheus metrics (prom-client) served on `--metrics-listen host:port` at GET /metrics. A private registry, so
+ * tests can run several servers in one process. Names follow Prometheus conventions (`_total`, `_seconds`).
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  /** Decisions answered, by verdict and transport (grpc|http). */
+  readonly decisions = new Counter({ name: "gait_gate_decisions_total", help: "Decisions answered, by verdict", labelNames: ["verdict", "transport"] as const, registers: [this.registry] });
+  /** End-to-end decision latency inside the server (decode -> durable trace). */
+  readonly latency = new Histogram({
+    name: "gait_gate_decision_duration_seconds",
+    help: "Server-side decision latency including the durable trace append",
+    labelNames: ["transport"] as const,
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  /** Time from append to durable (covers the group-commit fsync the record rode on). */
+  readonly traceAppend = new Histogram({
+    name: "gait_gate_trace_fsync_duration_seconds",
+    help: "Trace log append latency until the entry is fsynced (group commit)",
+    buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  /** Calls answered with an error instead of a verdict (clients treat them as block), by ErrorReason. */
+  readonly failClosed = new Counter({ name: "gait_gate_fail_closed_errors_total", help: "Calls answered with an error instead of a verdict", labelNames: ["reason"] as const, registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: "gait_gate_in_flight", help: "Decisions in flight", registers: [this.registry] });
+  readonly policyReloads = new Counter({ name: "gait_gate_policy_reloads_total", help: "Policy reload attempts by result", labelNames: ["result"] as const, registers: [this.registry] });
+  readonly policyReloadFailing = new Gauge({ name: "gait_gate_policy_reload_failing", help: "1 while the last policy reload failed (the previous good policy stays active)", registers: [this.registry] });
+  readonly approvalsCreated = new Counter({ name: "gait_gate_approval_requests_total", help: "Approval requests created", registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "gait_gate_" });
+  }
+
+  /** Serve GET /metrics on host:port. Resolves with the bound port (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<{ server: Server; port: number }> {
+    const srv = createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
+        (e) => res.writeHead(500, { "content-type": "text/plain" }).end(String(e)),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(port, host, () => {
+        const a = srv.address();
+        resolve({ server: srv, port: typeof a === "object" && a ? a.port : port });
+      });
+    });
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * gait.gate.v1.GateService handlers: proto <-> domain conversion around {@link DecisionService} and the stores.
+ * One implementation object per listener role: on the agent listener Approve and ListApprovals answer
+ * PERMISSION_DENIED (OPERATOR_ONLY), so an agent holding the agent socket cannot approve its own calls.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { create, toJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timingSafeEqual, createHash } from "node:crypto";
+import type { Logger } from "pino";
+import {
+  ApprovalDecision,
+  ApprovalState,
+  GateService,
+  type ApprovalRequestInfoSchema,
+  type EvaluateRequest,
+  type EvaluateResponseSchema,
+} from "../gen/gait/gate/v1/gate_service_pb.js";
+import { IntentRequestSchema } from "../gen/gait/gate/v1/intent_pb.js";
+import { Verdict as PbVerdict } from "../gen/gait/gate/v1/verdict_pb.js";
+import { mintApprovalToken, TokenMintError } from "../engine/approval.js";
+import { parseRFC3339 } from "../engine/time.js";
+import type { Verdict } from "../engine/types.js";
+import { GrpcError, type HandlerContext, type ServiceImpl } from "./grpc-adapter.js";
+import { ErrorReason, gateError, invalidArgument, reasonOf, reasonName } from "./errors.js";
+import type { DecisionService, EvaluateOutput } from "./decision.js";
+import type { ApprovalRecord, ApprovalStateName, ApprovalStorePort, TraceLogPort } from "./ports.js";
+import { ApprovalStateError } from "./ports.js";
+import type { ServeConfig } from "./config.js";
+import type { ServerKeys } from "./keys.js";
+import type { PolicyHolder } from "./policy-holder.js";
+import type { ServerMetrics } from "./metrics.js";
+
+export type ListenerRole = "agent" | "operator";
+
+/** Admission control shared by every surface: bounded in-flight decisions and the shutdown gate. */
+export class Admission {
+  private n = 0;
+  shuttingDown = false;
+  private idleWaiters: (() => void)[] = [];
+  constructor(
+    readonly max: number,
+    private readonly metrics: ServerMetrics,
+  ) {}
+  get inFlight(): number {
+    return this.n;
+  }
+  /** Take a slot or throw RESOURCE_EXHAUSTED (OVERLOADED) / UNAVAILABLE (SHUTTING_DOWN). */
+  enter(): () => void {
+    if (this.shuttingDown) throw gateError(grpc.status.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "server is shutting down; retry on another instance");
+    if (this.n >= this.max) {
+      throw gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.OVERLOADED, `too many decisions in flight (limit ${this.max}); retry later`);
+    }
+    this.n++;
+    this.metrics.inFlight.set(this.n);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.n--;
+      this.metrics.inFlight.set(this.n);
+      if (this.n === 0) this.idleWaiters.splice(0).forEach((f) => f());
+    };
+  }
+  /** Resolves when no decision is in flight. */
+  idle(): Promise<void> {
+    return this.n === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+}
+
+/** Constant-time bearer token check (compares digests so length differences leak nothing). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  if (!header) return false;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!m) return false;
+  const a = createHash("sha256").update(m[1]!).digest();
+  const b = createHash("sha256").update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+export const VERDICT_TO_PB: Record<Verdict, PbVerdict> = {
+  allow: PbVerdict.ALLOW,
+  block: PbVerdict.BLOCK,
+  require_approval: PbVerdict.REQUIRE_APPROVAL,
+  dry_run: PbVerdict.DRY_RUN,
+};
+
+const STATE_TO_PB: Record<ApprovalStateName, ApprovalState> = {
+  pending: ApprovalState.PENDING,
+  granted: ApprovalState.GRANTED,
+  denied: ApprovalState.DENIED,
+  expired: ApprovalState.EXPIRED,
+  consumed: ApprovalState.CONSUMED,
+};
+const PB_TO_STATE = new Map<ApprovalState, ApprovalStateName>(Object.entries(STATE_TO_PB).map(([k, v]) => [v, k as ApprovalStateName]));
+
+function tsOf(rfc3339: string | undefined) {
+  const p = rfc3339 ? parseRFC3339(rfc3339) : undefined;
+  if (!p) return undefined;
+  const t = timestampFromMs(p.ms);
+  t.nanos += p.subMsNanos;
+  return t;
+}
+
+export function approvalInfo(r: ApprovalRecord): MessageInitShape<typeof ApprovalRequestInfoSchema> {
+  return {
+    approvalRequestId: r.id,
+    state: STATE_TO_PB[r.state],
+    toolName: r.tool_name,
+    intentDigest: r.intent_digest,
+    policyDigest: r.policy_digest,
+    argsDigest: r.args_digest,
+    requiredScopes: r.required_scopes,
+    requiredApprovals: r.required_approvals,
+    grantedApprovals: r.tokens.length,
+    approvers: [...new Set(r.tokens.map((t) => t.approver_identity))].sort(),
+    identity: r.identity,
+    runId: r.run_id ?? "",
+    sessionId: r.session_id ?? "",
+    reasonCodes: r.reason_codes,
+    traceId: r.trace_id,
+    createdAt: tsOf(r.created_at),
+    expiresAt: tsOf(r.expires_at),
+    deniedBy: r.denied_by ?? "",
+    denyReason: r.deny_reason ?? "",
+  };
+}
+
+/** EvaluateOutput -> EvaluateResponse. */
+export function toEvaluateResponse(o: EvaluateOutput): MessageInitShape<typeof EvaluateResponseSchema> {
+  const r = o.result;
+  return {
+    verdict: VERDICT_TO_PB[o.verdict] ?? PbVerdict.UNSPECIFIED,
+    reasonCodes: o.reasonCodes,
+    violations: r.violations,
+    matchedRule: r.matched_rule ?? "",
+    toolName: r.tool_name,
+    intentDigest: r.intent_digest,
+    policyDigest: r.policy_digest,
+    argsDigest: r.args_digest,
+    requiredApprovals: r.required_approvals ?? 0,
+    validApprovals: r.valid_approvals ?? 0,
+    requiredApprovalScopes: r.required_approval_scopes ?? [],
+    approvalRequestId: o.approvalRequestId ?? "",
+    approvalRef: r.approval_ref ?? "",
+    traceId: o.record.trace_id,
+    eventId: o.record.event_id ?? "",
+    traceSequence: BigInt(o.seq),
+    runId: o.runId,
+    policyId: o.policyId,
+    policyVersion: o.policyVersion,
+    runpackPath: o.runpackPath ?? "",
+    warnings: o.warnings,
+    createdAt: tsOf(o.record.created_at),
+    decisionLatency: durationFromMs(Math.max(0, Math.round(o.latencyMs * 1000) / 1000)),
+  };
+}
+
+/** The intent message -> Gait's intent JSON (proto field names are Gait's JSON names). */
+export function intentJson(req: EvaluateRequest): unknown {
+  if (req.input.case === "intent") return toJson(IntentRequestSchema, req.input.value, { useProtoFieldName: true });
+  return undefined;
+}
+
+export interface GateServiceDeps {
+  cfg: ServeConfig;
+  decisions: DecisionService;
+  approvals: ApprovalStorePort;
+  traceLog: TraceLogPort;
+  keys: ServerKeys;
+  policy: PolicyHolder;
+  metrics: ServerMetrics;
+  admission: Admission;
+  log: Logger;
+  version: string;
+  producerVersion: string;
+  /** aborted at shutdown: ends follow streams so clients resume elsewhere */
+  shutdownSignal: AbortSignal;
+}
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+/** Build the GateService implementation for one listener. */
+export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): ServiceImpl<typeof GateService> {
+  const cfg = d.cfg;
+  const authorize = (ctx: HandlerContext): void => {
+    if (cfg.authMode !== "token") return;
+    const h = ctx.metadata.get("authorization")[0];
+    const ok = bearerMatches(typeof h === "string" ? h : undefined, cfg.authToken ?? "");
+    if (!ok) {
+      throw gateError(grpc.status.UNAUTHENTICATED, ErrorReason.UNAUTHENTICATED, h ? "invalid bearer authorization" : "missing bearer authorization");
+    }
+  };
+  const operatorOnly = (method: string): void => {
+    if (role !== "operator") {
+      throw gateError(
+        grpc.status.PERMISSION_DENIED,
+        ErrorReason.OPERATOR_ONLY,
+        `${method} is served only on the operator listener (--operator-listen); an agent cannot approve its own calls`,
+      );
+    }
+  };
+  const failClosed = (e: unknown): never => {
+    const reason = reasonOf(e);
+    d.metrics.failClosed.inc({ reason: reason !== undefined ? reasonName(reason) : "INTERNAL" });
+    throw e;
+  };
+  const storeCall = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ApprovalStateError) {
+        if (e.kind === "not_found") throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, e.message);
+        throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, e.message);
+      }
+      if (e instanceof GrpcError) throw e;
+      d.log.error({ err: e }, "approval store failed");
+      throw gateError(grpc.status.UNAVAILABLE, ErrorReason.STATE_UNAVAILABLE, `approval state unavailable: ${(e as Error).message}`);
+    }
+  };
+
+  return {
+    async evaluate(req, ctx) {
+      const t0 = performance.now();
+      let leave: (() => void) | undefined;
+      try {
+        authorize(ctx);
+        leave = d.admission.enter();
+        let toolCall: { adapter: string; payload: unknown } | undefined;
+        if (req.input.case === "toolCall") {
+          const tc = req.input.value;
+          let payload: unknown;
+          if (tc.payload.case === "call") payload = tc.payload.value;
+          else if (tc.payload.case === "callJson") {
+            try {
+              payload = JSON.parse(tc.payload.value);
+            } catch (e) {
+              throw invalidArgument(ErrorReason.INVALID_TOOL_CALL, `tool_call.call_json is not valid JSON: ${(e as Error).message}`);
+            }
+          } else throw invalidArgument(ErrorReason.MISSING_INPUT, "tool_call needs call or call_json");
+          toolCall = { adapter: tc.adapter, payload };
+        }
+        const out = await d.decisions.evaluate({
+          transport: "grpc",
+          intent: intentJson(req),
+          toolCall,
+          runId: req.runId,
+          sessionId: req.sessionId,
+          approvalTokens: req.approvalTokens,
+          approvalRequestId: req.approvalRequestId || undefined,
+          delegationTokens: req.delegationTokens,
+          emitRunpack: req.emitRunpack,
+          signal: ctx.signal,
+        });
+        d.metrics.decisions.inc({ verdict: out.verdict, transport: "grpc" });
+        d.metrics.latency.observe({ transport: "grpc" }, (performance.now() - t0) / 1000);
+        return toEvaluateResponse(out);
+      } catch (e) {
+        if (ctx.signal.aborted && !(e instanceof GrpcError)) {
+          throw new GrpcError(grpc.status.CANCELLED, "call cancelled or deadline exceeded before a decision was recorded");
+        }
+        return failClosed(e);
+      } finally {
+        leave?.();
+      }
+    },
+
+    async approve(req, ctx) {
+      authorize(ctx);
+      operatorOnly("Approve");
+      const now = new Date();
+      const approver = req.approver.trim();
+      if (!approver) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "approver is required (the approving identity)");
+      if (req.decision === ApprovalDecision.UNSPECIFIED) {
+        throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "decision is required: APPROVAL_DECISION_GRANT or APPROVAL_DECISION_DENY");
+      }
+      const ttlMs = req.ttl ? durationMs(req.ttl) : 0;
+      const t = req.target;
+      if (t.case === "approvalRequestId") {
+        const rec = await storeCall(() => d.approvals.get(t.value, now));
+        if (!rec) throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${t.value} not found`);
+        if (rec.state !== "pending") {
+          throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, `approval request ${rec.id} is ${rec.state}, not pending`);
+        }
+        if (req.decision === ApprovalDecision.DENY) {
+          const after = await storeCall(() => d.approvals.deny(rec.id, approver, req.reasonCode.trim(), now));
+          d.log.info({ approval_request_id: rec.id, approver }, "approval request denied");
+          return { request: approvalInfo(after) };
+        }
+        const token = mint(d, {
+          intentDigest: rec.intent_digest,
+          policyDigest: rec.policy_digest,
+          delegationBindingDigest: rec.delegation_binding_digest,
+          ttlMs,
+          scope: req.scopes.length ? req.scopes : rec.required_scopes.length ? rec.required_scopes : [`tool:${rec.tool_name}`],
+          approver,
+          reasonCode: req.reasonCode,
+          maxTargets: req.maxTargets || undefined,
+          maxOps: req.maxOps || undefined,
+        }, now);
+        const after = await storeCall(() => d.approvals.grant(rec.id, token, now));
+        d.log.info({ approval_request_id: rec.id, approver, token_id: token.token_id, state: after.state }, "approval granted");
+        return { request: approvalInfo(after), tokenJson: JSON.stringify(token), tokenId: token.token_id, expiresAt: tsOf(token.expires_at) };
+      }
+      if (t.case === "digests") {
+        if (req.decision !== ApprovalDecision.GRANT) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "deny needs an approval_request_id (there is nothing to deny for bare digests)");
+        if (!req.scopes.length) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "scopes are required when minting for digests (e.g. tool:<tool_name>)");
+        const token = mint(d, {
+          intentDigest: t.value.intentDigest,
+          policyDigest: t.value.policyDigest,
+          delegationBindingDigest: t.value.delegationBindingDigest || undefined,
+          ttlMs,
+          scope: req.scopes,
+          approver,
+          reasonCode: req.reasonCode,
+          maxTargets: req.maxTargets || undefined,
+          maxOps: req.maxOps || undefined,
+        }, now);
+        d.log.info({ approver, token_id: token.token_id }, "approval token minted for digests");
+        return { tokenJson: JSON.stringify(token), tokenId: token.token_id, expiresAt: tsOf(token.expires_at) };
+      }
+      throw invalidArgument(ErrorReason.MISSING_INPUT, "set approval_request_id or digests");
+    },
+
+    async listApprovals(req, ctx) {
+      authorize(ctx);
+      operatorOnly("ListApprovals");
+      const states = req.states.length ? req.states.map((s) => PB_TO_STATE.get(s)) : ["pending" as const];
+      if (states.some((s) => s === undefined)) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "states contains APPROVAL_STATE_UNSPECIFIED or an unknown value");
+      const size = req.pageSize === 0 ? DEFAULT_PAGE : Math.min(req.pageSize, MAX_PAGE);
+      let offset = 0;
+      if (req.pageToken) {
+        if (!/^\d+$/.test(req.pageToken)) throw invalidArgument(ErrorReason.INVALID_CURSOR, "page_token is not one this server issued");
+        offset = Number(req.pageToken);
+      }
+      const all = await storeCall(() => d.approvals.list(states as ApprovalStateName[], new Date()));
+      const page = all.slice(offset, offset + size);
+      return { requests: page.map(approvalInfo), nextPageToken: offset + size < all.length ? String(offset + size) : "" };
+    },
+
+    async getApproval(req, ctx) {
+      authorize(ctx);
+      if (!req.approvalRequestId) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "approval_request_id is required");
+      const rec = await storeCall(() => d.approvals.get(req.approvalRequestId, new Date()));
+      if (!rec) throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${req.approvalRequestId} not found`);
+      return { request: approvalInfo(rec), tokenJsons: rec.state === "granted" ? rec.tokens.map((t) => JSON.stringify(t)) : [] };
+    },
+
+    async *exportTraces(req, ctx) {
+      authorize(ctx);
+      const oldest = d.traceLog.oldestSeq();
+      const from = req.fromSequence === 0n ? oldest : Number(req.fromSequence);
+      if (!Number.isSafeInteger(from)) throw invalidArgument(ErrorReason.INVALID_CURSOR, "from_sequence is out of range");
+      if (from < oldest) {
+        throw gateError(
+          grpc.status.OUT_OF_RANGE,
+          ErrorReason.INVALID_CURSOR,
+          `entries before sequence ${oldest} were removed by retention (--trace-max-age/--trace-max-count); resume from ${oldest} or 0 to accept the gap`,
+        );
+      }
+      const head = d.traceLog.head().seq;
+      if (from > head + 1) {
+        throw invalidArgument(ErrorReason.INVALID_CURSOR, `from_sequence ${from} is beyond the log head ${head} (resume with the last received sequence + 1)`);
+      }
+      const max = Number(req.maxEntries);
+      const signal = AbortSignal.any([ctx.signal, d.shutdownSignal]);
+      let n = 0;
+      try {
+        for await (const e of d.traceLog.readFrom(from, { follow: req.follow, signal })) {
+          let traceId = "";
+          let eventId = "";
+          let verdict = PbVerdict.UNSPECIFIED;
+          try {
+            const rec = JSON.parse(e.recordText()) as { trace_id?: string; event_id?: string; verdict?: Verdict };
+            traceId = rec.trace_id ?? "";
+            eventId = rec.event_id ?? "";
+            verdict = (rec.verdict && VERDICT_TO_PB[rec.verdict]) ?? PbVerdict.UNSPECIFIED;
+          } catch {
+            /* the record text is sent as stored; the summary fields stay empty */
+          }
+          yield { sequence: BigInt(e.seq), recordJson: e.recordText(), prevHash: e.prev, entryHash: e.hash, traceId, eventId, verdict };
+          if (max > 0 && ++n >= max) return;
+        }
+      } catch (e) {
+        if (d.shutdownSignal.aborted && !ctx.signal.aborted) {
+          throw gateError(grpc.status.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "server is shutting down; resume from the next sequence");
+        }
+        if (ctx.signal.aborted) return;
+        if (e instanceof GrpcError) throw e;
+        d.log.error({ err: e }, "trace export failed");
+        throw gateError(grpc.status.INTERNAL, ErrorReason.INTERNAL, `trace export failed: ${(e as Error).message}`);
+      }
+      if (d.shutdownSignal.aborted && req.follow && !ctx.signal.aborted) {
+        throw gateError(grpc.status.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "server is shutting down; resume from the next sequence");
+      }
+    },
+
+    getServerInfo(_req, ctx) {
+      authorize(ctx);
+      const head = d.traceLog.head();
+      const cur = d.policy.current;
+      return {
+        keyId: d.keys.signer.keyId,
+        publicKey: Buffer.from(d.keys.signer.publicKey).toString("base64"),
+        keyMode: d.keys.mode,
+        policyDigest: cur.digest,
+        policyPath: cur.path,
+        traceHeadSequence: BigInt(head.seq),
+        traceHeadHash: head.hash,
+        version: d.version,
+        policyReloadError: d.policy.reloadError ?? "",
+      };
+    },
+  };
+}
+
+function mint(
+  d: GateServiceDeps,
+  p: Parameters<typeof mintApprovalToken>[0],
+  now: Date,
+): ReturnType<typeof mintApprovalToken> {
+  if (!(p.ttlMs > 0)) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "ttl is required for a grant and must be positive (e.g. 900s)");
+  if (!p.reasonCode.trim()) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "reason_code is required for a grant");
+  try {
+    return mintApprovalToken({ ...p, producerVersion: d.producerVersion }, d.keys.signer, now);
+  } catch (e) {
+    if (e instanceof TokenMintError) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, e.message);
+    throw gateError(grpc.status.INTERNAL, ErrorReason.SIGNING_FAILED, `mint approval token: ${(e as Error).message}`);
+  }
+}
+
+export { GateService };

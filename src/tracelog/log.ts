@@ -1,0 +1,842 @@
+/**
+ * The durable, tamper-evident trace log of the decision service (docs/trace-log.md).
+ *
+ * Every decision's signed `gait.gate.trace` record is appended as one hash-chained JSONL entry, and the append
+ * resolves only after the entry is on disk (fdatasync), so the server can reply only with evidence already durable.
+ * Appends that arrive while an fsync is in flight are batched into the next write+fsync (group commit): one fsync
+ * covers many concurrent decisions. Any write or fsync error rejects every pending append and puts the log into a
+ * failed state; it then refuses appends until reopened (reopening cuts and reports the torn tail).
+ */
+import { EventEmitter } from "node:events";
+import { promises as fsp, constants as fsc } from "node:fs";
+import { join } from "node:path";
+import type { Signer } from "../engine/signature.js";
+import { formatGoTime } from "../engine/time.js";
+import { TraceEntry, entrySeqOf } from "./entry.js";
+import {
+  GENESIS_HASH,
+  TRACE_SCHEMA_ID,
+  TraceLogError,
+  entryHash,
+  formatCheckpointLine,
+  formatEntryLine,
+  isCheckpointLine,
+  makeCheckpoint,
+  parseCheckpointLine,
+  parseEntryLine,
+  parseSegmentName,
+  segmentName,
+  type CheckpointKind,
+  type SignedTraceRecord,
+} from "./format.js";
+import { LineReader } from "./lines.js";
+import { acquireLockFile, releaseLockFile } from "./lock.js";
+
+/** Options of {@link TraceLog.open}. Every optional field has a default in {@link TRACE_LOG_DEFAULTS}. */
+export interface TraceLogOptions {
+  /** Directory holding the segment files (`--trace-dir`); created 0750 when missing. */
+  dir: string;
+  /** Signs checkpoints. Use the same key that signs the trace records. */
+  signer: Signer;
+  /** Rotate to a new segment when the active one would grow past this size. @defaultValue 64 MiB */
+  maxSegmentBytes?: number;
+  /** Write a signed checkpoint after this many entries. @defaultValue 1000 */
+  checkpointEveryEntries?: number;
+  /** Write a signed checkpoint this often when entries were added since the last one; 0 = off. @defaultValue 1000 */
+  checkpointIntervalMs?: number;
+  /** Retention (`--trace-max-age`): delete whole sealed segments last written longer ago than this; 0 = off. @defaultValue 0 */
+  maxAgeMs?: number;
+  /** Retention (`--trace-max-count`): delete whole sealed segments whose entries are all older than the newest
+   * `maxCount` entries (so at least `maxCount` entries are kept); 0 = off. @defaultValue 0 */
+  maxCount?: number;
+  /** Period of the background retention sweep; 0 = no background sweep (call sweepRetention()). @defaultValue 60000 */
+  retentionIntervalMs?: number;
+  /** Cut a damaged tail even when complete lines follow the first bad line (an operator decision after
+   * inspecting the segment with `gait trace verify`). Without it, open() refuses such a segment. @defaultValue false */
+  repairTail?: boolean;
+  /** Clock for checkpoint times and retention ages (ms since epoch). @defaultValue Date.now */
+  now?: () => number;
+  /** Receives retention problems (they never fail a decision). @defaultValue ignore */
+  onWarning?: (message: string) => void;
+}
+
+/** Defaults merged under {@link TraceLogOptions}. */
+export const TRACE_LOG_DEFAULTS: Readonly<Required<Omit<TraceLogOptions, "dir" | "signer">>> = Object.freeze({
+  maxSegmentBytes: 64 * 1024 * 1024,
+  checkpointEveryEntries: 1000,
+  checkpointIntervalMs: 1000,
+  maxAgeMs: 0,
+  maxCount: 0,
+  retentionIntervalMs: 60_000,
+  repairTail: false,
+  now: Date.now,
+  onWarning: () => undefined,
+});
+
+/** What open() found and did; the server should log it (a non-empty `truncated_bytes` means a crash cut a write). */
+export interface RecoveryReport {
+  /** True when the directory held no log and a new one was started. */
+  created: boolean;
+  /** Segment file the tail check ran on. */
+  segment: string;
+  /** Chain head the log continues from. */
+  head_seq: number;
+  head_hash: string;
+  /** Bytes cut from the end of `segment` (0 when the tail was clean). */
+  truncated_bytes: number;
+  /** Complete-but-invalid lines cut (1 for a torn final entry; more only with `repairTail`). */
+  dropped_lines: number;
+  /** Why the tail was cut, e.g. "line 7 (offset 1234): entry hash mismatch" or "partial line of 37 bytes". */
+  reason?: string;
+  /** Empty segment files (left by an interrupted rotation) that were deleted. */
+  removed_segments: string[];
+  /** A new segment was started because the signing key differs from the active segment's (one key per segment). */
+  new_segment_for_key: boolean;
+}
+
+/** Result of an append: the entry's position and chain hash. */
+export interface AppendResult {
+  seq: number;
+  hash: string;
+}
+
+/** Counters for benchmarks and metrics. */
+export interface TraceLogStats {
+  appends: number;
+  /** write+fsync rounds carrying entries (group commits). */
+  commits: number;
+  /** fdatasync/fsync calls on segment files (commits, seals, anchors, close). */
+  fsyncs: number;
+  checkpoints: number;
+  rotations: number;
+  bytes_written: number;
+}
+
+/** Result of {@link TraceLog.sweepRetention}. */
+export interface RetentionResult {
+  removed_segments: string[];
+  removed_entries: number;
+}
+
+/** Options of {@link TraceLog.readFrom}. */
+export interface ReadOptions {
+  /** Keep waiting for new durable entries after the current head (until close, failure or abort). */
+  follow?: boolean;
+  /** Ends the iteration (quietly, without an error) when aborted. */
+  signal?: AbortSignal;
+}
+
+interface Segment {
+  firstSeq: number;
+  name: string;
+  path: string;
+  /** Sparse index: flat pairs [seq, byteOffset, ...] of entry lines, ascending. */
+  index: number[];
+}
+
+interface Pending {
+  seq: number;
+  hash: string;
+  line: string;
+  resolve: (r: AppendResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** Add an index point every this many entries (memory: 2 numbers per stride). */
+const INDEX_STRIDE = 256;
+const SEGMENT_FILE_MODE = 0o600;
+const LOCK_FILE = "LOCK";
+const DIR_MODE = 0o750;
+
+/** The trace log. Create with {@link TraceLog.open}; one instance per directory (a LOCK file enforces it). */
+export class TraceLog {
+  private readonly opts: Required<Omit<TraceLogOptions, "dir" | "signer">>;
+  private readonly events = new EventEmitter();
+  private segments: Segment[] = [];
+  private fh!: fsp.FileHandle;
+  private activeSize = 0;
+  private activeHasEntries = false;
+  /** Seq of the last checkpoint line written in the active segment (anchor included). */
+  private segmentCheckpointSeq = 0;
+  /** The active segment's last line is a `close` checkpoint of the head (no need to write another at close). */
+  private endsWithClose = false;
+  /** Head assigned to appends (may be ahead of the durable head). */
+  private tailSeq = 0;
+  private tailHash = GENESIS_HASH;
+  private durableSeq = 0;
+  private durableHash = GENESIS_HASH;
+  private lastCheckpointSeq = 0;
+  private pending: Pending[] = [];
+  private flushing = false;
+  private flushScheduled = false;
+  private checkpointWanted = false;
+  private failure: Error | undefined;
+  private closing = false;
+  private closed = false;
+  private timers: NodeJS.Timeout[] = [];
+  private sweeping: Promise<RetentionResult> | undefined;
+  private readonly counters: TraceLogStats = { appends: 0, commits: 0, fsyncs: 0, checkpoints: 0, rotations: 0, bytes_written: 0 };
+  /** Report of what open() found; log it. */
+  recovery!: RecoveryReport;
+
+  private constructor(
+    readonly dir: string,
+    private readonly signer: Signer,
+    options: Omit<TraceLogOptions, "dir" | "signer">,
+  ) {
+    this.opts = { ...TRACE_LOG_DEFAULTS, ...stripUndefined(options) };
+    this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Open (or create) the log in `options.dir`: take the directory lock, check the tail of the last segment, cut and
+   * report a torn final entry, and continue the chain from the last good entry. Rejects with a
+   * {@link TraceLogError} `corrupt` when the damage is more than a torn tail (see `repairTail`).
+   */
+  static async open(options: TraceLogOptions): Promise<TraceLog> {
+    if (!options.dir) throw new TypeError("trace log directory is required (--trace-dir)");
+    const { dir, signer, ...rest } = options;
+    const log = new TraceLog(dir, signer, rest);
+    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    await acquireLockFile(join(dir, LOCK_FILE), `trace log ${dir}`, "--trace-dir", (m) => new TraceLogError("locked", m));
+    try {
+      await log.recover();
+    } catch (e) {
+      await releaseLockFile(join(dir, LOCK_FILE));
+      throw e;
+    }
+    log.startTimers();
+    return log;
+  }
+
+  /** Durable chain head: the last fsynced entry (seq 0 and 64 zeros for an empty log). */
+  head(): AppendResult {
+    return { seq: this.durableSeq, hash: this.durableHash };
+  }
+
+  /** Seq of the oldest entry still on disk (retention may have removed older ones); head().seq + 1 when empty. */
+  oldestSeq(): number {
+    return this.segments[0]?.firstSeq ?? this.durableSeq + 1;
+  }
+
+  /** The error that put the log into the failed state, if any. */
+  get failedWith(): Error | undefined {
+    return this.failure;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): TraceLogStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Append one signed trace record. Resolves with its seq and chain hash only after the entry is fsynced; rejects
+   * with {@link TraceLogError} (`io` for this write, `failed` after an earlier failure, `closed`, `invalid_record`),
+   * in which case the caller must not return a verdict.
+   */
+  append(record: SignedTraceRecord): Promise<AppendResult> {
+    if (this.closing) return Promise.reject(new TraceLogError("closed", "trace log is closed"));
+    if (this.failure) return Promise.reject(this.failedError());
+    if (!record || typeof record !== "object" || Array.isArray(record) || record.schema_id !== TRACE_SCHEMA_ID) {
+      return Promise.reject(new TraceLogError("invalid_record", `trace log accepts only ${TRACE_SCHEMA_ID} records`));
+    }
+    const sig = record.signature;
+    if (!sig || typeof sig !== "object" || typeof sig.sig !== "string" || typeof sig.signed_digest !== "string") {
+      return Promise.reject(new TraceLogError("invalid_record", "trace record is not signed: sign it before appending"));
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(record);
+    } catch (e) {
+      return Promise.reject(new TraceLogError("invalid_record", `trace record is not serializable: ${(e as Error).message}`));
+    }
+    const seq = this.tailSeq + 1;
+    const prev = this.tailHash;
+    const hash = entryHash(prev, seq, text);
+    const line = formatEntryLine(seq, prev, hash, text) + "\n";
+    this.tailSeq = seq;
+    this.tailHash = hash;
+    this.counters.appends++;
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ seq, hash, line, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Write a signed checkpoint of the current head now (if entries were added since the last one). */
+  async checkpoint(): Promise<void> {
+    if (this.closing) throw new TraceLogError("closed", "trace log is closed");
+    if (this.failure) throw this.failedError();
+    this.checkpointWanted = true;
+    this.scheduleFlush();
+    await this.drain();
+    if (this.failure) throw this.failedError();
+  }
+
+  /**
+   * Durable entries with seq >= `from`, in order, across segments, without gaps or duplicates. With `follow`, waits
+   * for new entries after the head. If retention removed entries at or after `from`, iteration starts at the oldest
+   * retained entry: compare the first `seq` with `from` to notice. Throws {@link TraceLogError} `corrupt` on a gap
+   * in the files and `failed` if the log fails while following.
+   */
+  async *readFrom(from = 1, options: ReadOptions = {}): AsyncGenerator<TraceEntry, void, undefined> {
+    const { follow = false, signal } = options;
+    let next = Math.max(1, Math.floor(from));
+    while (!signal?.aborted) {
+      const seg = this.segmentFor(next);
+      if (!seg) return;
+      if (next < seg.firstSeq) next = seg.firstSeq;
+      let fh: fsp.FileHandle;
+      try {
+        fh = await fsp.open(seg.path, "r");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT" && !this.segments.includes(seg)) continue; // removed by retention
+        throw e;
+      }
+      try {
+        const start = indexFloor(seg, next);
+        const reader = new LineReader(fh, start.offset);
+        for (;;) {
+          const hadNext = this.segments.indexOf(seg) < this.segments.length - 1;
+          const lines = await reader.readBatch();
+          if (lines.length === 0) {
+            if (hadNext) break; // this segment is sealed and fully read: continue in the next one
+            if (!follow || this.closed) return;
+            if (!(await this.waitDurable(next, signal))) return;
+            continue;
+          }
+          for (const l of lines) {
+            if (isCheckpointLine(l.text)) continue;
+            const seq = entrySeqOf(l.text);
+            if (seq < 0) throw new TraceLogError("corrupt", `${seg.path} offset ${l.offset}: not an entry or checkpoint line`);
+            if (seq < next) continue;
+            if (seq !== next) throw new TraceLogError("corrupt", `${seg.path} offset ${l.offset}: expected entry ${next}, found ${seq}`);
+            if (seq > this.durableSeq) {
+              if (!follow || this.closed) return;
+              if (!(await this.waitDurable(seq, signal))) return;
+            }
+            const idx = seg.index;
+            if (idx.length === 0 || seq >= idx[idx.length - 2]! + INDEX_STRIDE) idx.push(seq, l.offset);
+            yield new TraceEntry(seq, l.text);
+            next = seq + 1;
+            if (signal?.aborted) return;
+          }
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  /**
+   * Delete whole old segments per `maxAgeMs` / `maxCount` (never the active one, only from the oldest end so the
+   * remaining log stays contiguous). Runs in the background every `retentionIntervalMs`; never per request.
+   */
+  sweepRetention(): Promise<RetentionResult> {
+    this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  /**
+   * Flush pending appends, write a `close` checkpoint of the head, and close the files. Followers end. Idempotent;
+   * never rejects (a write failure during close was already reported to the appends it affected).
+   */
+  async close(): Promise<void> {
+    if (this.closing) {
+      while (!this.closed) await new Promise((r) => this.events.once("closed", r));
+      return;
+    }
+    this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    this.checkpointWanted = true;
+    this.scheduleFlush();
+    await this.drain();
+    await this.sweeping?.catch(() => undefined);
+    await this.fh.close().catch(() => undefined);
+    await releaseLockFile(join(this.dir, LOCK_FILE));
+    this.closed = true;
+    this.events.emit("closed");
+    this.events.emit("commit");
+  }
+
+  // ---- write path -------------------------------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate (not a microtask): appends issued by every I/O callback of this loop turn join the same batch.
+    setImmediate(() => void this.runFlush());
+  }
+
+  private async runFlush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (!this.failure && (this.pending.length > 0 || this.checkpointWanted)) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await this.commit(batch);
+        } catch (e) {
+          this.fail(e as Error, batch);
+        }
+      }
+    } finally {
+      this.flushing = false;
+      this.events.emit("idle");
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const last = batch[batch.length - 1];
+    const headSeq = last ? last.seq : this.durableSeq;
+    const headHash = last ? last.hash : this.durableHash;
+    let text = "";
+    for (const p of batch) text += p.line;
+    const wantCheckpoint = this.checkpointWanted || headSeq - this.lastCheckpointSeq >= this.opts.checkpointEveryEntries;
+    this.checkpointWanted = false;
+    let cpLine = "";
+    if (wantCheckpoint && (headSeq > this.segmentCheckpointSeq || (this.closing && !this.endsWithClose))) {
+      cpLine = this.checkpointLine(this.closing ? "close" : "periodic", headSeq, headHash);
+    }
+    if (!text && !cpLine) return;
+    let prefix = "";
+    if (batch.length > 0 && this.activeHasEntries && this.activeSize + Buffer.byteLength(text) > this.opts.maxSegmentBytes) {
+      prefix = await this.rotate();
+    }
+    const buf = Buffer.from(prefix + text + cpLine);
+    const base = this.activeSize;
+    await writeAll(this.fh, buf, base);
+    await this.fh.datasync();
+    this.counters.fsyncs++;
+    if (prefix) await syncDir(this.dir);
+    // durable: publish
+    const seg = this.segments[this.segments.length - 1]!;
+    let off = base + Buffer.byteLength(prefix);
+    for (const p of batch) {
+      const idx = seg.index;
+      if (idx.length === 0 || p.seq >= idx[idx.length - 2]! + INDEX_STRIDE) idx.push(p.seq, off);
+      off += Buffer.byteLength(p.line);
+    }
+    this.activeSize = base + buf.length;
+    this.counters.bytes_written += buf.length;
+    if (batch.length) {
+      this.counters.commits++;
+      this.activeHasEntries = true;
+      this.durableSeq = headSeq;
+      this.durableHash = headHash;
+    }
+    if (cpLine) {
+      this.lastCheckpointSeq = headSeq;
+      this.segmentCheckpointSeq = headSeq;
+    }
+    this.endsWithClose = cpLine !== "" && this.closing;
+    this.events.emit("commit");
+    for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash });
+  }
+
+  private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
+    this.counters.checkpoints++;
+    return formatCheckpointLine(makeCheckpoint(kind, seq, hash, formatGoTime(this.opts.now()), this.signer)) + "\n";
+  }
+
+  /**
+   * Seal the active segment (a `seal` checkpoint of the durable head, fsynced), close it, and create the next
+   * segment. Returns the new segment's `anchor` line, which the caller writes together with the batch.
+   */
+  private async rotate(): Promise<string> {
+    if (this.segmentCheckpointSeq !== this.durableSeq) {
+      const seal = Buffer.from(this.checkpointLine("seal", this.durableSeq, this.durableHash));
+      await writeAll(this.fh, seal, this.activeSize);
+      await this.fh.datasync();
+      this.counters.fsyncs++;
+      this.activeSize += seal.length;
+      this.counters.bytes_written += seal.length;
+      this.lastCheckpointSeq = this.durableSeq;
+    }
+    await this.fh.close();
+    const firstSeq = this.durableSeq + 1;
+    const seg: Segment = { firstSeq, name: segmentName(firstSeq), path: join(this.dir, segmentName(firstSeq)), index: [] };
+    this.fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR, SEGMENT_FILE_MODE);
+    this.segments.push(seg);
+    this.activeSize = 0;
+    this.activeHasEntries = false;
+    this.segmentCheckpointSeq = this.durableSeq;
+    this.counters.rotations++;
+    return this.checkpointLine("anchor", this.durableSeq, this.durableHash);
+  }
+
+  private fail(cause: Error, batch: Pending[]): void {
+    this.failure = cause;
+    const err = new TraceLogError(
+      "io",
+      `trace log write failed (${cause.message}); no decision may be returned for these records, and the log refuses appends until it is reopened`,
+      { cause },
+    );
+    const rest = this.pending;
+    this.pending = [];
+    for (const p of batch) p.reject(err);
+    for (const p of rest) p.reject(err);
+    this.events.emit("commit"); // wake followers so they observe the failure
+  }
+
+  private failedError(): TraceLogError {
+    return new TraceLogError(
+      "failed",
+      `trace log is in a failed state after an earlier write error (${this.failure?.message}); reopen it to recover`,
+      { cause: this.failure },
+    );
+  }
+
+  private async drain(): Promise<void> {
+    while (this.flushing || this.flushScheduled || (this.pending.length > 0 && !this.failure)) {
+      await new Promise((r) => this.events.once("idle", r));
+    }
+  }
+
+  // ---- read path --------------------------------------------------------------------------------------------------
+
+  private segmentFor(seq: number): Segment | undefined {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    if (hi < 0) return undefined;
+    if (seq <= segs[0]!.firstSeq) return segs[0];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segs[mid]!.firstSeq <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    return segs[lo];
+  }
+
+  /** Wait until entry `seq` is durable. False when the wait ends without it (close or abort); throws on failure. */
+  private async waitDurable(seq: number, signal?: AbortSignal): Promise<boolean> {
+    while (this.durableSeq < seq) {
+      if (this.failure) throw this.failedError();
+      if (this.closed || signal?.aborted) return false;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.events.off("commit", done);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        this.events.on("commit", done);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+    return true;
+  }
+
+  // ---- retention ----------------------------------------------------------------------------------------------------
+
+  private async sweep(): Promise<RetentionResult> {
+    const result: RetentionResult = { removed_segments: [], removed_entries: 0 };
+    const { maxAgeMs, maxCount } = this.opts;
+    if (maxAgeMs <= 0 && maxCount <= 0) return result;
+    while (this.segments.length > 1) {
+      const seg = this.segments[0]!;
+      const lastSeq = this.segments[1]!.firstSeq - 1;
+      let expired = maxCount > 0 && this.durableSeq - lastSeq >= maxCount;
+      if (!expired && maxAgeMs > 0) {
+        const st = await fsp.stat(seg.path);
+        expired = this.opts.now() - st.mtimeMs > maxAgeMs;
+      }
+      if (!expired) break;
+      await fsp.rm(seg.path, { force: true });
+      this.segments.shift();
+      result.removed_segments.push(seg.name);
+      result.removed_entries += Math.max(0, lastSeq - seg.firstSeq + 1);
+    }
+    if (result.removed_segments.length) await syncDir(this.dir);
+    return result;
+  }
+
+  private startTimers(): void {
+    const { checkpointIntervalMs, retentionIntervalMs, maxAgeMs, maxCount } = this.opts;
+    if (checkpointIntervalMs > 0) {
+      const t = setInterval(() => {
+        if (this.failure || this.closing || this.tailSeq <= this.lastCheckpointSeq) return;
+        this.checkpointWanted = true;
+        this.scheduleFlush();
+      }, checkpointIntervalMs);
+      t.unref();
+      this.timers.push(t);
+    }
+    if (retentionIntervalMs > 0 && (maxAgeMs > 0 || maxCount > 0)) {
+      const t = setInterval(() => {
+        this.sweepRetention().then(
+          (r) => {
+            if (r.removed_segments.length) {
+              this.opts.onWarning(`trace retention removed ${r.removed_segments.length} segment(s), ${r.removed_entries} entries`);
+            }
+          },
+          (e: Error) => this.opts.onWarning(`trace retention failed: ${e.message}`),
+        );
+      }, retentionIntervalMs);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  // ---- open / recovery ----------------------------------------------------------------------------------------------
+
+  private async recover(): Promise<void> {
+    const names = (await fsp.readdir(this.dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
+    this.segments = names.map((name) => {
+      const firstSeq = parseSegmentName(name)!;
+      return { firstSeq, name, path: join(this.dir, name), index: [] };
+    });
+    const report: RecoveryReport = {
+      created: false,
+      segment: "",
+      head_seq: 0,
+      head_hash: GENESIS_HASH,
+      truncated_bytes: 0,
+      dropped_lines: 0,
+      removed_segments: [],
+      new_segment_for_key: false,
+    };
+    this.recovery = report;
+    for (;;) {
+      const seg = this.segments[this.segments.length - 1];
+      if (!seg) {
+        // new log: genesis segment with an anchor at seq 0
+        report.created = true;
+        await this.createSegment(1, 0, GENESIS_HASH);
+        report.segment = this.segments[0]!.name;
+        return;
+      }
+      report.segment = seg.name;
+      const scan = await scanSegment(seg.path, seg.firstSeq);
+      if (!scan.anchored) {
+        // No valid first line: an interrupted rotation (or creation) left this file. It holds no entries.
+        if (scan.completeLines > 1 && !this.opts.repairTail) {
+          throw new TraceLogError("corrupt", `${seg.path}: first line is not a valid anchor checkpoint (${scan.badReason}) and ${scan.completeLines - 1} more line(s) follow; inspect it with \`gait trace verify\`, then move it aside or reopen with repairTail`);
+        }
+        if (this.segments.length > 1) {
+          await fsp.rm(seg.path, { force: true });
+          this.segments.pop();
+          report.removed_segments.push(seg.name);
+          report.dropped_lines += scan.completeLines;
+          continue; // continue the previous segment
+        }
+        if (seg.firstSeq !== 1) {
+          throw new TraceLogError("corrupt", `${seg.path}: no valid anchor checkpoint and no earlier segment to continue the chain from; move the directory aside to start a new log`);
+        }
+        report.truncated_bytes += scan.size;
+        report.dropped_lines += scan.completeLines;
+        if (scan.size) report.reason = `segment had no valid anchor (${scan.badReason})`;
+        await fsp.rm(seg.path, { force: true });
+        this.segments = [];
+        continue; // recreate genesis
+      }
+      let goodEnd = scan.goodEnd;
+      if (scan.bad) {
+        if (scan.bad.linesAfter > 0 && !this.opts.repairTail) {
+          throw new TraceLogError(
+            "corrupt",
+            `${seg.path}: line ${scan.bad.line} (offset ${scan.bad.offset}) is invalid (${scan.bad.reason}) but ${scan.bad.linesAfter} complete line(s) follow it, so this is not a torn write; inspect it with \`gait trace verify\`, then reopen with repairTail to cut the log at that line`,
+          );
+        }
+        report.dropped_lines += 1 + scan.bad.linesAfter;
+        report.reason = `line ${scan.bad.line} (offset ${scan.bad.offset}): ${scan.bad.reason}`;
+      } else if (scan.size > goodEnd) {
+        report.reason = `partial line of ${scan.size - goodEnd} bytes at the end`;
+      }
+      if (scan.size > goodEnd) {
+        report.truncated_bytes += scan.size - goodEnd;
+        const fh = await fsp.open(seg.path, "r+");
+        try {
+          await fh.truncate(goodEnd);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      }
+      seg.index = scan.index;
+      this.durableSeq = this.tailSeq = scan.headSeq;
+      this.durableHash = this.tailHash = scan.headHash;
+      this.lastCheckpointSeq = this.segmentCheckpointSeq = scan.lastCheckpointSeq;
+      report.head_seq = scan.headSeq;
+      report.head_hash = scan.headHash;
+      if (scan.lastKeyId !== this.signer.keyId) {
+        // One signing key per segment, so each segment verifies with one public key.
+        report.new_segment_for_key = true;
+        if (scan.entries === 0) {
+          await fsp.rm(seg.path, { force: true });
+          this.segments.pop();
+        }
+        await this.createSegment(scan.headSeq + 1, scan.headSeq, scan.headHash);
+        return;
+      }
+      this.fh = await fsp.open(seg.path, "r+");
+      this.activeSize = goodEnd;
+      this.activeHasEntries = scan.entries > 0;
+      this.endsWithClose = scan.endsWithClose;
+      return;
+    }
+  }
+
+  private async createSegment(firstSeq: number, headSeq: number, headHash: string): Promise<void> {
+    const seg: Segment = { firstSeq, name: segmentName(firstSeq), path: join(this.dir, segmentName(firstSeq)), index: [] };
+    const fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR, SEGMENT_FILE_MODE);
+    try {
+      const anchor = Buffer.from(this.checkpointLine("anchor", headSeq, headHash));
+      await writeAll(fh, anchor, 0);
+      await fh.datasync();
+      this.counters.fsyncs++;
+      this.activeSize = anchor.length;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    await syncDir(this.dir);
+    this.fh = fh;
+    this.segments.push(seg);
+    this.activeHasEntries = false;
+    this.durableSeq = this.tailSeq = headSeq;
+    this.durableHash = this.tailHash = headHash;
+    this.segmentCheckpointSeq = headSeq;
+  }
+}
+
+interface ScanResult {
+  size: number;
+  anchored: boolean;
+  completeLines: number;
+  badReason?: string;
+  goodEnd: number;
+  headSeq: number;
+  headHash: string;
+  entries: number;
+  lastCheckpointSeq: number;
+  lastKeyId: string;
+  /** The last good line is a `close` checkpoint of the head. */
+  endsWithClose: boolean;
+  index: number[];
+  bad?: { line: number; offset: number; reason: string; linesAfter: number };
+}
+
+/**
+ * Check a segment's structure and chain (not signatures: those are the verifier's job, and the key may have
+ * changed since the segment was written) and find where its valid prefix ends.
+ */
+async function scanSegment(path: string, firstSeq: number): Promise<ScanResult> {
+  const fh = await fsp.open(path, "r");
+  const r: ScanResult = {
+    size: 0,
+    anchored: false,
+    completeLines: 0,
+    goodEnd: 0,
+    headSeq: firstSeq - 1,
+    headHash: GENESIS_HASH,
+    entries: 0,
+    lastCheckpointSeq: 0,
+    lastKeyId: "",
+    endsWithClose: false,
+    index: [],
+  };
+  try {
+    r.size = (await fh.stat()).size;
+    const reader = new LineReader(fh, 0);
+    for (let lines = await reader.readBatch(); lines.length; lines = await reader.readBatch()) {
+      for (const l of lines) {
+        r.completeLines++;
+        if (r.bad) {
+          r.bad.linesAfter++;
+          continue;
+        }
+        const problem = scanLine(r, l.text, firstSeq, l.offset);
+        if (problem) {
+          if (!r.anchored) r.badReason = problem;
+          r.bad = { line: r.completeLines, offset: l.offset, reason: problem, linesAfter: 0 };
+          continue;
+        }
+        r.goodEnd = l.end;
+      }
+    }
+    if (!r.anchored && !r.badReason) r.badReason = r.size ? "partial first line" : "empty file";
+  } finally {
+    await fh.close();
+  }
+  return r;
+}
+
+function scanLine(r: ScanResult, text: string, firstSeq: number, offset: number): string | undefined {
+  if (!r.anchored) {
+    const cp = parseCheckpointLine(text);
+    if (typeof cp === "string") return `first line must be an anchor checkpoint: ${cp}`;
+    if (cp.kind !== "anchor") return `first checkpoint kind is ${cp.kind}, expected anchor`;
+    if (cp.seq !== firstSeq - 1) return `anchor seq ${cp.seq} does not match the segment name (expected ${firstSeq - 1})`;
+    if (cp.seq === 0 && cp.hash !== GENESIS_HASH) return "genesis anchor hash must be 64 zeros";
+    r.anchored = true;
+    r.headHash = cp.hash;
+    r.lastCheckpointSeq = cp.seq;
+    r.lastKeyId = cp.key_id;
+    return undefined;
+  }
+  if (isCheckpointLine(text)) {
+    const cp = parseCheckpointLine(text);
+    if (typeof cp === "string") return cp;
+    if (cp.seq !== r.headSeq || cp.hash !== r.headHash) return `checkpoint (seq ${cp.seq}) does not match the chain head (seq ${r.headSeq})`;
+    r.lastCheckpointSeq = cp.seq;
+    r.lastKeyId = cp.key_id;
+    r.endsWithClose = cp.kind === "close";
+    return undefined;
+  }
+  r.endsWithClose = false;
+  const e = parseEntryLine(text);
+  if (typeof e === "string") return e;
+  if (e.seq !== r.headSeq + 1) return `entry seq ${e.seq}, expected ${r.headSeq + 1}`;
+  if (e.prev !== r.headHash) return "entry prev does not match the previous entry's hash";
+  if (entryHash(e.prev, e.seq, e.recordText) !== e.hash) return "entry hash mismatch";
+  r.headSeq = e.seq;
+  r.headHash = e.hash;
+  r.entries++;
+  const idx = r.index;
+  if (idx.length === 0 || e.seq >= idx[idx.length - 2]! + INDEX_STRIDE) idx.push(e.seq, offset);
+  return undefined;
+}
+
+function indexFloor(seg: Segment, seq: number): { offset: number } {
+  const idx = seg.index;
+  let lo = 0;
+  let hi = idx.length / 2 - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (idx[mid * 2]! <= seq) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return { offset: best < 0 ? 0 : idx[best * 2 + 1]! };
+}
+
+async function writeAll(fh: fsp.FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    if (bytesWritten <= 0) throw new Error("write returned 0 bytes");
+    off += bytesWritten;
+  }
+}
+
+/** fsync a directory so a created/removed file name is durable. Best effort: some filesystems refuse it. */
+async function syncDir(dir: string): Promise<void> {
+  let h: fsp.FileHandle | undefined;
+  try {
+    h = await fsp.open(dir, fsc.O_RDONLY);
+    await h.sync();
+  } catch {
+    // best effort
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

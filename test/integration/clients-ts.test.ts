@@ -1,0 +1,156 @@
+/**
+ * TypeScript client conformance: every case of test/conformance/clients/cases.yaml through GateClient.guard(),
+ * against the real server (started here with the fixed policy) or the fake server for fault cases; then trace export
+ * and offline verification of the decisions this suite made.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { rmSync } from "node:fs";
+import {
+  ApprovalDecision,
+  GateClient,
+  keyIdOf,
+  verifyTraceEntries,
+  verifyTraceRecord,
+  type Decision,
+  type FailClosedEvent,
+  type TraceEntry,
+} from "../../clients/typescript/src/index.js";
+import { loadCases, startFake, startRealServer, tempDir, toGateCall, type CaseWant, type ConformanceCase, type Fake, type RealServer } from "../conformance/clients/harness.js";
+
+const cases = loadCases();
+
+function checkWant(d: Decision, executed: boolean, want: CaseWant): void {
+  expect(d.verdict).toBe(want.verdict);
+  expect(d.failClosed).toBe(want.fail_closed);
+  expect(d.allowed).toBe(want.verdict === "allow" && !want.fail_closed);
+  if (want.reason_codes) expect([...d.reasonCodes]).toEqual(want.reason_codes);
+  for (const r of want.reason_codes_include ?? []) expect(d.reasonCodes).toContain(r);
+  if (want.error_reason !== undefined) expect(d.errorReason).toBe(want.error_reason);
+  expect(executed).toBe(want.executed);
+}
+
+async function runCase(c: ConformanceCase, target: string, operatorTarget?: string): Promise<void> {
+  const events: FailClosedEvent[] = [];
+  const client = new GateClient({ target, ...(c.token !== undefined ? { token: c.token } : {}), onFailClosed: (e) => events.push(e) });
+  try {
+    let ran = 0;
+    const t0 = performance.now();
+    const out = await client.guard(toGateCall(c.call), () => {
+      ran++;
+      return "tool result";
+    });
+    const ms = performance.now() - t0;
+    // Reported, never asserted (no timing thresholds in tests): how fast a fault became a block.
+    if (c.fault !== undefined || c.fake === "stale") console.log(`[fail-closed latency] ts ${c.name}: first call ${ms.toFixed(2)} ms`);
+    checkWant(out.decision, ran > 0, c.want);
+    if (out.executed) expect(out.value).toBe("tool result");
+    // fail-closed decisions are counted and logged exactly once; real answers are not
+    expect(client.failClosedTotal).toBe(c.want.fail_closed ? 1 : 0);
+    expect(events.length).toBe(c.want.fail_closed ? 1 : 0);
+    if (c.want.fail_closed) expect(client.failClosedCounts()).toEqual({ [c.want.reason_codes?.[0] ?? ""]: 1 });
+
+    if (c.then === "grant_approval") {
+      expect(out.decision.approvalRequestId).not.toBe("");
+      const operator = new GateClient({ target: operatorTarget!, timeoutMs: 2000 });
+      try {
+        const granted = await operator.approve({
+          target: { case: "approvalRequestId", value: out.decision.approvalRequestId },
+          decision: ApprovalDecision.GRANT,
+          approver: "ops@example.com",
+          reasonCode: "conformance_grant",
+          ttl: { seconds: 600n },
+        });
+        expect(granted.tokenJson).not.toBe("");
+      } finally {
+        operator.close();
+      }
+      const after = await client.evaluateAfterApproval(toGateCall(c.call), out.decision, { intervalMs: 20, waitMs: 5000 });
+      let ranAfter = false;
+      if (after.allowed) ranAfter = true;
+      checkWant(after, ranAfter, c.want_after!);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+describe("TypeScript client conformance: fakes and faults", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir("gait-ct-");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const c of cases.filter((x) => x.fake !== undefined || x.fault !== undefined)) {
+    it(c.name, async () => {
+      if (c.fault === "absent_socket") {
+        await runCase(c, `unix://${join(dir, "absent.sock")}`);
+        return;
+      }
+      const fake: Fake = await startFake(c.fake!, dir, { ...(c.tcp ? { tcp: true } : {}), ...(c.server_token !== undefined ? { token: c.server_token } : {}) });
+      try {
+        await runCase(c, fake.target);
+      } finally {
+        await fake.stop();
+      }
+    });
+  }
+});
+
+describe("TypeScript client conformance: real server", () => {
+  let server: RealServer;
+  let startError: unknown;
+  beforeAll(async () => {
+    try {
+      server = await startRealServer();
+    } catch (e) {
+      startError = e; // every test below then FAILS with this error (a missing server is never a skip)
+    }
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  for (const c of cases.filter((x) => x.fake === undefined && x.fault === undefined)) {
+    it(c.name, async () => {
+      if (startError) throw startError;
+      await runCase(c, `unix://${server.socket}`, `unix://${server.operatorSocket}`);
+    });
+  }
+
+  it("exports the trace log from a cursor and verifies it offline with the server's public key", async () => {
+    if (startError) throw startError;
+    const client = new GateClient({ target: `unix://${server.socket}`, timeoutMs: 5000 });
+    try {
+      const d = await client.evaluate({ intent: { tool_name: "tool.read", args: { path: "/x" }, context: { identity: "v", workspace: "/w", risk_class: "low" } } });
+      expect(d.verdict).toBe("allow");
+      const info = await client.getServerInfo();
+      expect(info.keyId).toBe(await keyIdOf(info.publicKey));
+      const entries: TraceEntry[] = [];
+      for await (const e of client.exportTraces({ fromSequence: 0 })) entries.push(e);
+      expect(entries.length).toBeGreaterThan(0);
+      expect(entries.some((e) => e.traceId === d.traceId)).toBe(true);
+      const chain = await verifyTraceEntries(entries, info.publicKey);
+      expect(chain.error).toBeUndefined();
+      expect(chain.ok).toBe(true);
+      expect(chain.count).toBe(entries.length);
+
+      // resume from a cursor: only the later entries, still verifiable against the previous head
+      const cursor = entries[entries.length - 1]!.sequence;
+      const tail: TraceEntry[] = [];
+      for await (const e of client.exportTraces({ fromSequence: cursor })) tail.push(e);
+      expect(tail.map((e) => e.sequence)).toEqual([cursor]);
+      expect((await verifyTraceEntries(tail, info.publicKey, { prevHash: entries[entries.length - 1]!.prevHash })).ok).toBe(true);
+
+      // a tampered record fails
+      const rec = JSON.parse(entries[0]!.recordJson) as Record<string, unknown>;
+      rec.verdict = rec.verdict === "allow" ? "block" : "allow";
+      const bad = await verifyTraceRecord(rec, info.publicKey);
+      expect(bad.ok).toBe(false);
+      expect(bad.error).toBe("signed_digest mismatch");
+    } finally {
+      client.close();
+    }
+  });
+});
