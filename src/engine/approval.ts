@@ -45,6 +45,7 @@ export class TokenMintError extends Error {
 export function normalizeListLower(values: readonly string[] | undefined): string[] {
   const out = new Set<string>();
   for (const v of values ?? []) {
+    if (typeof v !== "string") continue;
     const t = goToLower(goTrimSpace(v));
     if (t) out.add(t);
   }
@@ -55,6 +56,7 @@ export function normalizeListLower(values: readonly string[] | undefined): strin
 export function uniqueSorted(values: readonly string[] | undefined): string[] {
   const out = new Set<string>();
   for (const v of values ?? []) {
+    if (typeof v !== "string") continue;
     const t = goTrimSpace(v);
     if (t) out.add(t);
   }
@@ -227,7 +229,7 @@ function normalizeApproval(token: ApprovalToken): NormalizedApproval | string {
   if (!isHex64(policyDigest)) return "policy_digest must be sha256 hex";
   const delegationBinding = goToLower(goTrimSpace(str(token.delegation_binding_digest)));
   if (delegationBinding && !isHex64(delegationBinding)) return "delegation_binding_digest must be sha256 hex when set";
-  const scope = normalizeListLower(token.scope);
+  const scope = Array.isArray(token.scope) ? normalizeListLower(token.scope) : [];
   if (!scope.length) return "scope is required";
   const maxTargets = token.max_targets ?? 0;
   if (!Number.isSafeInteger(maxTargets) || maxTargets < 0) return "max_targets must be >= 0";

@@ -116,6 +116,9 @@ export function buildBrokerRequest(input: BuildBrokerRequestInput): BrokerReques
  * source/access_type/request_digest, defaults issued_by and source to the broker name, fills request_digest with the
  * computed one when the broker left it empty, derives ttl/expiry from issued/expires. Throws {@link BrokerError}
  * for an empty credential_ref; any error from the broker propagates (the gate turns it into block).
+ *
+ * Because the digest is filled here, a receipt reaching {@link validateBrokerReceipt} through the gate always has
+ * one: `broker_request_digest_missing` cannot occur in the pipeline, exactly as in Gait (only a wrong digest can).
  */
 export async function issueBrokerCredential(
   broker: CredentialBroker,
@@ -124,7 +127,7 @@ export async function issueBrokerCredential(
 ): Promise<{ request: BrokerRequest; requestDigest: string; receipt: BrokerReceipt }> {
   const normalized = normalizeBrokerRequest(request);
   const requestDigest = brokerRequestDigest(normalized);
-  const raw = await broker.issue(normalized, requestDigest);
+  const raw = await broker.issue(normalized, requestDigest, now);
   if (raw === null || typeof raw !== "object") throw new BrokerError(`broker ${broker.name} returned no receipt`);
   const t = (v: unknown) => (typeof v === "string" ? goTrimSpace(v) : "");
   const receipt: BrokerReceipt = { credential_ref: t(raw.credential_ref) };
@@ -228,14 +231,15 @@ export function validateBrokerReceipt(
 export const STUB_TTL_SECONDS = 300;
 
 /**
- * The pure development broker: a deterministic reference `stub:<24 hex>` = first 12 bytes of
- * sha256(`tool|identity|workspace|session|request|reference|scopeCSV`), access type `jit`, 300 s, and a receipt
- * that echoes the request (scope, bindings, request digest) so it satisfies the binding checks. It proves the
- * pipeline end to end; it brokers nothing real.
+ * The pure development broker, shaped like Gait's stub: a deterministic reference `stub:<24 hex>` = first 12 bytes
+ * of sha256(`tool|identity|workspace|session|request|reference|scopeCSV`); source, issuer and issued_by `stub`;
+ * access type `jit`; subject and owner = the requesting identity; issued now, valid 300 s; and the request's scope,
+ * target/run/job bindings echoed back so the receipt satisfies the binding checks. The request digest is left to
+ * {@link issueBrokerCredential}, which fills it. It proves the pipeline end to end; it brokers nothing real.
  */
 export const stubBroker: CredentialBroker = {
   name: "stub",
-  async issue(request: BrokerRequest, requestDigest: string): Promise<BrokerReceipt> {
+  async issue(request: BrokerRequest, _requestDigest: string, now?: Date): Promise<BrokerReceipt> {
     const raw = [
       request.tool_name,
       request.identity,
@@ -250,13 +254,20 @@ export const stubBroker: CredentialBroker = {
       credential_ref: `stub:${sha256Hex(raw).slice(0, 24)}`,
       source: "stub",
       access_type: "jit",
+      issuer: "stub",
+      subject: request.identity,
+      owner: request.identity,
       ttl_seconds: STUB_TTL_SECONDS,
-      request_digest: requestDigest,
       target_binding: request.target_binding,
     };
-    if (request.scope.length) receipt.scopes = [...request.scope];
+    const scope = normalizeBrokerScope(request.scope);
+    if (scope.length) receipt.scopes = scope;
     if (request.run_id) receipt.run_binding = request.run_id;
     if (request.job_id) receipt.job_binding = request.job_id;
+    if (now) {
+      receipt.issued_at = formatGoTime(now);
+      receipt.expires_at = formatGoTime(now.getTime() + STUB_TTL_SECONDS * 1000);
+    }
     return receipt;
   },
 };

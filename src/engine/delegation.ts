@@ -84,7 +84,7 @@ function normalizeDelegationToken(token: DelegationToken): NormalizedDelegation 
   const delegator = goTrimSpace(str(token.delegator_identity));
   const delegate = goTrimSpace(str(token.delegate_identity));
   if (!delegator || !delegate) return "delegator_identity and delegate_identity are required";
-  const scope = normalizeListLower(token.scope);
+  const scope = Array.isArray(token.scope) ? normalizeListLower(token.scope) : [];
   if (!scope.length) return "scope is required";
   const scopeClass = goToLower(goTrimSpace(str(token.scope_class)));
   const intentDigest = goToLower(goTrimSpace(str(token.intent_digest)));

@@ -11,7 +11,7 @@ import { delegationDigest, targetsDigest } from "./intent.js";
 import { approvalContext, compareStrings, evaluateApprovals, requiredApprovalScopes, type ApprovalAudit } from "./approval.js";
 import { evaluateDelegation } from "./delegation.js";
 import { enforceDestructiveBudget, enforceRateLimit, type RateLimitDecision } from "./ratelimit.js";
-import { buildBrokerRequest, issueBrokerCredential, validateBrokerReceipt } from "./broker.js";
+import { BrokerError, buildBrokerRequest, issueBrokerCredential, validateBrokerReceipt } from "./broker.js";
 import type { ApprovalAuditEntry, GateOptions, GateResult, Policy, PolicyOutcome, PolicyRule, Verdict } from "./types.js";
 
 /**
@@ -98,6 +98,8 @@ export async function evaluateGate(policy: Policy, rawIntent: unknown, opts: Gat
     merge(reasons, codes);
     merge(violations, viols);
   };
+
+  const warnings: string[] = [];
 
   // Stage 9: rate limit, then destructive budget (wall clock; counted whatever the verdict).
   let rate: RateLimitDecision | undefined;
@@ -198,9 +200,12 @@ export async function evaluateGate(policy: Policy, rawIntent: unknown, opts: Gat
           target_binding: targetsDigest(intent.targets),
         });
         issued = await issueBrokerCredential(opts.broker, request, now);
-      } catch {
-        // The broker's message may describe the credential source; it is not surfaced in the decision.
+      } catch (err) {
         block(["broker_credential_missing"], ["broker_credential_missing"]);
+        // Only our own broker errors are echoed (their texts name variables/commands, never credential values);
+        // anything else a custom broker throws might carry secrets and stays out of the result.
+        if (err instanceof BrokerError) warnings.push(`credential broker ${opts.broker.name}: ${err.message}`);
+        else warnings.push(`credential broker ${opts.broker.name} failed`);
       }
       if (issued) {
         const binding = {
@@ -263,6 +268,7 @@ export async function evaluateGate(policy: Policy, rawIntent: unknown, opts: Gat
   if (outcome.step_verdicts?.length) result.step_verdicts = outcome.step_verdicts;
   if (intent.context?.phase) result.phase = intent.context.phase;
   if (intentInvalid) result.intent_invalid = true;
+  if (warnings.length) result.warnings = warnings;
 
   // Stage 13: simulate (observe mode) rewrites an enforcing verdict into allow and records what it would have been.
   if (opts.simulate) applySimulate(result);

@@ -199,56 +199,80 @@ function decodeFail(path: string, want: string): never {
   throw new IntentDecodeError(`${path} must be ${want}`);
 }
 
-/** A string field: `undefined`/`null` => "", otherwise must be a string; lone surrogates repaired, Go-trimmed. */
-function rStr(o: Rec, key: string, at: string): string {
-  const v = o[key];
+function fieldPath(at: string, key: string): string {
+  return at === "" ? key : `${at}.${key}`;
+}
+
+/** A string value: `undefined`/`null` => "", otherwise must be a string; lone surrogates repaired, Go-trimmed. */
+function vStr(v: unknown, at: string, key: string): string {
   if (typeof v === "string") return goTrimSpace(wellFormed(v));
   if (v === undefined || v === null) return "";
-  return decodeFail(at === "" ? key : `${at}.${key}`, "a string");
+  return decodeFail(fieldPath(at, key), "a string");
+}
+
+function rStr(o: Rec, key: string, at: string): string {
+  return vStr(o[key], at, key);
+}
+
+function vBool(v: unknown, at: string, key: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (v === undefined || v === null) return false;
+  return decodeFail(fieldPath(at, key), "a boolean");
 }
 
 function rBool(o: Rec, key: string, at: string): boolean {
-  const v = o[key];
-  if (typeof v === "boolean") return v;
-  if (v === undefined || v === null) return false;
-  return decodeFail(`${at}.${key}`, "a boolean");
+  return vBool(o[key], at, key);
 }
 
 /** A Go int64 field. */
-function rInt(o: Rec, key: string, at: string): number {
-  const v = o[key];
+function vInt(v: unknown, at: string, key: string): number {
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
   if (v === undefined || v === null) return 0;
-  return decodeFail(`${at}.${key}`, "an integer");
+  return decodeFail(fieldPath(at, key), "an integer");
+}
+
+function rInt(o: Rec, key: string, at: string): number {
+  return vInt(o[key], at, key);
+}
+
+function vArr(v: unknown, at: string, key: string): readonly unknown[] {
+  if (Array.isArray(v)) return v;
+  if (v === undefined || v === null) return EMPTY_ARR;
+  return decodeFail(fieldPath(at, key), "an array");
 }
 
 function rArr(o: Rec, key: string, at: string): readonly unknown[] {
-  const v = o[key];
-  if (Array.isArray(v)) return v;
-  if (v === undefined || v === null) return EMPTY_ARR;
-  return decodeFail(at === "" ? key : `${at}.${key}`, "an array");
+  return vArr(o[key], at, key);
 }
 const EMPTY_ARR: readonly unknown[] = Object.freeze([]);
 
 /** An object field: `undefined` when absent or null. */
-function rObj(o: Rec, key: string, at: string): Rec | undefined {
-  const v = o[key];
+function vObj(v: unknown, at: string, key: string): Rec | undefined {
   if (isRec(v)) return v;
   if (v === undefined || v === null) return undefined;
-  return decodeFail(at === "" ? key : `${at}.${key}`, "a JSON object");
+  return decodeFail(fieldPath(at, key), "a JSON object");
+}
+
+function rObj(o: Rec, key: string, at: string): Rec | undefined {
+  return vObj(o[key], at, key);
 }
 
 /** A Go []string: elements must be strings (null elements decode to ""). Returned raw (not trimmed). */
-function rStrList(o: Rec, key: string, at: string): string[] {
-  const arr = rArr(o, key, at);
+function vStrList(value: unknown, at: string, key: string): string[] {
+  const arr = vArr(value, at, key);
+  if (arr.length === 0) return [];
   const out: string[] = new Array(arr.length);
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (typeof v === "string") out[i] = wellFormed(v);
     else if (v === null) out[i] = "";
-    else decodeFail(`${at}.${key}[${i}]`, "a string");
+    else decodeFail(`${fieldPath(at, key)}[${i}]`, "a string");
   }
   return out;
+}
+
+function rStrList(o: Rec, key: string, at: string): string[] {
+  return vStrList(o[key], at, key);
 }
 
 /**
@@ -259,10 +283,40 @@ function rTime(o: Rec, key: string, at: string): string {
   const v = o[key];
   if (v === undefined || v === null) return GO_ZERO_TIME;
   if (typeof v === "string") {
+    if (isCanonicalUtcSeconds(v)) return v; // already Go's UTC encoding (hot path)
     const p = parseRFC3339(v);
     if (p) return formatGoTime(p);
   }
   return decodeFail(at === "" ? key : `${at}.${key}`, "an RFC 3339 timestamp");
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function twoDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 0x30;
+  const b = s.charCodeAt(i + 1) - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ` with valid calendar values: exactly what Go emits for a UTC time without fraction. */
+function isCanonicalUtcSeconds(s: string): boolean {
+  if (s.length !== 20 || s.charCodeAt(19) !== 0x5a || s.charCodeAt(10) !== 0x54) return false;
+  if (s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d || s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a) {
+    return false;
+  }
+  const y1 = twoDigits(s, 0);
+  const y2 = twoDigits(s, 2);
+  const mo = twoDigits(s, 5);
+  const d = twoDigits(s, 8);
+  const h = twoDigits(s, 11);
+  const mi = twoDigits(s, 14);
+  const se = twoDigits(s, 17);
+  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) {
+    return false;
+  }
+  const y = y1 * 100 + y2;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!);
 }
 
 function isZeroTime(t: string): boolean {
@@ -572,18 +626,37 @@ function normalizeTarget(raw: unknown, toolBase: string, at: string): Target {
   if (isRec(raw)) o = raw;
   else if (raw === null || raw === undefined) o = EMPTY_REC;
   else return decodeFail(at, "a JSON object");
-  const kind = goToLower(rStr(o, "kind", at));
-  const value = rStr(o, "value", at);
-  const operation = goToLower(rStr(o, "operation", at));
-  const sensitivity = goToLower(rStr(o, "sensitivity", at));
-  let endpointClass = goToLower(rStr(o, "endpoint_class", at));
-  let endpointDomain = goToLower(rStr(o, "endpoint_domain", at));
-  const discoveryMethod = normalizeDiscoveryMethod(rStr(o, "discovery_method", at));
-  const destructiveIn = rBool(o, "destructive", at);
-  const readOnlyHint = rBool(o, "read_only_hint", at);
-  const destructiveHint = rBool(o, "destructive_hint", at);
-  const idempotentHint = rBool(o, "idempotent_hint", at);
-  const openWorldHint = rBool(o, "open_world_hint", at);
+  // Visit the keys present (usually 2-4) instead of probing all twelve fields.
+  let kind = "";
+  let value = "";
+  let operation = "";
+  let sensitivity = "";
+  let endpointClass = "";
+  let endpointDomain = "";
+  let discoveryRaw = "";
+  let destructiveIn = false;
+  let readOnlyHint = false;
+  let destructiveHint = false;
+  let idempotentHint = false;
+  let openWorldHint = false;
+  for (const k in o) {
+    const v = o[k];
+    switch (k) {
+      case "kind": kind = goToLower(vStr(v, at, k)); break;
+      case "value": value = vStr(v, at, k); break;
+      case "operation": operation = goToLower(vStr(v, at, k)); break;
+      case "sensitivity": sensitivity = goToLower(vStr(v, at, k)); break;
+      case "endpoint_class": endpointClass = goToLower(vStr(v, at, k)); break;
+      case "endpoint_domain": endpointDomain = goToLower(vStr(v, at, k)); break;
+      case "discovery_method": discoveryRaw = vStr(v, at, k); break;
+      case "destructive": destructiveIn = vBool(v, at, k); break;
+      case "read_only_hint": readOnlyHint = vBool(v, at, k); break;
+      case "destructive_hint": destructiveHint = vBool(v, at, k); break;
+      case "idempotent_hint": idempotentHint = vBool(v, at, k); break;
+      case "open_world_hint": openWorldHint = vBool(v, at, k); break;
+    }
+  }
+  const discoveryMethod = normalizeDiscoveryMethod(discoveryRaw);
 
   if (kind === "" || value === "") throw new IntentError("targets require kind and value");
   if (!TARGET_KINDS.has(kind)) throw new IntentError(`unsupported target kind: ${kind}`);
@@ -593,18 +666,20 @@ function normalizeTarget(raw: unknown, toolBase: string, at: string): Target {
   if (!DISCOVERY_METHODS.has(discoveryMethod)) throw new IntentError(`unsupported discovery method: ${discoveryMethod}`);
   const destructive = destructiveIn || destructiveHint || inferDestructive(endpointClass, operation);
 
-  // Go omitempty: only non-empty strings / true booleans appear.
-  const t: Target = { kind, value };
-  if (operation !== "") t.operation = operation;
-  if (sensitivity !== "") t.sensitivity = sensitivity;
+  // Go omitempty: only non-empty strings / true booleans appear. Keys are inserted in JCS order (see jcsFast).
+  const t = {} as Target;
+  if (destructive) t.destructive = true;
+  if (destructiveHint) t.destructive_hint = true;
+  t.discovery_method = discoveryMethod; // never empty ("unknown" default)
   t.endpoint_class = endpointClass; // never empty after inference
   if (endpointDomain !== "") t.endpoint_domain = endpointDomain;
-  t.discovery_method = discoveryMethod; // never empty ("unknown" default)
-  if (destructive) t.destructive = true;
-  if (readOnlyHint) t.read_only_hint = true;
-  if (destructiveHint) t.destructive_hint = true;
   if (idempotentHint) t.idempotent_hint = true;
+  t.kind = kind;
   if (openWorldHint) t.open_world_hint = true;
+  if (operation !== "") t.operation = operation;
+  if (readOnlyHint) t.read_only_hint = true;
+  if (sensitivity !== "") t.sensitivity = sensitivity;
+  t.value = value;
   return t;
 }
 
@@ -691,9 +766,10 @@ function normalizeProvenanceList(raw: readonly unknown[], at: string): ArgProven
     if (integrity !== "" && !HEX64_LOWER.test(integrity)) {
       throw new IntentError(`invalid provenance integrity_digest: ${integrity}`);
     }
-    const p: ArgProvenance = { arg_path: argPath, source };
-    if (sourceRef !== "") p.source_ref = sourceRef;
+    const p = { arg_path: argPath } as ArgProvenance;
     if (integrity !== "") p.integrity_digest = integrity;
+    p.source = source;
+    if (sourceRef !== "") p.source_ref = sourceRef;
     if (seen) {
       const key = `${argPath}\u0000${source}\u0000${sourceRef}\u0000${integrity}`;
       if (seen.has(key)) continue;
@@ -724,10 +800,13 @@ function normalizeSkillProvenance(o: Rec | undefined): SkillProvenance | undefin
     throw new IntentError("skill provenance requires skill_name, source, and publisher");
   }
   if (digest !== "" && !HEX64_LOWER.test(digest)) throw new IntentError(`invalid skill provenance digest: ${digest}`);
-  const s: SkillProvenance = { skill_name: skillName, source, publisher };
-  if (skillVersion !== "") s.skill_version = skillVersion;
+  const s = {} as SkillProvenance;
   if (digest !== "") s.digest = digest;
+  s.publisher = publisher;
   if (signatureKeyId !== "") s.signature_key_id = signatureKeyId;
+  s.skill_name = skillName;
+  if (skillVersion !== "") s.skill_version = skillVersion;
+  s.source = source;
   return s;
 }
 
@@ -772,7 +851,12 @@ function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
       throw new IntentError(`delegation.chain[${i}] expires_at must be after issued_at`);
     }
     // Go: identities have no omitempty; issued_at/expires_at are time.Time (never omitted, zero time when unset).
-    const link: DelegationLink = { delegator_identity: delegator, delegate_identity: delegate, issued_at: linkIssued, expires_at: linkExpires };
+    const link: DelegationLink = {
+      delegate_identity: delegate,
+      delegator_identity: delegator,
+      expires_at: linkExpires,
+      issued_at: linkIssued,
+    };
     if (linkScope !== "") link.scope_class = linkScope;
     if (tokenRef !== "") link.token_ref = tokenRef;
     chain.push(link);
@@ -783,10 +867,13 @@ function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
   if (chain.length > 0 && chain[chain.length - 1]!.delegate_identity !== requester) {
     throw new IntentError("delegation.chain last delegate_identity must match delegation.requester_identity");
   }
-  const d: Delegation = { requester_identity: requester, issued_at: issuedAt, expires_at: expiresAt };
+  const d = {} as Delegation;
+  if (chain.length > 0) d.chain = chain;
+  d.expires_at = expiresAt;
+  d.issued_at = issuedAt;
+  d.requester_identity = requester;
   if (scopeClass !== "") d.scope_class = scopeClass;
   if (tokenRefs) d.token_refs = tokenRefs;
-  if (chain.length > 0) d.chain = chain;
   return d;
 }
 
@@ -794,10 +881,8 @@ function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
 // Context (gate.md §2.2, §4.6, §4.8)
 // ---------------------------------------------------------------------------------------------------------------
 
-function normalizeAuthContext(o: Rec, at: string): JsonObject | undefined {
-  const v = o.auth_context;
+function normalizeAuthContext(v: Rec | undefined): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isRec(v)) return decodeFail(`${at}.auth_context`, "a JSON object");
   let empty = true;
   for (const _ in v) {
     empty = false;
@@ -872,17 +957,16 @@ function normalizeSandbox(o: Rec | undefined): SandboxMetadata | undefined {
   rejectSandboxString("context.sandbox.evidence_ref", evidenceRef, true);
 
   const s: SandboxMetadata = {};
-  let any = false;
-  if (networkMode !== "") (s.network_mode = networkMode), (any = true);
-  if (writable) (s.writable_paths = writable), (any = true);
-  if (readOnly) (s.read_only_roots = readOnly), (any = true);
-  if (envExposure !== "") (s.env_exposure_mode = envExposure), (any = true);
-  if (timeout !== 0) (s.timeout_seconds = timeout), (any = true);
-  if (fsIsolation !== "") (s.filesystem_isolation = fsIsolation), (any = true);
-  if (userMode !== "") (s.user_mode = userMode), (any = true);
-  if (evidenceRef !== "") (s.evidence_ref = evidenceRef), (any = true);
-  if (evidenceDigest !== "") (s.evidence_digest = evidenceDigest), (any = true);
-  return any ? s : undefined; // all-empty sandbox == absent
+  if (envExposure !== "") s.env_exposure_mode = envExposure;
+  if (evidenceDigest !== "") s.evidence_digest = evidenceDigest;
+  if (evidenceRef !== "") s.evidence_ref = evidenceRef;
+  if (fsIsolation !== "") s.filesystem_isolation = fsIsolation;
+  if (networkMode !== "") s.network_mode = networkMode;
+  if (readOnly) s.read_only_roots = readOnly;
+  if (timeout !== 0) s.timeout_seconds = timeout;
+  if (userMode !== "") s.user_mode = userMode;
+  if (writable) s.writable_paths = writable;
+  return Object.keys(s).length > 0 ? s : undefined; // all-empty sandbox == absent
 }
 
 function normalizeAgentIdentity(o: Rec | undefined): AgentIdentity | undefined {
@@ -914,127 +998,207 @@ function normalizeAgentIdentity(o: Rec | undefined): AgentIdentity | undefined {
     }
   }
   // Present object (even `{}`) => emitted with all three Go zero times (QUIRK, gate.md §2.5).
-  const a: AgentIdentity = { issued_at: issuedAt, approved_at: approvedAt, expires_at: expiresAt };
+  const a: AgentIdentity = { approved_at: approvedAt, expires_at: expiresAt, issued_at: issuedAt };
   if (lifecycle) a.lifecycle_states = lifecycle;
-  if (owner !== "") a.owner = owner;
   if (manifestDigest !== "") a.manifest_digest = manifestDigest;
+  if (owner !== "") a.owner = owner;
   if (publisher !== "") a.publisher = publisher;
-  if (source !== "") a.source = source;
   if (revoked) a.revoked = true;
+  if (source !== "") a.source = source;
   return a;
 }
 
-/** Plain trimmed optional string fields of the context, in Go's field order. */
-const CONTEXT_TRIMMED_FIELDS = [
-  "agent_id", "run_id", "workflow_id", "repo", "environment", "job_id", "session_id", "request_id", "credential_ref",
-  "credential_issuer", "credential_subject", "credential_owner", "credential_target_binding", "credential_run_binding",
-  "credential_job_binding", "approval_ref", "wrkr_inventory_ref", "agent_action_bom_ref", "environment_fingerprint",
-] as const;
+interface EvidenceClaims {
+  digest: string;
+  mode: string;
+  refs: string[] | undefined;
+}
 
-function normalizeContext(o: Rec | undefined): IntentContext {
-  const c = o ?? EMPTY_REC;
+/**
+ * Context normalization (Go `normalizeContext`) followed by stage 4b: caller-supplied context-evidence claims are
+ * validated, then stripped, or replaced by a verified envelope's values (claims must agree with it).
+ */
+function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope | undefined): IntentContext {
   const at = "context";
-  const identity = rStr(c, "identity", at);
-  const workspace = rStr(c, "workspace", at);
-  const riskClass = goToLower(rStr(c, "risk_class", at));
+  // Decode: visit the keys present (type errors are decode errors, reported before any validation, as in Go).
+  let identity = "";
+  let workspace = "";
+  let riskClass = "";
+  let phase = "";
+  let rawAuth: unknown;
+  let rawSandbox: Rec | undefined;
+  let rawAgentIdentity: Rec | undefined;
+  let rawScopes: string[] = [];
+  let rawRefs: string[] = [];
+  let contextSetDigest = "";
+  let ttl = 0;
+  let credentialSource = "";
+  let accessType = "";
+  let evidenceMode = "";
+  const plain = {} as Record<OptionalStringKey, string>;
+  if (o) {
+    for (const k in o) {
+      const v = o[k];
+      switch (k) {
+        case "identity": identity = vStr(v, at, k); break;
+        case "workspace": workspace = vStr(v, at, k); break;
+        case "risk_class": riskClass = goToLower(vStr(v, at, k)); break;
+        case "phase": phase = goToLower(vStr(v, at, k)); break;
+        case "auth_context":
+          if (v !== undefined && v !== null && !isRec(v)) decodeFail(`${at}.${k}`, "a JSON object");
+          rawAuth = v;
+          break;
+        case "sandbox": rawSandbox = vObj(v, at, k); break;
+        case "agent_identity": rawAgentIdentity = vObj(v, at, k); break;
+        case "credential_scopes": rawScopes = vStrList(v, at, k); break;
+        case "context_refs": rawRefs = vStrList(v, at, k); break;
+        case "context_set_digest": contextSetDigest = goToLower(vStr(v, at, k)); break;
+        case "credential_ttl_seconds": ttl = vInt(v, at, k); break;
+        case "credential_source": credentialSource = goToLower(vStr(v, at, k)); break;
+        case "credential_access_type": accessType = goToLower(vStr(v, at, k)); break;
+        case "context_evidence_mode": evidenceMode = goToLower(vStr(v, at, k)); break;
+        case "agent_action_bom_ref":
+        case "agent_id":
+        case "approval_ref":
+        case "credential_issuer":
+        case "credential_job_binding":
+        case "credential_owner":
+        case "credential_ref":
+        case "credential_run_binding":
+        case "credential_subject":
+        case "credential_target_binding":
+        case "environment":
+        case "environment_fingerprint":
+        case "job_id":
+        case "repo":
+        case "request_id":
+        case "run_id":
+        case "session_id":
+        case "workflow_id":
+        case "wrkr_inventory_ref": {
+          const t = vStr(v, at, k);
+          if (t !== "") plain[k] = t;
+          break;
+        }
+      }
+    }
+  }
+
+  // Validate in Go's order (normalizeContext).
   if (identity === "") throw new IntentError("context.identity is required");
   if (workspace === "") throw new IntentError("context.workspace is required");
   if (riskClass === "") throw new IntentError("context.risk_class is required");
-
-  const authContext = normalizeAuthContext(c, at);
-  const sandbox = normalizeSandbox(rObj(c, "sandbox", at));
-  const agentIdentity = normalizeAgentIdentity(rObj(c, "agent_identity", at));
-  const credentialScopes = normalizeStringSet(rStrList(c, "credential_scopes", at));
-  const contextSetDigest = goToLower(rStr(c, "context_set_digest", at));
+  let authContext = normalizeAuthContext(rawAuth as Rec | undefined);
+  const sandbox = normalizeSandbox(rawSandbox);
+  const agentIdentity = normalizeAgentIdentity(rawAgentIdentity);
+  const credentialScopes = normalizeStringSet(rawScopes);
   if (contextSetDigest !== "" && !HEX64_LOWER.test(contextSetDigest)) {
     throw new IntentError("context.context_set_digest must be sha256 hex");
   }
-  const ttl = rInt(c, "credential_ttl_seconds", at);
   if (ttl < 0) throw new IntentError("context.credential_ttl_seconds must be >= 0");
-  const credentialSource = goToLower(rStr(c, "credential_source", at));
   if (credentialSource !== "" && !CREDENTIAL_SOURCES.has(credentialSource)) {
     throw new IntentError(`context.credential_source is unsupported: ${credentialSource}`);
   }
-  const accessType = goToLower(rStr(c, "credential_access_type", at));
   if (accessType !== "" && !CREDENTIAL_ACCESS_TYPES.has(accessType)) {
     throw new IntentError(`context.credential_access_type is unsupported: ${accessType}`);
   }
-  const evidenceMode = goToLower(rStr(c, "context_evidence_mode", at));
   if (evidenceMode !== "" && evidenceMode !== "best_effort" && evidenceMode !== "required") {
     throw new IntentError("context.context_evidence_mode must be best_effort or required");
   }
-  let phase = goToLower(rStr(c, "phase", at));
   if (phase === "") phase = "apply";
   if (phase !== "plan" && phase !== "apply") throw new IntentError("context.phase must be plan or apply");
-  const contextRefs = normalizeStringSet(rStrList(c, "context_refs", at));
+  const contextRefs = normalizeStringSet(rawRefs);
 
-  const ctx: IntentContext = {
-    identity,
-    // Go: filepath.ToSlash(strings.ReplaceAll(workspace, `\`, "/")) -- no Clean.
-    workspace: workspace.includes("\\") ? workspace.replace(/\\/g, "/") : workspace,
-    risk_class: riskClass,
-    phase,
-  };
-  const ctxRec = ctx as unknown as Rec;
-  for (const f of CONTEXT_TRIMMED_FIELDS) {
-    const v = rStr(c, f, at);
-    if (v !== "") ctxRec[f] = v;
+  // Stage 4b (gate.md §4.10): claims are never trusted on their own.
+  let evidence: EvidenceClaims | undefined;
+  authContext = stripContextAge(authContext);
+  if (envelope) {
+    evidence = bindContextEnvelope({ digest: contextSetDigest, mode: evidenceMode, refs: contextRefs }, envelope);
+    const bound: JsonObject = authContext ? { ...authContext } : {};
+    bound.context_age_seconds = envelope.context_age_seconds;
+    authContext = bound;
   }
+
+  // Empty values omitted (Go omitempty); keys inserted in sorted order for readable, stable output.
+  const ctx = {} as IntentContext;
+  if (plain.agent_action_bom_ref) ctx.agent_action_bom_ref = plain.agent_action_bom_ref;
+  if (plain.agent_id) ctx.agent_id = plain.agent_id;
   if (agentIdentity) ctx.agent_identity = agentIdentity;
-  if (credentialSource !== "") ctx.credential_source = credentialSource;
-  if (accessType !== "") ctx.credential_access_type = accessType;
-  if (ttl !== 0) ctx.credential_ttl_seconds = ttl;
-  if (credentialScopes) ctx.credential_scopes = credentialScopes;
+  if (plain.approval_ref) ctx.approval_ref = plain.approval_ref;
   if (authContext) ctx.auth_context = authContext;
+  if (evidence) {
+    if (evidence.mode !== "") ctx.context_evidence_mode = evidence.mode;
+    if (evidence.refs) ctx.context_refs = evidence.refs;
+    ctx.context_set_digest = evidence.digest;
+  }
+  if (accessType !== "") ctx.credential_access_type = accessType;
+  if (plain.credential_issuer) ctx.credential_issuer = plain.credential_issuer;
+  if (plain.credential_job_binding) ctx.credential_job_binding = plain.credential_job_binding;
+  if (plain.credential_owner) ctx.credential_owner = plain.credential_owner;
+  if (plain.credential_ref) ctx.credential_ref = plain.credential_ref;
+  if (plain.credential_run_binding) ctx.credential_run_binding = plain.credential_run_binding;
+  if (credentialScopes) ctx.credential_scopes = credentialScopes;
+  if (credentialSource !== "") ctx.credential_source = credentialSource;
+  if (plain.credential_subject) ctx.credential_subject = plain.credential_subject;
+  if (plain.credential_target_binding) ctx.credential_target_binding = plain.credential_target_binding;
+  if (ttl !== 0) ctx.credential_ttl_seconds = ttl;
+  if (plain.environment) ctx.environment = plain.environment;
+  if (plain.environment_fingerprint) ctx.environment_fingerprint = plain.environment_fingerprint;
+  ctx.identity = identity;
+  if (plain.job_id) ctx.job_id = plain.job_id;
+  ctx.phase = phase;
+  if (plain.repo) ctx.repo = plain.repo;
+  if (plain.request_id) ctx.request_id = plain.request_id;
+  ctx.risk_class = riskClass;
+  if (plain.run_id) ctx.run_id = plain.run_id;
   if (sandbox) ctx.sandbox = sandbox;
-  if (contextSetDigest !== "") ctx.context_set_digest = contextSetDigest;
-  if (evidenceMode !== "") ctx.context_evidence_mode = evidenceMode;
-  if (contextRefs) ctx.context_refs = contextRefs;
+  if (plain.session_id) ctx.session_id = plain.session_id;
+  if (plain.workflow_id) ctx.workflow_id = plain.workflow_id;
+  // Go: filepath.ToSlash(strings.ReplaceAll(workspace, "\\", "/")) -- no Clean.
+  ctx.workspace = workspace.includes("\\") ? workspace.replace(/\\/g, "/") : workspace;
+  if (plain.wrkr_inventory_ref) ctx.wrkr_inventory_ref = plain.wrkr_inventory_ref;
   return ctx;
 }
+
+type OptionalStringKey = {
+  [K in keyof IntentContext]-?: IntentContext[K] extends string | undefined ? K : never;
+}[keyof IntentContext];
+
 
 // ---------------------------------------------------------------------------------------------------------------
 // Context evidence (gate.md §4.10)
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Drop caller-supplied context-evidence claims (no verified envelope): digest, mode, refs, auth_context age. */
-function stripContextEvidenceClaims(ctx: IntentContext): void {
-  delete ctx.context_set_digest;
-  delete ctx.context_evidence_mode;
-  delete ctx.context_refs;
-  const auth = ctx.auth_context;
-  if (auth && Object.prototype.hasOwnProperty.call(auth, "context_age_seconds")) {
-    const copy: JsonObject = { ...auth };
-    delete copy.context_age_seconds;
-    if (Object.keys(copy).length === 0) delete ctx.auth_context;
-    else ctx.auth_context = copy;
-  }
+/** auth_context without a caller-supplied `context_age_seconds` (undefined when nothing else is left). */
+function stripContextAge(auth: JsonObject | undefined): JsonObject | undefined {
+  if (!auth || !Object.prototype.hasOwnProperty.call(auth, "context_age_seconds")) return auth;
+  const copy: JsonObject = {};
+  for (const k of Object.keys(auth)) if (k !== "context_age_seconds") setJsonProperty(copy, k, auth[k]);
+  return Object.keys(copy).length > 0 ? copy : undefined;
 }
 
-/** Bind digest/mode/refs/age from a verified envelope; caller claims must agree with it. */
-function bindContextEnvelope(ctx: IntentContext, env: VerifiedContextEnvelope): void {
+/** Evidence values from a verified envelope; the caller's (validated) claims must agree with it. */
+function bindContextEnvelope(claims: EvidenceClaims, env: VerifiedContextEnvelope): EvidenceClaims {
   const digest = goToLower(goTrimSpace(typeof env.context_set_digest === "string" ? env.context_set_digest : ""));
   if (!HEX64_LOWER.test(digest)) throw new IntentError("verify context envelope: context_set_digest must be sha256 hex");
-  const mode = goToLower(goTrimSpace(env.context_evidence_mode ?? ""));
+  const mode = goToLower(goTrimSpace(typeof env.context_evidence_mode === "string" ? env.context_evidence_mode : ""));
   if (mode !== "" && mode !== "best_effort" && mode !== "required") {
-    throw new IntentError("verify context envelope: evidence_mode must be best_effort or required");
+    throw new IntentError("verify context envelope: context_evidence_mode must be best_effort or required");
   }
   const age = env.context_age_seconds;
   if (typeof age !== "number" || !Number.isSafeInteger(age) || age < 0) {
     throw new IntentError("verify context envelope: context_age_seconds must be an integer >= 0");
   }
-  if (ctx.context_set_digest !== undefined && ctx.context_set_digest !== digest) {
+  if (claims.digest !== "" && claims.digest !== digest) {
     throw new IntentError("context envelope digest does not match context.context_set_digest");
   }
-  if (ctx.context_evidence_mode !== undefined && ctx.context_evidence_mode !== mode) {
+  if (claims.mode !== "" && claims.mode !== mode) {
     throw new IntentError("context envelope evidence mode does not match context.context_evidence_mode");
   }
-  stripContextEvidenceClaims(ctx);
-  ctx.context_set_digest = digest;
-  if (mode !== "") ctx.context_evidence_mode = mode;
-  const refs = normalizeStringSet(env.context_refs ?? []);
-  if (refs) ctx.context_refs = refs;
-  ctx.auth_context = { ...(ctx.auth_context ?? {}), context_age_seconds: age };
+  const refs = Array.isArray(env.context_refs)
+    ? normalizeStringSet(env.context_refs.filter((r): r is string => typeof r === "string"))
+    : undefined;
+  return { digest, mode, refs };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1083,9 +1247,11 @@ function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentSc
     } catch (e) {
       throw wrapError(`normalize script.steps[${i}].arg_provenance: `, e);
     }
-    const step: ScriptStep = { tool_name: toolName, args };
-    if (targets.length > 0) step.targets = targets;
+    const step = {} as ScriptStep;
     if (provenance.length > 0) step.arg_provenance = provenance;
+    step.args = args;
+    if (targets.length > 0) step.targets = targets;
+    step.tool_name = toolName;
     out.push(step);
     rawParts.push({ targets: rawTargets, provenance: rawProv });
   }
@@ -1102,23 +1268,175 @@ function wrapError(prefix: string, e: unknown): unknown {
 // Digests (gate.md §2.5)
 // ---------------------------------------------------------------------------------------------------------------
 
+// Emitters for Gait's Go structs. Each writes the keys in JCS (sorted) order and applies Go's encoding rules:
+// `omitempty` fields are left out when "", 0, false, nil or empty; fields without `omitempty` (target kind/value,
+// provenance arg_path/source, context identity/workspace/risk_class, ...) are always written; time.Time fields are
+// always written (zero time when unset). Free-form maps (args, auth_context) go through jcsFast.
+
+// Helpers return `,"key":value` (leading comma). Fields that precede an object's first always-present key use the
+// `...T` variants, which return `"key":value,` (trailing comma) — so no comma ever needs removing afterwards
+// (removing one would force V8 to flatten the partially built string).
+function optStr(key: string, v: string | undefined): string {
+  return v ? `,"${key}":${jcsString(v)}` : "";
+}
+function optStrT(key: string, v: string | undefined): string {
+  return v ? `"${key}":${jcsString(v)},` : "";
+}
+function optBool(key: string, v: boolean | undefined): string {
+  return v === true ? `,"${key}":true` : "";
+}
+function optBoolT(key: string, v: boolean | undefined): string {
+  return v === true ? `"${key}":true,` : "";
+}
+function optInt(key: string, v: number | undefined): string {
+  return typeof v === "number" && v !== 0 ? `,"${key}":${jcsFast(v)}` : "";
+}
+function optStrList(key: string, v: readonly string[] | undefined): string {
+  return v && v.length > 0 ? `,"${key}":${jcsFast(v)}` : "";
+}
+function optStrListT(key: string, v: readonly string[] | undefined): string {
+  return v && v.length > 0 ? `"${key}":${jcsFast(v)},` : "";
+}
+function optMapT(key: string, v: JsonObject | undefined): string {
+  return v && Object.keys(v).length > 0 ? `"${key}":${jcsFast(v)},` : "";
+}
+function str(v: string | undefined): string {
+  return jcsString(v ?? "");
+}
+function time(v: string | undefined): string {
+  return jcsString(v || GO_ZERO_TIME);
+}
+function list<T>(items: readonly T[] | undefined, emit: (item: T) => string): string {
+  if (!items || items.length === 0) return "[]";
+  let out = "[" + emit(items[0]!);
+  for (let i = 1; i < items.length; i++) out += "," + emit(items[i]!);
+  return out + "]";
+}
+
+function jcsTarget(t: Target): string {
+  return (
+    "{" + optBoolT("destructive", t.destructive) + optBoolT("destructive_hint", t.destructive_hint) +
+    optStrT("discovery_method", t.discovery_method) + optStrT("endpoint_class", t.endpoint_class) +
+    optStrT("endpoint_domain", t.endpoint_domain) + optBoolT("idempotent_hint", t.idempotent_hint) +
+    '"kind":' + str(t.kind) + optBool("open_world_hint", t.open_world_hint) +
+    optStr("operation", t.operation) + optBool("read_only_hint", t.read_only_hint) +
+    optStr("sensitivity", t.sensitivity) + ',"value":' + str(t.value) + "}"
+  );
+}
+
+function jcsProvenance(p: ArgProvenance): string {
+  return (
+    '{"arg_path":' + str(p.arg_path) + optStr("integrity_digest", p.integrity_digest) + ',"source":' + str(p.source) +
+    optStr("source_ref", p.source_ref) + "}"
+  );
+}
+
+function jcsSkill(s: SkillProvenance): string {
+  return (
+    "{" + optStrT("digest", s.digest) + '"publisher":' + str(s.publisher) + optStr("signature_key_id", s.signature_key_id) +
+    ',"skill_name":' + str(s.skill_name) + optStr("skill_version", s.skill_version) + ',"source":' + str(s.source) + "}"
+  );
+}
+
+function jcsLink(l: DelegationLink): string {
+  return (
+    '{"delegate_identity":' + str(l.delegate_identity) + ',"delegator_identity":' + str(l.delegator_identity) +
+    ',"expires_at":' + time(l.expires_at) + ',"issued_at":' + time(l.issued_at) + optStr("scope_class", l.scope_class) +
+    optStr("token_ref", l.token_ref) + "}"
+  );
+}
+
+function jcsDelegation(d: Delegation): string {
+  return (
+    "{" + (d.chain && d.chain.length > 0 ? `"chain":${list(d.chain, jcsLink)},` : "") + '"expires_at":' +
+    time(d.expires_at) + ',"issued_at":' + time(d.issued_at) + ',"requester_identity":' + str(d.requester_identity) +
+    optStr("scope_class", d.scope_class) + optStrList("token_refs", d.token_refs) + "}"
+  );
+}
+
+function jcsAgentIdentity(a: AgentIdentity): string {
+  return (
+    '{"approved_at":' + time(a.approved_at) + ',"expires_at":' + time(a.expires_at) + ',"issued_at":' +
+    time(a.issued_at) + optStrList("lifecycle_states", a.lifecycle_states) + optStr("manifest_digest", a.manifest_digest) +
+    optStr("owner", a.owner) + optStr("publisher", a.publisher) + optBool("revoked", a.revoked) +
+    optStr("source", a.source) + "}"
+  );
+}
+
+function jcsSandbox(s: SandboxMetadata): string {
+  // every field is optional: collect and join
+  const parts: string[] = [];
+  const add = (f: string): void => {
+    if (f !== "") parts.push(f.substring(1));
+  };
+  add(optStr("env_exposure_mode", s.env_exposure_mode));
+  add(optStr("evidence_digest", s.evidence_digest));
+  add(optStr("evidence_ref", s.evidence_ref));
+  add(optStr("filesystem_isolation", s.filesystem_isolation));
+  add(optStr("network_mode", s.network_mode));
+  add(optStrList("read_only_roots", s.read_only_roots));
+  add(optInt("timeout_seconds", s.timeout_seconds));
+  add(optStr("user_mode", s.user_mode));
+  add(optStrList("writable_paths", s.writable_paths));
+  return "{" + parts.join(",") + "}";
+}
+
+function jcsContext(c: IntentContext): string {
+  // fields sorted before "identity" (always present) carry trailing commas, the ones after it leading commas
+  return (
+    "{" + optStrT("agent_action_bom_ref", c.agent_action_bom_ref) + optStrT("agent_id", c.agent_id) +
+    (c.agent_identity ? `"agent_identity":${jcsAgentIdentity(c.agent_identity)},` : "") +
+    optStrT("approval_ref", c.approval_ref) + optMapT("auth_context", c.auth_context) +
+    optStrT("context_evidence_mode", c.context_evidence_mode) + optStrListT("context_refs", c.context_refs) +
+    optStrT("context_set_digest", c.context_set_digest) + optStrT("credential_access_type", c.credential_access_type) +
+    optStrT("credential_issuer", c.credential_issuer) + optStrT("credential_job_binding", c.credential_job_binding) +
+    optStrT("credential_owner", c.credential_owner) + optStrT("credential_ref", c.credential_ref) +
+    optStrT("credential_run_binding", c.credential_run_binding) + optStrListT("credential_scopes", c.credential_scopes) +
+    optStrT("credential_source", c.credential_source) + optStrT("credential_subject", c.credential_subject) +
+    optStrT("credential_target_binding", c.credential_target_binding) +
+    (typeof c.credential_ttl_seconds === "number" && c.credential_ttl_seconds !== 0
+      ? `"credential_ttl_seconds":${jcsFast(c.credential_ttl_seconds)},`
+      : "") +
+    optStrT("environment", c.environment) + optStrT("environment_fingerprint", c.environment_fingerprint) +
+    '"identity":' + str(c.identity) + optStr("job_id", c.job_id) + optStr("phase", c.phase) + optStr("repo", c.repo) +
+    optStr("request_id", c.request_id) + ',"risk_class":' + str(c.risk_class) + optStr("run_id", c.run_id) +
+    (c.sandbox ? `,"sandbox":${jcsSandbox(c.sandbox)}` : "") + optStr("session_id", c.session_id) +
+    optStr("workflow_id", c.workflow_id) + ',"workspace":' + str(c.workspace) +
+    optStr("wrkr_inventory_ref", c.wrkr_inventory_ref) + "}"
+  );
+}
+
+function jcsStep(s: ScriptStep): string {
+  return (
+    "{" + (s.arg_provenance && s.arg_provenance.length > 0 ? `"arg_provenance":${list(s.arg_provenance, jcsProvenance)},` : "") +
+    '"args":' + jcsFast(s.args ?? {}) +
+    (s.targets && s.targets.length > 0 ? `,"targets":${list(s.targets, jcsTarget)}` : "") +
+    ',"tool_name":' + str(s.tool_name) + "}"
+  );
+}
+
+function jcsScript(s: IntentScript): string {
+  return `{"steps":${list(s.steps, jcsStep)}}`;
+}
+
 /**
  * JCS text of Gait's `normalizedIntent` struct. Keys in sorted order: arg_provenance, args, context, delegation,
  * script, script_hash, skill_provenance, targets, tool_name. `targets` is always present (`[]` when empty);
  * `arg_provenance` is omitted when empty; created_at, schema_*, producer_version, relationship are not part of it.
  */
 function intentDigestText(intent: IntentRequest, argsJcs: string, scriptJcs: string | undefined): string {
-  let out = "{";
-  if (intent.arg_provenance && intent.arg_provenance.length > 0) {
-    out += `"arg_provenance":${jcsFast(intent.arg_provenance)},`;
-  }
-  out += `"args":${argsJcs},"context":${jcsFast(intent.context)},`;
-  if (intent.delegation) out += `"delegation":${jcsFast(intent.delegation)},`;
-  if (intent.script) out += `"script":${scriptJcs ?? jcsFast(intent.script)},`;
-  if (intent.script_hash) out += `"script_hash":${jcsString(intent.script_hash)},`;
-  if (intent.skill_provenance) out += `"skill_provenance":${jcsFast(intent.skill_provenance)},`;
-  out += `"targets":${jcsFast(intent.targets)},"tool_name":${jcsString(intent.tool_name)}}`;
-  return out;
+  return (
+    "{" +
+    (intent.arg_provenance && intent.arg_provenance.length > 0
+      ? `"arg_provenance":${list(intent.arg_provenance, jcsProvenance)},`
+      : "") +
+    '"args":' + argsJcs + ',"context":' + jcsContext(intent.context) +
+    (intent.delegation ? `,"delegation":${jcsDelegation(intent.delegation)}` : "") +
+    (intent.script ? `,"script":${scriptJcs ?? jcsScript(intent.script)}` : "") +
+    optStr("script_hash", intent.script_hash) +
+    (intent.skill_provenance ? `,"skill_provenance":${jcsSkill(intent.skill_provenance)}` : "") +
+    ',"targets":' + list(intent.targets, jcsTarget) + ',"tool_name":' + str(intent.tool_name) + "}"
+  );
 }
 
 /**
@@ -1139,17 +1457,17 @@ export function intentDigestPayload(intent: IntentRequest): string {
  * Callers compare it with `context.credential_target_binding`.
  */
 export function targetsDigest(targets: readonly Target[]): string {
-  return sha256Hex(jcsFast(targets));
+  return sha256Hex(list(targets, jcsTarget));
 }
 
 /** Delegation binding digest (approval tokens' `delegation_binding_digest`): digest of the normalized delegation. */
 export function delegationDigest(delegation: Delegation): string {
-  return sha256Hex(jcsFast(delegation));
+  return sha256Hex(jcsDelegation(delegation));
 }
 
 /** `script_hash` of a normalized script: digest of `{steps:[{tool_name,args,targets?,arg_provenance?}]}`. */
 export function scriptHash(script: IntentScript): string {
-  return sha256Hex(jcsFast(script));
+  return sha256Hex(jcsScript(script));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1215,12 +1533,8 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
   if (script && rawProv.length === 0) rawProv = rawSteps.flatMap((s) => s.provenance);
   const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
   const skill = normalizeSkillProvenance(rObj(raw, "skill_provenance", ""));
-  const context = normalizeContext(rObj(raw, "context", ""));
+  const context = normalizeContext(rObj(raw, "context", ""), opts?.envelope);
   const delegation = normalizeDelegation(rObj(raw, "delegation", ""));
-
-  // Context evidence (stage 4b): strip unverifiable claims or bind the verified envelope.
-  if (opts?.envelope) bindContextEnvelope(context, opts.envelope);
-  else stripContextEvidenceClaims(context);
 
   const schemaId = rStr(raw, "schema_id", "");
   const schemaVersion = rStr(raw, "schema_version", "");
@@ -1248,7 +1562,7 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
   if (producerVersion !== "") intent.producer_version = producerVersion;
   let scriptJcs: string | undefined;
   if (script) {
-    scriptJcs = jcsFast(script);
+    scriptJcs = jcsScript(script);
     intent.script_hash = sha256Hex(scriptJcs);
     intent.script = script;
   }

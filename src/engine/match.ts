@@ -318,7 +318,9 @@ export type PatternMatcher = (value: string) => boolean;
 export function goGlobToRegExp(pattern: string): RegExp | null {
   const chars = Array.from(pattern);
   let out = "^";
-  const esc = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+  // Unicode-mode regexps only allow escaping syntax characters and "/" (plus "-" inside a class).
+  const esc = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+  const escClass = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
     if (c === "*") out += "[^/]*";
@@ -338,7 +340,7 @@ export function goGlobToRegExp(pattern: string): RegExp | null {
         if (lo === "]" || lo === "-") return null; // empty class or dangling range
         if (lo === "\\") { j++; if (j >= chars.length) return null; lo = chars[j]!; }
         j++;
-        let item = esc(lo);
+        let item = escClass(lo);
         if (chars[j] === "-") {
           j++;
           let hi = chars[j];
@@ -346,7 +348,7 @@ export function goGlobToRegExp(pattern: string): RegExp | null {
           if (hi === "\\") { j++; hi = chars[j]; if (hi === undefined) return null; }
           j++;
           if (hi < lo) return null;
-          item += "-" + esc(hi);
+          item += "-" + escClass(hi);
         }
         cls += item;
         items++;

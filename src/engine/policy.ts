@@ -273,7 +273,8 @@ function obj(v: unknown): Doc {
  * `policy_digest`; its compiled form is cached for {@link evaluatePolicy}.
  */
 export function parsePolicy(yamlText: string): Policy {
-  const doc = parseDocument(yamlText, { uniqueKeys: true, prettyErrors: false, strict: true });
+  // merge: `<<: *anchor` merge keys, which goccy/go-yaml (Gait) supports.
+  const doc = parseDocument(yamlText, { uniqueKeys: true, merge: true, prettyErrors: false, strict: true });
   const syntax = [...doc.errors].map((e) => `parse policy yaml: ${e.message.split("\n")[0]}`);
   if (syntax.length > 0) throw new PolicyValidationError(syntax);
   let root: unknown;

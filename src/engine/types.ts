@@ -493,7 +493,8 @@ export interface BrokerRequest {
 /** A credential broker: `stub` is pure; `env` and `command` are implemented outside the engine (they do I/O). */
 export interface CredentialBroker {
   readonly name: "stub" | "env" | "command" | string;
-  issue(request: BrokerRequest, requestDigest: string): Promise<BrokerReceipt>;
+  /** `now` is the gate's wall clock, for brokers that stamp issued_at/expires_at (the stub does). */
+  issue(request: BrokerRequest, requestDigest: string, now?: Date): Promise<BrokerReceipt>;
 }
 
 export type Profile = "standard" | "oss-prod";

@@ -93,10 +93,41 @@ export type ServiceImpl<S extends AnyGenService> = {
       : never; // client/bidi streaming: not used by our services (reflection registers its own raw handler)
 };
 
-function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): HandlerContext {
-  const ac = new AbortController();
-  call.on("cancelled", () => ac.abort(new GrpcError(grpc.status.CANCELLED, "cancelled")));
-  return { metadata: call.metadata, signal: ac.signal, deadline: call.getDeadline(), peer: call.getPeer() };
+/**
+ * The handler context. grpc-js emits "cancelled" when every call's stream closes, including calls that already
+ * completed, so the context ignores it after `finish()`; the AbortController is created only when a handler reads
+ * `signal` (most decisions never need it), which keeps both off the per-call hot path.
+ */
+function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { ctx: HandlerContext; finish(): void } {
+  let ac: AbortController | undefined;
+  let state: "running" | "cancelled" | "finished" = "running";
+  call.once("cancelled", () => {
+    if (state !== "running") return;
+    state = "cancelled";
+    ac?.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+  });
+  const ctx: HandlerContext = {
+    metadata: call.metadata,
+    get signal() {
+      if (!ac) {
+        ac = new AbortController();
+        if (state === "cancelled" || call.cancelled) ac.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+      }
+      return ac.signal;
+    },
+    get deadline() {
+      return call.getDeadline();
+    },
+    get peer() {
+      return call.getPeer();
+    },
+  };
+  return {
+    ctx,
+    finish() {
+      if (state === "running") state = "finished";
+    },
+  };
 }
 
 export interface AddServiceOptions {
@@ -112,16 +143,23 @@ export function addService<S extends AnyGenService>(server: grpc.Server, svc: S,
     if (!fn) continue; // grpc-js answers UNIMPLEMENTED
     if (m.methodKind === "unary") {
       handlers[m.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const { ctx, finish } = ctxOf(call);
         Promise.resolve()
-          .then(() => fn.call(impl, call.request, ctxOf(call)))
+          .then(() => fn.call(impl, call.request, ctx))
           .then(
-            (res) => cb(null, res),
-            (e) => cb(toServiceError(e, opts.onUnexpected)),
+            (res) => {
+              finish();
+              cb(null, res);
+            },
+            (e) => {
+              finish();
+              cb(toServiceError(e, opts.onUnexpected));
+            },
           );
       };
     } else if (m.methodKind === "server_streaming") {
       handlers[m.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const ctx = ctxOf(call);
+        const { ctx, finish } = ctxOf(call);
         try {
           for await (const msg of fn.call(impl, call.request, ctx) as AsyncIterable<unknown>) {
             if (call.cancelled) return; // for-await calls the generator's return()
@@ -131,6 +169,7 @@ export function addService<S extends AnyGenService>(server: grpc.Server, svc: S,
           call.end();
         } catch (e) {
           if (call.cancelled) return;
+          finish();
           // NOT call.destroy(err): that drops queued messages and never sends a status (client hangs to its deadline).
           // grpc-js' own 'error' listener sets the status and end()s after flushing queued writes.
           call.emit("error", toServiceError(e, opts.onUnexpected));

@@ -12,6 +12,8 @@ import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
 import { GateService } from "../gen/gait/gate/v1/gate_service_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
+import { file_gait_gate_v1_error_reason } from "../gen/gait/gate/v1/error_reason_pb.js";
 import { checkProfile } from "../engine/gate.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
 import { resolveBroker } from "../state/brokers.js";
@@ -218,7 +220,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       "grpc.keepalive_permit_without_calls": 1,
     });
     health.addTo(server);
-    addReflection(server, [GateService, Health]);
+    addReflection(server, [GateService, Health], [file_google_rpc_error_details, file_gait_gate_v1_error_reason]);
     addService(
       server,
       GateService,

@@ -12,8 +12,12 @@ import { toGrpcDefinition } from "./grpc-adapter.js";
 
 type Req = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
 
-/** Register both reflection services on `server`, describing `services` (and themselves). */
-export function addReflection(server: grpc.Server, services: DescService[]): void {
+/**
+ * Register both reflection services on `server`, describing `services` (and themselves) plus `extraFiles`: files
+ * whose types appear only inside google.protobuf.Any (e.g. google.rpc.ErrorInfo in error details), so tools such
+ * as grpcurl can decode them.
+ */
+export function addReflection(server: grpc.Server, services: DescService[], extraFiles: DescFile[] = []): void {
   const files = new Map<string, DescFile>();
   const collect = (f: DescFile): void => {
     if (!files.has(f.name)) {
@@ -23,6 +27,7 @@ export function addReflection(server: grpc.Server, services: DescService[]): voi
   };
   const all = [...services, v1.ServerReflection, v1alpha.ServerReflection];
   all.forEach((s) => collect(s.file));
+  extraFiles.forEach(collect);
   const registry = createRegistry(...files.values());
   const encoded = new Map<DescFile, Uint8Array>();
   const enc = (f: DescFile): Uint8Array => {

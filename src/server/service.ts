@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, toJson, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Logger } from "pino";
 import {
@@ -126,6 +126,12 @@ export function approvalInfo(r: ApprovalRecord): MessageInitShape<typeof Approva
   };
 }
 
+/** A Duration from fractional milliseconds (integer nanoseconds: durationFromMs would keep a fraction). */
+function durationOfMs(ms: number) {
+  const ns = Math.max(0, Math.round(ms * 1e6));
+  return { seconds: BigInt(Math.floor(ns / 1e9)), nanos: ns % 1e9 };
+}
+
 /** EvaluateOutput -> EvaluateResponse. */
 export function toEvaluateResponse(o: EvaluateOutput): MessageInitShape<typeof EvaluateResponseSchema> {
   const r = o.result;
@@ -152,7 +158,7 @@ export function toEvaluateResponse(o: EvaluateOutput): MessageInitShape<typeof E
     runpackPath: o.runpackPath ?? "",
     warnings: o.warnings,
     createdAt: tsOf(o.record.created_at),
-    decisionLatency: durationFromMs(Math.max(0, Math.round(o.latencyMs * 1000) / 1000)),
+    decisionLatency: durationOfMs(o.latencyMs),
   };
 }
 

@@ -14,25 +14,28 @@ export class KillSwitchFileError extends Error {
   override name = "KillSwitchFileError";
 }
 
-/** Read and parse a kill-switch state file. Throws {@link KillSwitchFileError} naming the file and the problem. */
-export async function loadKillSwitchFile(path: string): Promise<KillSwitchState> {
+/**
+ * Read and parse a kill-switch state file. Throws {@link KillSwitchFileError} naming the file (as `label`, default
+ * the path) and the problem.
+ */
+export async function loadKillSwitchFile(path: string, label: string = path): Promise<KillSwitchState> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new KillSwitchFileError(`read kill switch state ${path}: ${err.code === "ENOENT" ? "file not found" : err.message}`);
+    throw new KillSwitchFileError(`read kill switch state ${label}: ${err.code === "ENOENT" ? "file not found" : err.message}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new KillSwitchFileError(`parse kill switch state ${path}: invalid JSON (${(e as Error).message})`);
+    throw new KillSwitchFileError(`parse kill switch state ${label}: invalid JSON (${(e as Error).message})`);
   }
   try {
     return parseKillSwitchState(json);
   } catch (e) {
-    throw new KillSwitchFileError(`kill switch state ${path}: ${(e as Error).message}`);
+    throw new KillSwitchFileError(`kill switch state ${label}: ${(e as Error).message}`);
   }
 }
 
@@ -41,9 +44,9 @@ export async function loadKillSwitchFile(path: string): Promise<KillSwitchState>
  * `kill_switch_state_unavailable` when the state is required, an input error otherwise. Never yields a usable state
  * from a broken file.
  */
-export async function loadKillSwitchForGate(path: string): Promise<KillSwitchState | { unavailable: string }> {
+export async function loadKillSwitchForGate(path: string, label: string = path): Promise<KillSwitchState | { unavailable: string }> {
   try {
-    return await loadKillSwitchFile(path);
+    return await loadKillSwitchFile(path, label);
   } catch (e) {
     return { unavailable: (e as Error).message };
   }

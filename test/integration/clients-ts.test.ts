@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import {
   ApprovalDecision,
   GateClient,
   keyIdOf,
   verifyTraceEntries,
   verifyTraceRecord,
+  verifyTraceSegment,
   type Decision,
   type FailClosedEvent,
   type TraceEntry,
@@ -149,6 +150,21 @@ describe("TypeScript client conformance: real server", () => {
       const bad = await verifyTraceRecord(rec, info.publicKey);
       expect(bad.ok).toBe(false);
       expect(bad.error).toBe("signed_digest mismatch");
+
+      // the server's segment file verifies offline; a changed byte in a record does not
+      const segName = readdirSync(join(server.dir, "traces")).find((n) => /^segment-\d{20}\.jsonl$/.test(n));
+      expect(segName).toBeDefined();
+      const segText = readFileSync(join(server.dir, "traces", segName!), "utf8");
+      const seg = await verifyTraceSegment(segText, info.publicKey);
+      expect(seg.error).toBeUndefined();
+      expect(seg.ok).toBe(true);
+      expect(seg.anchor).toEqual({ sequence: 0, hash: "0".repeat(64) });
+      expect(seg.entries).toBeGreaterThanOrEqual(entries.length);
+      const tampered = segText.replace('"tool_name":"tool.read"', '"tool_name":"tool.reed"');
+      expect(tampered).not.toBe(segText);
+      const segBad = await verifyTraceSegment(tampered, info.publicKey);
+      expect(segBad.ok).toBe(false);
+      expect(segBad.error).toMatch(/hash mismatch/);
     } finally {
       client.close();
     }

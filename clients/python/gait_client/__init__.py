@@ -23,12 +23,14 @@ from gait_client.gen.gait.gate.v1 import gate_service_pb2 as pb
 from gait_client.verify import (
     ChainVerification,
     RecordVerification,
+    SegmentVerification,
     decode_public_key,
     digest_jcs,
     entry_hash_of,
     key_id_of,
     verify_trace_entries,
     verify_trace_record,
+    verify_trace_segment,
 )
 
 __version__ = "0.1.0"
@@ -37,5 +39,5 @@ __all__ = [
     "Call", "ChainVerification", "DEFAULT_SOCKET_PATH", "DEFAULT_TIMEOUT", "Decision", "GateClient", "GateError",
     "NotAllowed", "RecordVerification", "SOCKET_ENV", "Target", "build_evaluate_request", "decision_from_response",
     "decode_public_key", "digest_jcs", "entry_hash_of", "fail_closed_decision", "key_id_of", "pb", "resolve_target",
-    "verify_trace_entries", "verify_trace_record",
+    "verify_trace_entries", "verify_trace_record", "SegmentVerification", "verify_trace_segment",
 ]

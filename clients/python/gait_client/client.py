@@ -287,7 +287,7 @@ class GateClient:
             else:
                 try:
                     res = pb.EvaluateResponse.FromString(payload)  # type: ignore[arg-type]
-                except (DecodeError, Exception) as e:  # noqa: BLE001 - any decode failure blocks
+                except Exception as e:  # noqa: BLE001 - any decode failure blocks
                     decision = fail_closed_decision("malformed_response", f"the server's answer does not decode: {e}")
                 else:
                     decision = decision_from_response(res)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Union
 
@@ -150,5 +151,123 @@ def verify_trace_entries(entries: Iterable[Any], public_key: Union[bytes, str], 
     return ChainVerification(ok=True, count=count, first_sequence=first, last_sequence=last, head_hash=head)
 
 
-__all__ = ["ChainVerification", "RecordVerification", "decode_public_key", "digest_jcs", "entry_hash_of", "key_id_of",
+@dataclass(frozen=True)
+class SegmentVerification:
+    ok: bool
+    entries: int
+    checkpoints: int
+    error: Optional[str] = None
+    first_sequence: Optional[int] = None
+    last_sequence: Optional[int] = None
+    last_hash: Optional[str] = None
+    anchor_sequence: Optional[int] = None
+    anchor_hash: Optional[str] = None
+    #: True when the segment ends with a ``close`` or ``seal`` checkpoint covering its last entry.
+    sealed: bool = False
+
+
+_ENTRY_LINE = re.compile(r'^\{"seq":(0|[1-9][0-9]{0,15}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","record":(.*)\}$', re.S)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _signature_error(doc: Mapping[str, Any], pub: bytes) -> Optional[str]:
+    """Checks a Gait signature object on a document; None when valid, else Gait's error text."""
+    sig = doc.get("signature")
+    if not isinstance(sig, dict):
+        return "missing signature"
+    signed = sig.get("signed_digest") if isinstance(sig.get("signed_digest"), str) else ""
+    if not signed:
+        return "missing signed_digest"
+    digest = digest_jcs({k: v for k, v in doc.items() if k != "signature"})
+    if signed.lower() != digest:
+        return "signed_digest mismatch"
+    if str(sig.get("alg", "")).lower() != "ed25519":
+        return "unsupported signature algorithm"
+    kid = sig.get("key_id")
+    if isinstance(kid, str) and kid and kid.lower() != hashlib.sha256(pub).hexdigest():
+        return "key id mismatch"
+    try:
+        sig_bytes = base64.b64decode(sig.get("sig", ""), validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        sig_bytes = b""
+    if len(sig_bytes) != 64:
+        return "invalid signature encoding"
+    try:
+        Ed25519PublicKey.from_public_bytes(pub).verify(sig_bytes, bytes.fromhex(digest))
+    except InvalidSignature:
+        return "signature verification failed"
+    return None
+
+
+def verify_trace_segment(text: Union[str, bytes], public_key: Union[bytes, str]) -> SegmentVerification:
+    """Verifies one trace log segment file (``segment-<first seq>.jsonl``) offline: a signed ``anchor`` checkpoint
+    first; each entry line continues the chain (hash recomputed over the stored record bytes) with a validly signed
+    record; each checkpoint is signed and names the chain head at its position. Stops at the first problem."""
+    pub = decode_public_key(public_key)
+    data = text.decode("utf-8") if isinstance(text, bytes) else text
+    st: dict = {"entries": 0, "checkpoints": 0, "sealed": False}
+
+    def result(error: Optional[str] = None) -> SegmentVerification:
+        if error is not None:
+            st["sealed"] = False
+        return SegmentVerification(ok=error is None, error=error, **st)
+
+    if data and not data.endswith("\n"):
+        return result("the last line is incomplete (torn write or cut file)")
+    lines = data.split("\n")[:-1]
+    if not lines:
+        return result("the segment is empty (no anchor checkpoint)")
+    head_seq, head_hash = -1, ""
+    for i, line in enumerate(lines):
+        at = f"line {i + 1}"
+        if line.startswith('{"checkpoint":'):
+            try:
+                cp = json.loads(line)["checkpoint"]
+            except (ValueError, KeyError, TypeError):
+                return result(f"{at}: checkpoint line is not valid JSON")
+            if not isinstance(cp, dict) or cp.get("schema_id") != "gait.tracelog.checkpoint":
+                return result(f"{at}: not a gait.tracelog.checkpoint")
+            err = _signature_error(cp, pub)
+            if err:
+                return result(f"{at}: checkpoint {err}")
+            seq, h = cp.get("seq"), cp.get("hash")
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(h, str) or not _HEX64.match(h):
+                return result(f"{at}: checkpoint seq/hash malformed")
+            if i == 0:
+                if cp.get("kind") != "anchor":
+                    return result(f"{at}: a segment must start with an anchor checkpoint")
+                st.update(anchor_sequence=seq, anchor_hash=h, last_hash=h)
+                head_seq, head_hash = seq, h
+            else:
+                if cp.get("kind") == "anchor":
+                    return result(f"{at}: anchor checkpoint after the first line")
+                if seq != head_seq or h != head_hash:
+                    return result(f"{at}: checkpoint does not name the chain head (seq {head_seq})")
+            st["checkpoints"] += 1
+            st["sealed"] = cp.get("kind") in ("close", "seal")
+            continue
+        if i == 0:
+            return result(f"{at}: a segment must start with an anchor checkpoint")
+        m = _ENTRY_LINE.match(line)
+        if not m:
+            return result(f"{at}: not an entry line in the {{seq,prev,hash,record}} layout")
+        seq, prev, h, record = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+        if seq != head_seq + 1:
+            return result(f"{at}: sequence {seq} does not follow {head_seq}")
+        if prev != head_hash:
+            return result(f"{at}: prev does not match the previous hash")
+        if entry_hash_of(prev, seq, record) != h:
+            return result(f"{at}: entry {seq} hash mismatch: the record or the entry was modified")
+        rv = verify_trace_record(record, pub)
+        if not rv.ok:
+            return result(f"{at}: record {seq}: {rv.error}")
+        if st["entries"] == 0:
+            st["first_sequence"] = seq
+        head_seq, head_hash = seq, h
+        st.update(last_sequence=seq, last_hash=h, sealed=False)
+        st["entries"] += 1
+    return result()
+
+
+__all__ = ["ChainVerification", "SegmentVerification", "verify_trace_segment", "RecordVerification", "decode_public_key", "digest_jcs", "entry_hash_of", "key_id_of",
            "verify_trace_entries", "verify_trace_record"]

@@ -9,7 +9,9 @@ import time
 import pytest
 
 from conftest import load_cases, start_fake
-from gait_client import GateClient, NotAllowed, key_id_of, pb, verify_trace_entries, verify_trace_record
+import glob
+
+from gait_client import GateClient, NotAllowed, key_id_of, pb, verify_trace_entries, verify_trace_record, verify_trace_segment
 
 CASES = load_cases()
 FAULTS = [c for c in CASES if "fake" in c or "fault" in c]
@@ -96,3 +98,12 @@ def test_export_and_verify_traces(real_server) -> None:
         rec["verdict"] = "block" if rec["verdict"] == "allow" else "allow"
         bad = verify_trace_record(rec, info.public_key)
         assert not bad.ok and bad.error == "signed_digest mismatch"
+        segs = sorted(glob.glob(f"{real_server.directory}/traces/segment-*.jsonl"))
+        assert segs
+        text = open(segs[0], encoding="utf-8").read()
+        seg = verify_trace_segment(text, info.public_key)
+        assert seg.error is None and seg.ok and seg.anchor_sequence == 0 and seg.entries >= len(entries)
+        tampered = text.replace('"tool_name":"tool.read"', '"tool_name":"tool.reed"', 1)
+        assert tampered != text
+        bad_seg = verify_trace_segment(tampered, info.public_key)
+        assert not bad_seg.ok and "hash mismatch" in (bad_seg.error or "")

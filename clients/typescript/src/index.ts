@@ -34,7 +34,9 @@ export {
   keyIdOf,
   verifyTraceEntries,
   verifyTraceRecord,
+  verifyTraceSegment,
   type ChainEntry,
+  type SegmentVerification,
   type ChainVerification,
   type RecordVerification,
 } from "./verify.js";

@@ -191,3 +191,119 @@ export async function verifyTraceEntries(
     ...(head !== undefined ? { headHash: head } : {}),
   };
 }
+
+/** The outcome of verifying one trace log segment file (`segment-<first seq>.jsonl`, see docs/trace-log.md). */
+export interface SegmentVerification {
+  readonly ok: boolean;
+  readonly error?: string;
+  /** Entries that passed every check before the first error. */
+  readonly entries: number;
+  readonly checkpoints: number;
+  readonly firstSequence?: number;
+  readonly lastSequence?: number;
+  /** Hash of the last good entry (or of the anchor when the segment has no entry). */
+  readonly lastHash?: string;
+  /** The chain head this segment continues from (sequence 0 = the start of the log). */
+  readonly anchor?: { readonly sequence: number; readonly hash: string };
+  /** True when the segment ends with a `close` or `seal` checkpoint covering its last entry (its tail was not cut). */
+  readonly sealed: boolean;
+}
+
+const ENTRY_LINE = /^\{"seq":(0|[1-9][0-9]{0,15}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","record":(.*)\}$/s;
+
+/**
+ * Verifies one trace log segment offline: the first line is a signed `anchor` checkpoint; every entry line
+ * `{"seq":N,"prev":P,"hash":H,"record":R}` continues the chain (N = previous + 1, P = previous hash,
+ * H = sha256(P ":" N ":" sha256(R)) over R's stored bytes) and R is a validly signed trace record; every checkpoint
+ * is signed and names the chain head at its position. Stops at the first problem.
+ */
+export async function verifyTraceSegment(text: string, publicKey: Uint8Array | string): Promise<SegmentVerification> {
+  const pub = decodePublicKey(publicKey);
+  const keyId = await keyIdOf(pub);
+  let entries = 0;
+  let checkpoints = 0;
+  let first: number | undefined;
+  let anchor: { sequence: number; hash: string } | undefined;
+  let headSeq = -1;
+  let headHash = "";
+  let sealed = false;
+  const result = (error?: string): SegmentVerification => ({
+    ok: error === undefined, entries, checkpoints, sealed: error === undefined && sealed,
+    ...(error !== undefined ? { error } : {}),
+    ...(first !== undefined ? { firstSequence: first, lastSequence: headSeq } : {}),
+    ...(anchor !== undefined ? { anchor, lastHash: headHash } : {}),
+  });
+  if (text.length > 0 && !text.endsWith("\n")) return result("the last line is incomplete (torn write or cut file)");
+  const lines = text.split("\n");
+  lines.pop(); // after the final newline
+  if (lines.length === 0) return result("the segment is empty (no anchor checkpoint)");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const at = `line ${i + 1}`;
+    if (line.startsWith('{"checkpoint":')) {
+      let cp: Record<string, unknown>;
+      try {
+        cp = (JSON.parse(line) as { checkpoint: Record<string, unknown> }).checkpoint;
+      } catch {
+        return result(`${at}: checkpoint line is not valid JSON`);
+      }
+      if (cp === null || typeof cp !== "object" || cp.schema_id !== "gait.tracelog.checkpoint") return result(`${at}: not a gait.tracelog.checkpoint`);
+      const v = await verifySignedDocument(cp, pub, keyId);
+      if (v !== undefined) return result(`${at}: checkpoint ${v}`);
+      const seq = cp.seq;
+      const hash = cp.hash;
+      if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0 || typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) {
+        return result(`${at}: checkpoint seq/hash malformed`);
+      }
+      if (i === 0) {
+        if (cp.kind !== "anchor") return result(`${at}: a segment must start with an anchor checkpoint`);
+        anchor = { sequence: seq, hash };
+        headSeq = seq;
+        headHash = hash;
+      } else {
+        if (cp.kind === "anchor") return result(`${at}: anchor checkpoint after the first line`);
+        if (seq !== headSeq || hash !== headHash) return result(`${at}: checkpoint does not name the chain head (seq ${headSeq})`);
+      }
+      checkpoints++;
+      sealed = cp.kind === "close" || cp.kind === "seal";
+      continue;
+    }
+    if (i === 0) return result(`${at}: a segment must start with an anchor checkpoint`);
+    const m = ENTRY_LINE.exec(line);
+    if (!m) return result(`${at}: not an entry line in the {seq,prev,hash,record} layout`);
+    const seq = Number(m[1]);
+    const [prev, hash, recordText] = [m[2]!, m[3]!, m[4]!];
+    if (seq !== headSeq + 1) return result(`${at}: sequence ${seq} does not follow ${headSeq}`);
+    if (prev !== headHash) return result(`${at}: prev does not match the previous hash`);
+    if ((await entryHashOf(prev, seq, recordText)) !== hash) return result(`${at}: entry ${seq} hash mismatch: the record or the entry was modified`);
+    const rv = await verifyTraceRecord(recordText, pub);
+    if (!rv.ok) return result(`${at}: record ${seq}: ${rv.error}`);
+    if (first === undefined) first = seq;
+    headSeq = seq;
+    headHash = hash;
+    entries++;
+    sealed = false;
+  }
+  return result();
+}
+
+/** Checks a Gait signature object on a document (without its signature); undefined when valid, else the error. */
+async function verifySignedDocument(doc: Record<string, unknown>, pub: Uint8Array, keyId: string): Promise<string | undefined> {
+  const { signature, ...signable } = doc;
+  if (signature === null || typeof signature !== "object") return "missing signature";
+  const sig = signature as Record<string, unknown>;
+  const signed = typeof sig.signed_digest === "string" ? sig.signed_digest : "";
+  if (!signed) return "missing signed_digest";
+  const digestHex = await digestJCS(signable);
+  if (signed.toLowerCase() !== digestHex) return "signed_digest mismatch";
+  if (String(sig.alg ?? "").toLowerCase() !== "ed25519") return "unsupported signature algorithm";
+  if (typeof sig.key_id === "string" && sig.key_id !== "" && sig.key_id.toLowerCase() !== keyId) return "key id mismatch";
+  const sigBytes = typeof sig.sig === "string" ? fromBase64(sig.sig) : undefined;
+  if (!sigBytes || sigBytes.length !== 64) return "invalid signature encoding";
+  try {
+    if (await ed.verifyAsync(sigBytes, fromHex(digestHex), pub, { zip215: false })) return undefined;
+  } catch {
+    // fall through
+  }
+  return "signature verification failed";
+}

@@ -156,7 +156,7 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   const approvalVerifier = explicitApprovalKey ?? (profile === "oss-prod" ? undefined : signer.verifier());
   const delegationVerifier = verifyKey(ctx, { path: str(f["delegation-public-key"]), env: str(f["delegation-public-key-env"]) }, {}, "delegation public key");
   const ksPath = str(f["kill-switch-state"]);
-  const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath)) : undefined;
+  const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath), ksPath) : undefined;
   const broker = makeBroker(ctx, f);
   const counters = new FileCounterStore(ctx.path(str(f["rate-limit-state"]) ?? ".gait-out/gate_rate_limits.json"));
 

@@ -70,7 +70,7 @@ export async function mcpProxy(ctx: CommandContext, args: Parsed): Promise<numbe
   const payload = await readJson(ctx, callPath, "tool call", true);
   const signer = signingKey(ctx, f, "dev");
   const ksPath = str(f["kill-switch-state"]);
-  const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath)) : undefined;
+  const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath), ksPath) : undefined;
 
   const started = performance.now();
   let decoded: ReturnType<typeof decodeToolCall>;

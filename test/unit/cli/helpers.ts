@@ -76,11 +76,12 @@ rules:
 `;
 
 export function intent(tool: string, op: string, extra: Record<string, unknown> = {}): object {
+  const { args, ...rest } = extra;
   return {
     tool_name: tool,
-    args: { path: "/repo/file.txt", ...(extra.args as object | undefined) },
+    args: { path: "/repo/file.txt", ...(args as object | undefined) },
     targets: [{ kind: "path", value: "/repo/file.txt", operation: op }],
     context: { identity: "alice", workspace: "/repo", risk_class: "low" },
-    ...extra,
+    ...rest,
   };
 }

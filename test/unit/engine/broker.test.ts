@@ -99,6 +99,10 @@ describe("stub broker", () => {
     const { receipt, requestDigest } = await issueBrokerCredential(stubBroker, r, NOW);
     expect(receipt.credential_ref).toBe(`stub:${sha256Hex("tool.write|alice|/repo|s1||ref|write").slice(0, 24)}`);
     expect(receipt).toMatchObject({ issued_by: "stub", source: "stub", access_type: "jit", ttl_seconds: 300, request_digest: requestDigest, target_binding: BINDING, run_binding: "run-1", scopes: ["write"] });
+    // Gait's stub also names itself as issuer, echoes the identity as subject/owner and stamps a 5-minute lifetime
+    expect(receipt).toMatchObject({ issuer: "stub", subject: "alice", owner: "alice", issued_at: "2026-03-01T12:00:00Z", expires_at: "2026-03-01T12:05:00Z" });
+    expect(validateBrokerReceipt(rule({ allowed_credential_issuers: ["stub"], allowed_credential_sources: ["stub"], allowed_credential_access_types: ["jit"] }), r, receipt, {}).reasons).toEqual([]);
+    expect(validateBrokerReceipt(rule({ allowed_credential_issuers: ["vault"] }), r, receipt, {}).reasons).toEqual(["credential_issuer_disallowed"]);
     expect((await issueBrokerCredential(stubBroker, r, NOW)).receipt.credential_ref).toBe(receipt.credential_ref);
     expect(validateBrokerReceipt(rule({ require_jit_credential: true, max_credential_ttl_seconds: 600 }), r, receipt, { targetBinding: BINDING, runBinding: "run-1" })).toEqual({
       reasons: [],
@@ -123,6 +127,18 @@ describe("issueBrokerCredential normalization", () => {
     expect(a.expires_at).toBe("2026-03-01T11:01:00Z");
     const b = (await issueBrokerCredential(fake({ credential_ref: "r", expires_at: "2026-03-01T12:05:00Z" }), request(), NOW)).receipt;
     expect(b).toMatchObject({ issued_at: "2026-03-01T12:00:00Z", ttl_seconds: 300 });
+  });
+  it("fills a missing request_digest (Gait credential.Issue), so broker_request_digest_missing cannot reach the pipeline", async () => {
+    for (const given of [undefined, "", "  "]) {
+      const { receipt, requestDigest } = await issueBrokerCredential(fake({ credential_ref: "ref:1", request_digest: given as string }), request(), NOW);
+      expect(receipt.request_digest).toBe(requestDigest);
+      expect(validateBrokerReceipt(rule(), normalizeBrokerRequest(request()), receipt, {}).reasons).not.toContain("broker_request_digest_missing");
+    }
+    // a digest the broker did set is kept (lowercased) and checked, never overwritten
+    const upper = brokerRequestDigest(request()).toUpperCase();
+    expect((await issueBrokerCredential(fake({ credential_ref: "ref:1", request_digest: upper }), request(), NOW)).receipt.request_digest).toBe(upper.toLowerCase());
+    const wrong = (await issueBrokerCredential(fake({ credential_ref: "ref:1", scopes: ["write"], request_digest: "a".repeat(64) }), request(), NOW)).receipt;
+    expect(validateBrokerReceipt(rule(), normalizeBrokerRequest(request()), wrong, {}).reasons).toEqual(["broker_request_digest_mismatch"]);
   });
   it("empty credential_ref or no receipt is an error; broker errors propagate", async () => {
     await expect(issueBrokerCredential(fake({ credential_ref: "  " }), request(), NOW)).rejects.toThrow(BrokerError);

@@ -145,10 +145,10 @@ describe("follow mode and cursors", () => {
       return original.call(this);
     });
     const pending = log.append(makeRecord(key, 1));
-    // let the write reach the file while its fsync is held
-    await new Promise((r) => setTimeout(r, 20));
-    const lines = await readLines((await segmentFiles(dir))[0]!);
-    expect(lines.some((l) => l.startsWith('{"seq":2,'))).toBe(true); // written...
+    // wait until the write reached the file while its fsync is held
+    const seg = (await segmentFiles(dir))[0]!;
+    for (let i = 0; i < 500 && !(await readLines(seg)).some((l) => l.startsWith('{"seq":2,')); i++) await new Promise((r) => setTimeout(r, 2));
+    expect((await readLines(seg)).some((l) => l.startsWith('{"seq":2,'))).toBe(true); // written...
     expect((await collect(log.readFrom(1))).map((e) => e.seq)).toEqual([1]); // ...but not exposed
     release();
     expect((await pending).seq).toBe(2);

@@ -1,0 +1,162 @@
+/**
+ * TypeScript client behaviour that the YAML cases do not cover: target rule, local input errors, per-call deadline,
+ * cancellation, verdict mapping, error-detail decoding and offline verification with a key made here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { create, toBinary } from "@bufbuild/protobuf";
+import * as ed from "@noble/ed25519";
+import canonicalize from "canonicalize";
+import { createHash } from "node:crypto";
+import {
+  DEFAULT_TIMEOUT_MS,
+  GateClient,
+  Verdict,
+  decisionFromResponse,
+  entryHashOf,
+  gen,
+  resolveTarget,
+  verifyTraceEntries,
+  verifyTraceRecord,
+  verifyTraceSegment,
+} from "../../clients/typescript/src/index.js";
+import { errorReasonFromStatusDetails } from "../../clients/typescript/src/decision.js";
+import { ErrorInfoSchema } from "../../clients/typescript/src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../clients/typescript/src/gen/google/rpc/status_pb.js";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
+
+const CALL = { intent: { tool_name: "tool.read", args: {}, context: { identity: "a", workspace: "/w", risk_class: "low" } } };
+const quiet = { onFailClosed: () => {} };
+
+describe("target and defaults", () => {
+  it("argument > GAIT_SOCKET > <cwd>/gait-out/serve/gate.sock", () => {
+    expect(resolveTarget(undefined, {}, "/srv/app")).toEqual({ uri: "unix:///srv/app/gait-out/serve/gate.sock", socketPath: "/srv/app/gait-out/serve/gate.sock" });
+    expect(resolveTarget(undefined, { GAIT_SOCKET: "/run/g.sock" }, "/x").uri).toBe("unix:///run/g.sock");
+    expect(resolveTarget("unix:///a/b.sock", { GAIT_SOCKET: "/run/g.sock" }).socketPath).toBe("/a/b.sock");
+    expect(resolveTarget("./rel.sock", {}, "/srv").uri).toBe("unix:///srv/rel.sock");
+    expect(resolveTarget("127.0.0.1:8787", {})).toEqual({ uri: "127.0.0.1:8787" });
+    expect(() => resolveTarget("unix://", {})).toThrow(/empty socket path/);
+    expect(DEFAULT_TIMEOUT_MS).toBe(250);
+  });
+});
+
+describe("decisions", () => {
+  it("unspecified and unknown verdicts fail closed; dry_run is not allowed", () => {
+    const u = decisionFromResponse(create(gen.EvaluateResponseSchema, {}));
+    expect([u.verdict, u.failClosed, u.allowed, u.reasonCodes]).toEqual(["block", true, false, ["fail_closed_unspecified_verdict"]]);
+    const k = decisionFromResponse(create(gen.EvaluateResponseSchema, { verdict: 42 as Verdict }));
+    expect(k.reasonCodes).toEqual(["fail_closed_unknown_verdict"]);
+    const d = decisionFromResponse(create(gen.EvaluateResponseSchema, { verdict: Verdict.DRY_RUN }));
+    expect([d.verdict, d.allowed, d.failClosed]).toEqual(["dry_run", false, false]);
+  });
+
+  it("reads the ErrorInfo reason from grpc-status-details-bin and ignores garbage", () => {
+    const info = create(ErrorInfoSchema, { reason: "INVALID_INTENT", domain: "gate.gait.v1" });
+    const bin = toBinary(StatusSchema, create(StatusSchema, { code: 3, message: "bad", details: [anyPack(ErrorInfoSchema, info)] }));
+    expect(errorReasonFromStatusDetails(bin)).toBe("INVALID_INTENT");
+    expect(errorReasonFromStatusDetails(new Uint8Array([0x1a, 0x64, 0x61]))).toBeUndefined();
+    expect(errorReasonFromStatusDetails(undefined)).toBeUndefined();
+  });
+
+  it("invalid input blocks locally, is counted, and never calls the guarded function", async () => {
+    const c = new GateClient({ target: "unix:///nonexistent/x.sock", ...quiet });
+    let ran = false;
+    const a = await c.guard({ intent: { tool_name: "x", bogus_field: 1 } }, () => (ran = true));
+    const b = await c.evaluate({} as never);
+    const both = await c.evaluate({ intent: {}, toolCall: { call: {} } });
+    c.close();
+    expect(ran).toBe(false);
+    for (const d of [a.decision, b, both]) expect(d.reasonCodes).toEqual(["fail_closed_invalid_argument"]);
+    expect(c.failClosedCounts()).toEqual({ fail_closed_invalid_argument: 3 });
+  });
+});
+
+describe("deadlines and cancellation against a server that never answers", () => {
+  let dir: string;
+  let fake: Fake;
+  beforeAll(async () => {
+    dir = tempDir("gait-tu-");
+    fake = await startFake("hang", dir);
+  });
+  afterAll(async () => {
+    await fake.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("per-call timeoutMs overrides the client default", async () => {
+    const c = new GateClient({ target: fake.target, timeoutMs: 5000, ...quiet });
+    const d = await c.evaluate(CALL, { timeoutMs: 50 });
+    c.close();
+    expect([d.cause, d.statusCode]).toEqual(["deadline_exceeded", "DEADLINE_EXCEEDED"]);
+  });
+
+  it("aborting the signal cancels the call: block fail_closed_cancelled, tool not run", async () => {
+    const c = new GateClient({ target: fake.target, timeoutMs: 0, ...quiet }); // no deadline: only the abort ends it
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 30);
+    let ran = false;
+    const out = await c.guard(CALL, () => (ran = true), { signal: ac.signal });
+    const pre = await c.evaluate(CALL, { signal: AbortSignal.abort() });
+    c.close();
+    expect(ran).toBe(false);
+    expect(out.decision.reasonCodes).toEqual(["fail_closed_cancelled"]);
+    expect(pre.reasonCodes).toEqual(["fail_closed_cancelled"]);
+  });
+
+  it("approval helpers fail closed when the server cannot answer them (GetApproval is UNIMPLEMENTED here)", async () => {
+    const c = new GateClient({ target: fake.target, timeoutMs: 50, ...quiet });
+    const waiting = { verdict: "require_approval", allowed: false, reasonCodes: [], violations: [], failClosed: false, approvalRequestId: "apr_1", traceId: "", intentDigest: "", policyDigest: "" } as const;
+    const d = await c.evaluateAfterApproval(CALL, waiting, { waitMs: 200, intervalMs: 10 });
+    await expect(c.getApproval("apr_1")).rejects.toMatchObject({ name: "GateError", cause: "unimplemented", statusCode: "UNIMPLEMENTED" });
+    c.close();
+    expect([d.verdict, d.failClosed, d.reasonCodes]).toEqual(["block", true, ["fail_closed_unimplemented"]]);
+  });
+});
+
+describe("offline verification (pure JS)", () => {
+  const seed = new Uint8Array(32).fill(7);
+  ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash("sha512").update(m).digest());
+  const pub = ed.getPublicKey(seed);
+  const kid = createHash("sha256").update(pub).digest("hex");
+  const sign = (doc: Record<string, unknown>) => {
+    const digest = createHash("sha256").update(canonicalize(doc)!).digest("hex");
+    const sig = Buffer.from(ed.sign(Buffer.from(digest, "hex"), seed)).toString("base64");
+    return { ...doc, signature: { alg: "ed25519", key_id: kid, sig, signed_digest: digest } };
+  };
+
+  it("accepts a good record and names each failure", async () => {
+    const rec = sign({ schema_id: "gait.gate.trace", trace_id: "t1", verdict: "allow", latency_ms: 1.5 });
+    const ok = await verifyTraceRecord(JSON.stringify(rec), Buffer.from(pub).toString("base64"));
+    expect(ok).toMatchObject({ ok: true, keyId: kid, traceId: "t1", verdict: "allow" });
+    expect((await verifyTraceRecord({ ...rec, verdict: "block" }, pub)).error).toBe("signed_digest mismatch");
+    expect((await verifyTraceRecord({ ...rec, signature: { ...rec.signature, alg: "rsa" } }, pub)).error).toBe("unsupported signature algorithm");
+    expect((await verifyTraceRecord({ ...rec, signature: { ...rec.signature, sig: "AAAA" } }, pub)).error).toBe("invalid signature encoding");
+    const other = ed.getPublicKey(new Uint8Array(32).fill(9));
+    expect((await verifyTraceRecord(rec, other)).error).toBe("key id mismatch");
+    expect((await verifyTraceRecord({ ...rec, signature: { ...rec.signature, key_id: "" } }, other)).error).toBe("signature verification failed");
+    await expect(verifyTraceRecord(rec, new Uint8Array(5))).rejects.toThrow(/invalid public key/);
+  });
+
+  it("checks the hash chain of entries and segments", async () => {
+    let prev = "0".repeat(64);
+    const entries = [];
+    const lines = [JSON.stringify({ checkpoint: sign({ schema_id: "gait.tracelog.checkpoint", schema_version: "1.0.0", kind: "anchor", seq: 0, hash: prev, created_at: "2026-01-01T00:00:00Z", key_id: kid }) })];
+    for (let i = 1; i <= 3; i++) {
+      const text = JSON.stringify(sign({ schema_id: "gait.gate.trace", trace_id: `t${i}`, verdict: "allow" }));
+      const hash = await entryHashOf(prev, i, text);
+      entries.push({ sequence: BigInt(i), recordJson: text, prevHash: prev, entryHash: hash });
+      lines.push(`{"seq":${i},"prev":"${prev}","hash":"${hash}","record":${text}}`);
+      prev = hash;
+    }
+    lines.push(JSON.stringify({ checkpoint: sign({ schema_id: "gait.tracelog.checkpoint", schema_version: "1.0.0", kind: "close", seq: 3, hash: prev, created_at: "2026-01-01T00:00:01Z", key_id: kid }) }));
+    expect(await verifyTraceEntries(entries, pub)).toMatchObject({ ok: true, count: 3, headHash: prev });
+    expect((await verifyTraceEntries([entries[0]!, entries[2]!], pub)).error).toMatch(/sequence gap/);
+    const text = lines.join("\n") + "\n";
+    expect(await verifyTraceSegment(text, pub)).toMatchObject({ ok: true, entries: 3, checkpoints: 2, sealed: true, lastSequence: 3 });
+    expect((await verifyTraceSegment(text.slice(0, -1), pub)).error).toMatch(/incomplete/);
+    expect((await verifyTraceSegment(lines.slice(1).join("\n") + "\n", pub)).error).toMatch(/anchor/);
+    const dropped = [lines[0], lines[1], lines[3]].join("\n") + "\n";
+    expect((await verifyTraceSegment(dropped, pub)).error).toMatch(/does not follow/);
+  });
+});

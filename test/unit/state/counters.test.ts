@@ -1,0 +1,176 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../../src/state/counters-file.js";
+import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
+import { rateLimitKey } from "../../../src/engine/ratelimit.js";
+import type { CounterStore } from "../../../src/engine/types.js";
+
+const T = new Date("2026-03-01T12:34:56Z");
+const key = (scopeKey = "tool.write|alice", now = T) => rateLimitKey({ requests: 1, window: "minute", scope: "tool_identity" }, scopeKey.split("|")[0]!, scopeKey.split("|")[1]!, now);
+
+/** The contract every CounterStore must meet. */
+function contract(name: string, make: () => CounterStore) {
+  describe(`${name}: CounterStore contract`, () => {
+    it("increments to the limit, then denies without incrementing", async () => {
+      const s = make();
+      const k = key();
+      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
+      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 2 });
+      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 2 });
+      expect(await s.consume(k.counterKey, 3, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 3 });
+    });
+    it("keys are independent", async () => {
+      const s = make();
+      const a = key("tool.write|alice");
+      const b = key("tool.write|bob");
+      await s.consume(a.counterKey, 1, a.bucketExpiresAtMs, T.getTime());
+      expect(await s.consume(b.counterKey, 1, b.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
+      expect(await s.consume(a.counterKey, 1, a.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 1 });
+    });
+    it("a new window starts at zero", async () => {
+      const s = make();
+      const now = key();
+      const later = key(undefined, new Date("2026-03-01T12:35:00Z"));
+      await s.consume(now.counterKey, 1, now.bucketExpiresAtMs, T.getTime());
+      expect(await s.consume(later.counterKey, 1, later.bucketExpiresAtMs, later.bucketStartMs)).toEqual({ allowed: true, used: 1 });
+    });
+    it("concurrent consumers never exceed the limit", async () => {
+      const s = make();
+      const k = key();
+      const results = await Promise.all(Array.from({ length: 12 }, () => s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())));
+      expect(results.filter((r) => r.allowed)).toHaveLength(5);
+      expect(results.filter((r) => r.allowed).map((r) => r.used).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+}
+
+contract("memory", () => new MemoryCounterStore());
+
+describe("MemoryCounterStore", () => {
+  it("prunes buckets whose window ended", async () => {
+    const s = new MemoryCounterStore();
+    const a = key();
+    await s.consume(a.counterKey, 5, a.bucketExpiresAtMs, T.getTime());
+    const b = key("tool.read|alice", new Date("2026-03-01T12:40:00Z"));
+    await s.consume(b.counterKey, 5, b.bucketExpiresAtMs, b.bucketStartMs);
+    expect(s.size).toBe(1);
+  });
+});
+
+describe("FileCounterStore", () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "gait-counters-"));
+    path = join(dir, "nested", "gate_rate_limits.json");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const contractDirs: string[] = [];
+  afterAll(() => contractDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  contract("file", () => {
+    const d = mkdtempSync(join(tmpdir(), "gait-counters-c-"));
+    contractDirs.push(d);
+    return new FileCounterStore(join(d, "state.json"));
+  });
+
+  it("writes Gait's state file shape, mode 0600, and removes its lock", async () => {
+    const s = new FileCounterStore(path);
+    const k = key();
+    await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime());
+    await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime());
+    const text = readFileSync(path, "utf8");
+    expect(JSON.parse(text)).toEqual({
+      schema_id: "gait.gate.rate_limit_state",
+      schema_version: "1.0.0",
+      counters: [{ key: "minute|tool_identity|2026-03-01T12:34:00Z|tool.write|alice", count: 2 }],
+    });
+    expect(text.endsWith("}\n")).toBe(true);
+    expect(text).toContain('\n  "counters": [');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(readdirSync(join(dir, "nested")).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("reads a Gait-written file and keeps counting; prunes ended and malformed keys", async () => {
+    const k = key();
+    writeFileSync(
+      path.replace("nested/", ""),
+      JSON.stringify({
+        schema_id: "gait.gate.rate_limit_state",
+        schema_version: "1.0.0",
+        counters: [
+          { key: k.counterKey, count: 4 },
+          { key: "minute|tool|2026-03-01T11:00:00Z|old", count: 9 },
+          { key: "hour|tool|2026-03-01T12:00:00Z|tool.x", count: 1 },
+          { key: "garbage", count: 3 },
+        ],
+      }),
+    );
+    const s = new FileCounterStore(path.replace("nested/", ""));
+    expect(await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 5 });
+    expect(await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 5 });
+    expect([...(await s.snapshot()).keys()]).toEqual(["hour|tool|2026-03-01T12:00:00Z|tool.x", k.counterKey]);
+  });
+
+  it("an unreadable state file is an error, never a silent reset", async () => {
+    writeFileSync(join(dir, "bad.json"), "{not json");
+    const s = new FileCounterStore(join(dir, "bad.json"));
+    const k = key();
+    await expect(s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).rejects.toThrow(CounterStateError);
+    await expect(s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).rejects.toThrow(/parse rate limit state .*remove it to reset/);
+    writeFileSync(join(dir, "bad2.json"), JSON.stringify({ counters: [{ key: 1, count: "x" }] }));
+    await expect(new FileCounterStore(join(dir, "bad2.json")).consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).rejects.toThrow(CounterStateError);
+    expect(existsSync(join(dir, "bad.json.lock"))).toBe(false);
+  });
+
+  it("lock contention times out with a retryable state_contention error", async () => {
+    const state = join(dir, "state.json");
+    const meta = { schema_id: "gait.gate.rate_limit_lock", schema_version: "1.0.0", pid: 99999, created_at: new Date().toISOString() };
+    writeFileSync(`${state}.lock`, JSON.stringify(meta));
+    const s = new FileCounterStore(state, { lockTimeoutMs: 60, lockRetryMs: 5 });
+    const k = key();
+    const err = await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CounterLockTimeoutError);
+    expect((err as CounterLockTimeoutError).message).toContain("lock contention");
+    expect(err).toMatchObject({ code: "rate_limit_lock_timeout", category: "state_contention", retryable: true });
+    expect(existsSync(state)).toBe(false); // nothing counted
+    expect(existsSync(`${state}.lock`)).toBe(true); // someone else's lock is left alone
+  });
+
+  it("takes over a stale lock (old created_at)", async () => {
+    const state = join(dir, "state.json");
+    const meta = { schema_id: "gait.gate.rate_limit_lock", schema_version: "1.0.0", pid: 99999, created_at: "2020-01-01T00:00:00Z" };
+    writeFileSync(`${state}.lock`, JSON.stringify(meta));
+    const k = key();
+    const s = new FileCounterStore(state, { lockTimeoutMs: 60, lockRetryMs: 5 });
+    expect(await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
+    expect(existsSync(`${state}.lock`)).toBe(false);
+  });
+
+  it("takes over a stale lock (old mtime, unreadable metadata)", async () => {
+    const state = join(dir, "state.json");
+    writeFileSync(`${state}.lock`, "garbage");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${state}.lock`, old, old);
+    const k = key();
+    const s = new FileCounterStore(state, { lockTimeoutMs: 60, lockRetryMs: 5 });
+    expect((await s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())).allowed).toBe(true);
+  });
+
+  it("two store instances on one file serialize through the lock file", async () => {
+    const state = join(dir, "shared.json");
+    const a = new FileCounterStore(state);
+    const b = new FileCounterStore(state);
+    const k = key();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume(k.counterKey, 100, k.bucketExpiresAtMs, T.getTime())));
+    expect(results.map((r) => r.used).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await a.snapshot()).get(k.counterKey)).toBe(10);
+  });
+
+  it("refuses an empty path", () => {
+    expect(() => new FileCounterStore("  ")).toThrow(CounterStateError);
+  });
+});
