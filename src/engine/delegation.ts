@@ -272,9 +272,11 @@ export function validateDelegationChain(input: DelegationChainInput): Delegation
     }
     const linkDelegator = goTrimSpace(link.delegator_identity ?? "");
     const linkDelegate = goTrimSpace(link.delegate_identity ?? "");
+    // Go's omitempty never drops a time.Time, so Gait's audit entry for a missing link carries the zero expiry.
     entries.push({
       ...(linkDelegator ? { delegator_identity: linkDelegator } : {}),
       ...(linkDelegate ? { delegate_identity: linkDelegate } : {}),
+      expires_at: GO_ZERO_TIME,
       valid: false,
       error_code: "delegation_token_missing",
     });

@@ -119,6 +119,8 @@ export async function evaluateGate(policy: Policy, rawIntent: unknown, opts: Gat
   const delegationRequired = outcome.require_delegation && !intentInvalid;
   let delegation: GateResult["delegation_audit"];
   if (delegationRequired) {
+    // Gait (gate eval): the delegation verify key, else the approval verify key, else the gate's own signing key.
+    // Callers pass the signing-key fallback as approvalVerifier (never in oss-prod), so this covers all three.
     const verifier = opts.delegationVerifier ?? opts.approvalVerifier;
     if (opts.profile === "oss-prod" && !verifier) {
       throw new GateConfigError(

@@ -4,8 +4,9 @@
  * Fixed windows on the WALL clock (not `--evaluation-time`): the bucket is the UTC minute or hour the decision falls
  * in, and the counter key is `window|scope|bucketStartRFC3339|scopeKey`, byte-identical to Gait's state file keys.
  * `used >= requests` denies without incrementing. The destructive budget reuses the same machinery with the tool name
- * `destructive_budget|<tool>`; with scope `identity` the scope key is just the identity, so an identity-scoped
- * budget shares its counter with an identity-scoped rate limit of the same window (Gait QUIRK, kept).
+ * `destructive_budget|<tool>` (plain `script` for script intents); with scope `identity` the scope key is just the
+ * identity, so an identity-scoped budget shares its counter with an identity-scoped rate limit of the same window
+ * (Gait QUIRK, kept).
  */
 import { formatGoTimeSeconds } from "./time.js";
 import type { CounterStore, IntentRequest, RateLimitPolicy } from "./types.js";
@@ -101,12 +102,23 @@ export function enforceRateLimit(store: CounterStore, limit: RateLimitPolicy, in
 }
 
 /**
+ * The tool name a destructive budget counts under. Gait prefixes the tool name with `destructive_budget|` and then
+ * re-normalizes the intent, which forces the tool name of a script intent back to plain `script`: a script's budget
+ * therefore counts under `script`, sharing its counter with a rate limit of the same window and scope (Gait QUIRK,
+ * kept because it only makes decisions stricter).
+ */
+export function destructiveBudgetToolName(intent: IntentRequest): string {
+  if (intent.script) return "script";
+  return `destructive_budget|${intent.tool_name.trim()}`;
+}
+
+/**
  * Stage 9b: the destructive budget, counted only when the intent has a destructive target (see
  * {@link intentHasDestructiveTarget}); returns undefined (nothing consumed) otherwise.
  */
 export async function enforceDestructiveBudget(store: CounterStore, budget: RateLimitPolicy, intent: IntentRequest, now: Date): Promise<RateLimitDecision | undefined> {
   if (!intentHasDestructiveTarget(intent)) return undefined;
-  return consumeLimit(store, budget, `destructive_budget|${intent.tool_name.trim()}`, intent.context.identity, now);
+  return consumeLimit(store, budget, destructiveBudgetToolName(intent), intent.context.identity, now);
 }
 
 /**

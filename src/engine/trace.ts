@@ -381,15 +381,31 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
     violations: nonEmpty(uniqueSorted(decision.violations)),
     latency_ms: latency,
     approval_token_ref: str(decision.approval_ref),
-    freeze_window: decision.freeze_window,
-    sandbox: decision.sandbox,
-    kill_switch: decision.kill_switch,
+    freeze_window: decision.freeze_window && goDecision(decision.freeze_window, ["evaluated_at", "window_start", "window_end"]),
+    sandbox: decision.sandbox && goDecision(decision.sandbox, []),
+    kill_switch: decision.kill_switch && goDecision(decision.kill_switch, ["evaluated_at"]),
     mcp_trust: meta.mcpTrust,
     delegation_ref: delegationRef,
     skill_provenance: intent.skill_provenance,
     relationship: buildTraceRelationship(intent, traceId, meta.policyId, meta.policyVersion, policyDigest, rules),
   });
   return record;
+}
+
+/**
+ * Serialize a sub-decision the way Go marshals it: empty values dropped (omitempty), but `time.Time` fields always
+ * present, as `0001-01-01T00:00:00Z` when unset (Go's omitempty never omits a struct), and in Go's UTC encoding.
+ * Gait's verifier re-marshals the record through its structs, so this keeps our signed bytes equal to its bytes.
+ */
+function goDecision<T extends object>(obj: T, timeFields: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined || v === null || v === "" || v === 0 || v === false) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    out[k] = timeFields.includes(k) && typeof v === "string" ? (normalizeGoTime(v) ?? v) : v;
+  }
+  for (const k of timeFields) if (out[k] === undefined) out[k] = GO_ZERO_TIME;
+  return out as T;
 }
 
 function cleanStepVerdict(s: StepVerdict): StepVerdict {

@@ -82,7 +82,8 @@ export interface EvaluateInput {
   approvalRequestId?: string;
   delegationTokens: string[];
   emitRunpack: boolean;
-  signal?: AbortSignal;
+  /** true once the caller went away (cancel / deadline): checked before irreversible steps */
+  cancelled?: () => boolean;
 }
 
 export interface EvaluateOutput {
@@ -252,7 +253,7 @@ export class DecisionService {
         }
         approvalTokens = kept;
       }
-      input.signal?.throwIfAborted();
+      this.checkCancelled(input);
 
       // 4. the whole gate pipeline
       const ks = d.killSwitch.current();
@@ -288,7 +289,7 @@ export class DecisionService {
 
       // 5. consume the tokens that turned this decision into allow (single use)
       if (verdict === "allow" && !cfg.approvalReuse && result.approval_ref) {
-        input.signal?.throwIfAborted();
+        this.checkCancelled(input);
         for (const id of result.approval_ref.split(",").filter(Boolean)) {
           const ok = await this.approvalsCall(() => d.approvals.consumeToken(id, result.intent_digest, now));
           if (!ok) {
@@ -397,6 +398,10 @@ export class DecisionService {
     } finally {
       release();
     }
+  }
+
+  private checkCancelled(input: EvaluateInput): void {
+    if (input.cancelled?.()) throw new GrpcError(grpc.status.CANCELLED, "call cancelled or deadline exceeded before a decision was recorded");
   }
 
   /** Approval-store calls fail closed as UNAVAILABLE (STATE_UNAVAILABLE), never as a verdict. */

@@ -82,6 +82,8 @@ export interface HandlerContext {
   deadline: grpc.Deadline;
   /** the peer address as grpc-js reports it */
   peer: string;
+  /** true once the client cancelled or the deadline passed (cheaper than creating `signal`) */
+  cancelled(): boolean;
 }
 
 /** Promise / async-iterable style implementation, typed from the GenService. */
@@ -121,6 +123,7 @@ function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritabl
     get peer() {
       return call.getPeer();
     },
+    cancelled: () => state === "cancelled" || (state === "running" && call.cancelled),
   };
   return {
     ctx,

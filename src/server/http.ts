@@ -196,7 +196,7 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
         approvalTokens: [],
         delegationTokens: [],
         emitRunpack: body.emit_runpack === true,
-        signal: ac.signal,
+        cancelled: () => ac.signal.aborted,
       });
       d.metrics.decisions.inc({ verdict: out.verdict, transport: "http" });
       d.metrics.latency.observe({ transport: "http" }, (performance.now() - t0) / 1000);

@@ -257,13 +257,13 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
           approvalRequestId: req.approvalRequestId || undefined,
           delegationTokens: req.delegationTokens,
           emitRunpack: req.emitRunpack,
-          signal: ctx.signal,
+          cancelled: ctx.cancelled,
         });
         d.metrics.decisions.inc({ verdict: out.verdict, transport: "grpc" });
         d.metrics.latency.observe({ transport: "grpc" }, (performance.now() - t0) / 1000);
         return toEvaluateResponse(out);
       } catch (e) {
-        if (ctx.signal.aborted && !(e instanceof GrpcError)) {
+        if (ctx.cancelled() && !(e instanceof GrpcError)) {
           throw new GrpcError(grpc.status.CANCELLED, "call cancelled or deadline exceeded before a decision was recorded");
         }
         return failClosed(e);

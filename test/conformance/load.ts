@@ -128,7 +128,7 @@ export const WANT_KEYS = new Set([
   "required_approvals", "valid_approvals", "approval_ref", "required_approval_scopes",
   "delegation_required", "valid_delegations",
   "rate_limit_scope", "rate_limit_key", "rate_limit_used", "rate_limit_remaining",
-  "destructive_budget_used", "destructive_budget_remaining",
+  "destructive_budget_key", "destructive_budget_used", "destructive_budget_remaining",
   "kill_switch", "freeze_window", "sandbox",
   "step_count", "step_verdicts",
   "simulate_mode", "would_have_blocked", "simulated_verdict", "simulated_reason_codes",

@@ -152,7 +152,8 @@ describe("validateDelegationChain / evaluateDelegation", () => {
       [false, "delegation_token_missing"],
       [false, "delegation_token_delegator_mismatch"],
     ]);
-    expect(ev.entries[1]).toEqual({ delegator_identity: "agent-1", delegate_identity: "agent-2", valid: false, error_code: "delegation_token_missing" });
+    // Go marshals the zero expiry of a missing link (time.Time is never omitted by omitempty)
+    expect(ev.entries[1]).toEqual({ delegator_identity: "agent-1", delegate_identity: "agent-2", expires_at: GO_ZERO_TIME, valid: false, error_code: "delegation_token_missing" });
   });
 
   it("an extra token after a complete chain is chain_mismatch but does not block", () => {

@@ -103,6 +103,18 @@ describe("destructive budget", () => {
     expect(db).toMatchObject({ allowed: true, used: 2, key: "alice" });
     expect((await enforceRateLimit(store, limit, intent(), T)).allowed).toBe(false);
   });
+  it("QUIRK: a script's budget counts under plain `script` and shares the script's rate-limit counter", async () => {
+    const store = new MemoryCounterStore();
+    const limit = { requests: 2, window: "minute", scope: "tool_identity" };
+    const script = intent([], { tool_name: "script", script: { steps: [{ tool_name: "tool.rm", args: {}, targets: [{ kind: "path", value: "/x", destructive: true }] }] } } as Partial<IntentRequest>);
+    const rl = await enforceRateLimit(store, limit, script, T);
+    const db = await enforceDestructiveBudget(store, limit, script, T);
+    expect(db).toMatchObject({ allowed: true, used: 2, key: "script|alice", counterKey: rl.counterKey });
+    expect((await enforceDestructiveBudget(store, limit, script, T))!.allowed).toBe(false);
+    // a plain intent keeps the prefixed name and its own counter
+    const plain = await enforceDestructiveBudget(store, limit, intent([{ destructive: true }]), T);
+    expect(plain).toMatchObject({ allowed: true, used: 1, key: "destructive_budget|tool.write|alice" });
+  });
   it("script steps decide when any step has targets", () => {
     const steps = (targets: Partial<Target>[][]) => ({
       script: { steps: targets.map((ts, i) => ({ tool_name: `s${i}`, args: {}, targets: ts.map((t) => ({ kind: "path", value: "/x", ...t })) })) },

@@ -207,3 +207,26 @@ describe("signTraceRecord / verifyTraceRecord", () => {
     expect(verifyTraceRecord({ ...doc, signature: { sig: 5 } }, key.verifier()).ok).toBe(false);
   });
 });
+
+describe("Go struct serialization of sub-decisions", () => {
+  it("kill switch and freeze window keep their time fields (zero time when unset) and drop empty values", () => {
+    const rec = buildTraceRecord(
+      decision({
+        verdict: "block",
+        kill_switch: { status: "active", reason_codes: ["kill_switch_active"], matched_entry_ids: [] },
+        freeze_window: { status: "active", effect: "block", evaluated_at: "2026-01-01T01:00:00+01:00", reason: "" },
+        sandbox: { status: "valid", reason_codes: [] },
+      }),
+      { observedAt: OBSERVED },
+    );
+    expect(rec.kill_switch).toEqual({ status: "active", reason_codes: ["kill_switch_active"], evaluated_at: "0001-01-01T00:00:00Z" });
+    expect(rec.freeze_window).toEqual({
+      status: "active",
+      effect: "block",
+      evaluated_at: "2026-01-01T00:00:00Z",
+      window_start: "0001-01-01T00:00:00Z",
+      window_end: "0001-01-01T00:00:00Z",
+    });
+    expect(rec.sandbox).toEqual({ status: "valid" });
+  });
+});
