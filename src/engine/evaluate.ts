@@ -11,7 +11,7 @@
  * No path here can produce `allow` from an error: invalid input either blocks (fail-closed) or throws.
  */
 import { digestJCS } from "./canon.js";
-import { MAX_SCRIPT_STEPS, normalizeIntent, rawRiskClass, targetsDigest } from "./intent.js";
+import { IntentDecodeError, MAX_SCRIPT_STEPS, normalizeIntent, rawRiskClass, targetsDigest } from "./intent.js";
 import { KillSwitchStateError, matchKillSwitch } from "./killswitch.js";
 import type { CompiledPolicy, CompiledRule } from "./match.js";
 import { anyPattern, compilePolicy, maxVerdict, ruleMatches } from "./match.js";
@@ -792,6 +792,9 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
     intent = normalizeIntent(rawIntent, opts.envelope ? { envelope: opts.envelope } : undefined);
   } catch (err) {
     if (!(err instanceof IntentError)) throw err;
+    // Gait decodes the intent JSON into its struct before normalizing (pipeline stage 2): a type error there is an
+    // input error (exit 6) even when fail-closed applies; only normalization errors become a fail-closed block.
+    if (err instanceof IntentDecodeError) throw err;
     rawRisk ??= rawRiskClass(rawIntent);
     if (!cp.failClosedRiskClasses.has(rawRisk)) throw err;
     const o = earlyBlock(placeholderIntent(rawIntent, rawRisk), ["fail_closed_intent_invalid"], ["intent_not_evaluable"]);
