@@ -357,7 +357,8 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
     broker_credential_ref: str(receipt?.credential_ref),
     broker_credential_source: str(receipt?.source),
     broker_credential_access_type: str(receipt?.access_type),
-    broker_credential_issuer: str(receipt?.issuer),
+    // Gait's runGateEval records the receipt's issuer, or the broker that issued it when the receipt names none.
+    broker_credential_issuer: str(receipt?.issuer) ?? str(receipt?.issued_by),
     broker_request_digest: str(decision.broker?.request_digest),
     broker_target_binding: str(receipt?.target_binding),
     broker_run_binding: str(receipt?.run_binding),

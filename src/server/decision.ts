@@ -10,11 +10,10 @@ import type { Logger } from "pino";
 import * as grpc from "@grpc/grpc-js";
 import { evaluateGate, GateConfigError } from "../engine/gate.js";
 import { decodeToolCall } from "../engine/adapters.js";
-import { parseApprovalToken } from "../engine/approval.js";
+import { parseApprovalToken, requiredApprovalScopes } from "../engine/approval.js";
 import { parseDelegationToken } from "../engine/delegation.js";
 import { buildTraceRecord, computeTraceId, signTraceRecord, type TraceRecord } from "../engine/trace.js";
-import { digestJCS } from "../engine/canon.js";
-import { formatGoTime } from "../engine/time.js";
+import { delegationDigest } from "../engine/intent.js";
 import {
   IntentError,
   PolicyError,
@@ -35,7 +34,8 @@ import type { ServeConfig } from "./config.js";
 import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
 import type { ServerMetrics } from "./metrics.js";
-import type { ApprovalRecord, ApprovalStorePort, TraceLogPort } from "./ports.js";
+import type { TraceLogPort } from "./ports.js";
+import type { ApprovalRequest, ApprovalStore, ConsumeRef, NewApprovalRequest } from "../state/approvals.js";
 import type { SignedTraceRecord } from "../tracelog/format.js";
 
 /** Reason codes the service adds on top of Gait's catalogue (documented in docs/service.md). */
@@ -63,7 +63,7 @@ export interface DecisionDeps {
   counters: CounterStore;
   broker?: CredentialBroker;
   traceLog: TraceLogPort;
-  approvals: ApprovalStorePort;
+  approvals: ApprovalStore;
   metrics: ServerMetrics;
   log: Logger;
   producerVersion: string;
@@ -106,27 +106,8 @@ export interface EvaluateOutput {
   policyVersion: string;
 }
 
-/** Per-key async mutex: serializes the check-evaluate-consume sequence of calls presenting the same token. */
-class KeyedMutex {
-  private tails = new Map<string, Promise<void>>();
-  async lock(keys: string[]): Promise<() => void> {
-    const sorted = [...new Set(keys)].sort();
-    const releases: (() => void)[] = [];
-    for (const k of sorted) {
-      const prev = this.tails.get(k) ?? Promise.resolve();
-      let release!: () => void;
-      const next = new Promise<void>((r) => (release = r));
-      const tail = prev.then(() => next);
-      this.tails.set(k, tail);
-      await prev;
-      releases.push(() => {
-        release();
-        if (this.tails.get(k) === tail) this.tails.delete(k);
-      });
-    }
-    return () => releases.reverse().forEach((r) => r());
-  }
-}
+/** Gait's reason code for a decision the approval stage turned into allow. */
+const APPROVAL_GRANTED = "approval_granted";
 
 const uniqueSorted = (xs: Iterable<string>): string[] => [...new Set([...xs].filter(Boolean))].sort();
 
@@ -149,7 +130,6 @@ function parseJsonDocs(texts: string[], what: string): unknown[] {
 }
 
 export class DecisionService {
-  private readonly tokenLocks = new KeyedMutex();
   constructor(private readonly d: DecisionDeps) {}
 
   /** Run one decision. Throws GrpcError on every non-verdict outcome. */
@@ -205,10 +185,10 @@ export class DecisionService {
     } catch (e) {
       throw invalidArgument(ErrorReason.INVALID_TOKEN_DOCUMENT, (e as Error).message);
     }
-    let namedRequest: ApprovalRecord | undefined;
+    let namedRequest: ApprovalRequest | undefined;
     const now = new Date();
     if (input.approvalRequestId) {
-      namedRequest = await this.approvalsCall(() => d.approvals.get(input.approvalRequestId!, now));
+      namedRequest = await this.approvalsCall(() => d.approvals.get(input.approvalRequestId!));
       if (!namedRequest) {
         throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${input.approvalRequestId} not found`);
       }
@@ -231,173 +211,170 @@ export class DecisionService {
           break;
       }
     }
-    // dedupe by token id (the same token inline and via the request counts once)
-    const seenTokens = new Set<string>();
-    approvalTokens = approvalTokens.filter((t) => {
-      const id = typeof t.token_id === "string" ? t.token_id : "";
-      if (!id) return true;
-      if (seenTokens.has(id)) return false;
-      seenTokens.add(id);
-      return true;
-    });
-
-    // 3. single use: serialize calls presenting the same tokens; drop tokens already used
-    const tokenIds = approvalTokens.map((t) => (typeof t.token_id === "string" ? t.token_id : "")).filter(Boolean);
-    const release = !cfg.approvalReuse && tokenIds.length ? await this.tokenLocks.lock(tokenIds) : () => {};
-    try {
-      if (!cfg.approvalReuse && tokenIds.length) {
-        const kept: ApprovalToken[] = [];
-        for (const t of approvalTokens) {
-          if (t.token_id && (await this.approvalsCall(() => d.approvals.isConsumed(t.token_id)))) serviceReasons.push(SERVICE_REASON.tokenConsumed);
-          else kept.push(t);
-        }
-        approvalTokens = kept;
-      }
-      this.checkCancelled(input);
-
-      // 4. the whole gate pipeline
-      const ks = d.killSwitch.current();
-      let result: GateResult;
-      try {
-        result = await evaluateGate(policy, rawIntent, {
-          now,
-          profile: cfg.profile,
-          killSwitch: ks,
-          counters: d.counters,
-          approvalTokens,
-          approvalVerifier: verifierFor(d.keys, d.keys.approvalVerifier, approvalTokens),
-          delegationTokens,
-          delegationVerifier: d.keys.delegationVerifier ?? d.keys.signer,
-          broker: d.broker,
-          brokerReference: cfg.credentialRef,
-          brokerScopes: cfg.credentialScopes,
-          producerVersion: d.producerVersion,
-        });
-      } catch (e) {
-        if (e instanceof IntentError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
-        if (e instanceof PolicyError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
-        if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.POLICY_UNAVAILABLE, e.message);
-        if (e instanceof GrpcError) throw e;
-        d.log.error({ err: e }, "gate evaluation failed");
-        throw unavailable(ErrorReason.STATE_UNAVAILABLE, `evaluation failed: ${(e as Error).message}`);
-      }
-      let verdict: Verdict = result.verdict;
-      warnings.push(...(result.warnings ?? []));
-
-      // a denied request never turns into allow: escalate to block (more restrictive is always safe)
-      if (namedRequest?.state === "denied" && VERDICT_RANK[verdict] < VERDICT_RANK.block) verdict = "block";
-
-      // 5. consume the tokens that turned this decision into allow (single use)
-      if (verdict === "allow" && !cfg.approvalReuse && result.approval_ref) {
-        this.checkCancelled(input);
-        for (const id of result.approval_ref.split(",").filter(Boolean)) {
-          const ok = await this.approvalsCall(() => d.approvals.consumeToken(id, result.intent_digest, now));
-          if (!ok) {
-            // consumed elsewhere between our check and now (another replica): never allow twice
-            verdict = "require_approval";
-            serviceReasons.push(SERVICE_REASON.tokenConsumed);
-          }
-        }
-      }
-      if (verdict !== result.verdict) result = { ...result, verdict };
-
-      // 6. pending approval request for require_approval
-      let approvalRequestId: string | undefined;
-      if (verdict === "require_approval" && !result.intent_invalid && result.intent_digest) {
-        if (namedRequest?.state === "pending" && namedRequest.intent_digest === result.intent_digest && namedRequest.policy_digest === result.policy_digest) {
-          approvalRequestId = namedRequest.id;
-        } else {
-          const intent = result.intent;
-          const { record, created } = await this.approvalsCall(() =>
-            d.approvals.createOrGetPending(
-              {
-                tool_name: result.tool_name,
-                intent_digest: result.intent_digest,
-                policy_digest: result.policy_digest,
-                args_digest: result.args_digest,
-                delegation_binding_digest: intent.delegation ? digestJCS(intent.delegation) : undefined,
-                required_scopes: result.required_approval_scopes ?? [],
-                required_approvals: Math.max(1, result.required_approvals ?? 1),
-                identity: intent.context?.identity ?? "",
-                run_id: runId || undefined,
-                session_id: sessionId || intent.context?.session_id || undefined,
-                reason_codes: result.reason_codes,
-                trace_id: computeTraceId(result.policy_digest, result.intent_digest, verdict),
-                created_at: formatGoTime(now),
-                expires_at: formatGoTime(now.getTime() + cfg.approvalRequestTtlMs),
-              },
-              now,
-            ),
-          );
-          approvalRequestId = record.id;
-          if (created) d.metrics.approvalsCreated.inc();
-        }
-      }
-
-      // 7. signed trace, durable before the reply
-      let record: TraceRecord;
-      try {
-        record = signTraceRecord(
-          buildTraceRecord(result, {
-            observedAt: new Date(),
-            producerVersion: d.producerVersion,
-            policyId: policy.schema_id,
-            policyVersion: policy.schema_version,
-            policyDigest,
-            delegationTokenRef: result.delegation_ref,
-          }),
-          d.keys.signer,
-        );
-      } catch (e) {
-        d.log.error({ err: e }, "trace signing failed");
-        throw internalError(ErrorReason.SIGNING_FAILED, `sign trace record: ${(e as Error).message}`);
-      }
-      const t0 = performance.now();
-      let seq: number;
-      try {
-        ({ seq } = await d.traceLog.append(record as TraceRecord & SignedTraceRecord));
-      } catch (e) {
-        d.log.error({ err: e }, "trace append failed");
-        throw unavailable(ErrorReason.TRACE_WRITE_FAILED, `trace record could not be made durable: ${(e as Error).message}`);
-      }
-      d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
-
-      const reasonCodes = uniqueSorted([...result.reason_codes, ...serviceReasons]);
-      if (!runId) runId = `run_mcp_${result.intent_digest.slice(0, 12)}`;
-      runId = normalizeRunId(runId);
-
-      // 8. runpack (after the trace, as Gait)
-      let runpackPath: string | undefined;
-      if (input.emitRunpack && cfg.runpackDir) {
-        try {
-          runpackPath = await this.writeRunpack(cfg.runpackDir, runId, result, verdict, reasonCodes, record.trace_id, seq);
-        } catch (e) {
-          d.log.error({ err: e, seq }, "runpack write failed");
-          throw internalError(ErrorReason.RUNPACK_WRITE_FAILED, `write runpack: ${(e as Error).message}`);
-        }
-      }
-
-      return {
-        result,
-        reasonCodes,
-        verdict,
-        record,
-        seq,
-        adapter,
-        runId,
-        sessionId: sessionId || result.intent?.context?.session_id || "",
-        jobId: jobId || result.intent?.context?.job_id || "",
-        warnings: uniqueSorted(warnings),
-        approvalRequestId,
-        runpackPath,
-        tracePath: cfg.traceDir,
-        latencyMs: performance.now() - started,
-        policyId: policy.schema_id,
-        policyVersion: policy.schema_version,
-      };
-    } finally {
-      release();
+    if (approvalTokens.length > 1) {
+      // dedupe by token id (the same token inline and via the request counts once)
+      const seenTokens = new Set<string>();
+      approvalTokens = approvalTokens.filter((t) => {
+        const id = typeof t.token_id === "string" ? t.token_id : "";
+        if (!id) return true;
+        if (seenTokens.has(id)) return false;
+        seenTokens.add(id);
+        return true;
+      });
     }
+    this.checkCancelled(input);
+
+    // 3. the whole gate pipeline
+    const ks = d.killSwitch.current();
+    let result: GateResult;
+    try {
+      result = await evaluateGate(policy, rawIntent, {
+        now,
+        profile: cfg.profile,
+        killSwitch: ks,
+        counters: d.counters,
+        approvalTokens,
+        approvalVerifier: verifierFor(d.keys, d.keys.approvalVerifier, approvalTokens),
+        delegationTokens,
+        delegationVerifier: d.keys.delegationVerifier ?? d.keys.signer,
+        broker: d.broker,
+        brokerReference: cfg.credentialRef,
+        brokerScopes: cfg.credentialScopes,
+        producerVersion: d.producerVersion,
+      });
+    } catch (e) {
+      if (e instanceof IntentError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
+      if (e instanceof PolicyError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
+      if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.POLICY_UNAVAILABLE, e.message);
+      if (e instanceof GrpcError) throw e;
+      d.log.error({ err: e }, "gate evaluation failed");
+      throw unavailable(ErrorReason.STATE_UNAVAILABLE, `evaluation failed: ${(e as Error).message}`);
+    }
+    let verdict: Verdict = result.verdict;
+    if (result.warnings?.length) warnings.push(...result.warnings);
+
+    // a denied request never turns into allow: escalate to block (more restrictive is always safe)
+    if (namedRequest?.state === "denied" && VERDICT_RANK[verdict] < VERDICT_RANK.block) verdict = "block";
+
+    // 4. single use: atomically consume every token that turned this decision into allow. The store's
+    // all-or-nothing consumeTokens is the only check: of concurrent calls presenting one token exactly one wins, and
+    // a token used before (by this or an earlier process) makes the call require a fresh approval.
+    if (verdict === "allow" && !cfg.approvalReuse && result.approval_ref) {
+      this.checkCancelled(input);
+      const refs: ConsumeRef[] = [];
+      for (const id of result.approval_ref.split(",")) {
+        if (!id) continue;
+        const exp = approvalTokens.find((t) => t.token_id === id)?.expires_at;
+        refs.push(exp ? { token_id: id, expires_at: exp } : { token_id: id });
+      }
+      const ok = await this.approvalsCall(() => d.approvals.consumeTokens(refs, result.intent_digest));
+      if (!ok) {
+        // the approval no longer holds: report it as a fresh require_approval (the gate's grant is withdrawn)
+        verdict = "require_approval";
+        serviceReasons.push(SERVICE_REASON.tokenConsumed);
+        result = {
+          ...result,
+          verdict,
+          reason_codes: result.reason_codes.filter((c) => c !== APPROVAL_GRANTED),
+          required_approval_scopes: result.required_approval_scopes ?? requiredApprovalScopes(result.intent),
+        };
+      }
+    }
+    if (verdict !== result.verdict) result = { ...result, verdict };
+
+    // 5. an approval request an operator can answer, for require_approval (idempotent per intent + policy digest
+    // while one is open; the named request is reused when it is still pending for this very call)
+    let approvalRequestId: string | undefined;
+    if (verdict === "require_approval" && !result.intent_invalid && result.intent_digest) {
+      if (namedRequest?.state === "pending" && namedRequest.intent_digest === result.intent_digest && namedRequest.policy_digest === result.policy_digest) {
+        approvalRequestId = namedRequest.approval_request_id;
+      } else {
+        const intent = result.intent;
+        const req: NewApprovalRequest & { delegation_binding_digest?: string } = {
+          tool_name: result.tool_name,
+          intent_digest: result.intent_digest,
+          policy_digest: result.policy_digest,
+          args_digest: result.args_digest,
+          required_scopes: result.required_approval_scopes ?? requiredApprovalScopes(intent),
+          required_approvals: Math.max(1, result.required_approvals ?? 1),
+          identity: intent.context?.identity ?? "",
+          run_id: runId || undefined,
+          session_id: sessionId || intent.context?.session_id || undefined,
+          reason_codes: result.reason_codes,
+          trace_id: computeTraceId(result.policy_digest, result.intent_digest, verdict),
+          ttl_ms: cfg.approvalRequestTtlMs,
+        };
+        // Delegated calls need tokens bound to the delegation chain; Approve mints them with this digest once the
+        // approval store persists the field (src/state/approvals.ts does not yet: until then, approve delegated calls
+        // with Approve's `digests` target and its delegation_binding_digest).
+        if (intent.delegation) req.delegation_binding_digest = delegationDigest(intent.delegation);
+        const { request, created } = await this.approvalsCall(() => d.approvals.create(req));
+        approvalRequestId = request.approval_request_id;
+        if (created) d.metrics.approvalsCreated.inc();
+      }
+    }
+
+    // 6. signed trace, durable before the reply
+    let record: TraceRecord;
+    try {
+      record = signTraceRecord(
+        buildTraceRecord(result, {
+          observedAt: new Date(),
+          producerVersion: d.producerVersion,
+          policyId: policy.schema_id,
+          policyVersion: policy.schema_version,
+          policyDigest,
+          delegationTokenRef: result.delegation_ref,
+        }),
+        d.keys.signer,
+      );
+    } catch (e) {
+      d.log.error({ err: e }, "trace signing failed");
+      throw internalError(ErrorReason.SIGNING_FAILED, `sign trace record: ${(e as Error).message}`);
+    }
+    const t0 = performance.now();
+    let seq: number;
+    try {
+      ({ seq } = await d.traceLog.append(record as TraceRecord & SignedTraceRecord));
+    } catch (e) {
+      d.log.error({ err: e }, "trace append failed");
+      throw unavailable(ErrorReason.TRACE_WRITE_FAILED, `trace record could not be made durable: ${(e as Error).message}`);
+    }
+    d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
+
+    const reasonCodes = uniqueSorted([...result.reason_codes, ...serviceReasons]);
+    if (!runId) runId = `run_mcp_${result.intent_digest.slice(0, 12)}`;
+    runId = normalizeRunId(runId);
+
+    // 7. runpack (after the trace, as Gait)
+    let runpackPath: string | undefined;
+    if (input.emitRunpack && cfg.runpackDir) {
+      try {
+        runpackPath = await this.writeRunpack(cfg.runpackDir, runId, result, verdict, reasonCodes, record.trace_id, seq);
+      } catch (e) {
+        d.log.error({ err: e, seq }, "runpack write failed");
+        throw internalError(ErrorReason.RUNPACK_WRITE_FAILED, `write runpack: ${(e as Error).message}`);
+      }
+    }
+
+    return {
+      result,
+      reasonCodes,
+      verdict,
+      record,
+      seq,
+      adapter,
+      runId,
+      sessionId: sessionId || result.intent?.context?.session_id || "",
+      jobId: jobId || result.intent?.context?.job_id || "",
+      warnings: uniqueSorted(warnings),
+      approvalRequestId,
+      runpackPath,
+      tracePath: cfg.traceDir,
+      latencyMs: performance.now() - started,
+      policyId: policy.schema_id,
+      policyVersion: policy.schema_version,
+    };
   }
 
   private checkCancelled(input: EvaluateInput): void {

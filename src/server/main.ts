@@ -32,9 +32,8 @@ import { ServerMetrics } from "./metrics.js";
 import { DecisionService, type KillSwitchSource } from "./decision.js";
 import { Admission, gateServiceImpl, type ListenerRole } from "./service.js";
 import { startHttp } from "./http.js";
-import { openApprovalStore } from "./approvals-store.js";
+import { FileApprovalStore } from "../state/approvals.js";
 import { ErrorReason, gateError } from "./errors.js";
-import type { ApprovalStorePort } from "./ports.js";
 
 /** Health service name that reports the last policy reload (NOT_SERVING while the last reload failed). */
 export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
@@ -180,13 +179,17 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     log.info({ head_seq: rec.head_seq, created: rec.created }, "trace log opened");
   }
 
-  let approvals: ApprovalStorePort;
+  let approvals: FileApprovalStore;
+  const approvalsDir = join(cfg.stateDir, "approvals");
   try {
-    approvals = await openApprovalStore(join(cfg.stateDir, "approvals"));
+    approvals = await FileApprovalStore.open({ dir: approvalsDir, onWarning: (m) => log.warn({ component: "approvals" }, m) });
   } catch (e) {
-    throw new StartupError(`open approval state in ${join(cfg.stateDir, "approvals")}: ${(e as Error).message}`, EXIT_INTERNAL);
+    throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT_INTERNAL);
   }
   cleanups.push(() => approvals.close());
+  if (approvals.recovery.torn_bytes > 0) {
+    log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
+  }
 
   const decisions = new DecisionService({
     cfg,

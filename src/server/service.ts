@@ -24,8 +24,8 @@ import type { Verdict } from "../engine/types.js";
 import { GrpcError, type HandlerContext, type ServiceImpl } from "./grpc-adapter.js";
 import { ErrorReason, gateError, invalidArgument, reasonOf, reasonName } from "./errors.js";
 import type { DecisionService, EvaluateOutput } from "./decision.js";
-import type { ApprovalRecord, ApprovalStateName, ApprovalStorePort, TraceLogPort } from "./ports.js";
-import { ApprovalStateError } from "./ports.js";
+import type { TraceLogPort } from "./ports.js";
+import { isApprovalStoreError, type ApprovalRequest, type ApprovalState as StoreState, type ApprovalStore } from "../state/approvals.js";
 import type { ServeConfig } from "./config.js";
 import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
@@ -85,14 +85,14 @@ export const VERDICT_TO_PB: Record<Verdict, PbVerdict> = {
   dry_run: PbVerdict.DRY_RUN,
 };
 
-const STATE_TO_PB: Record<ApprovalStateName, ApprovalState> = {
+const STATE_TO_PB: Record<StoreState, ApprovalState> = {
   pending: ApprovalState.PENDING,
   granted: ApprovalState.GRANTED,
   denied: ApprovalState.DENIED,
   expired: ApprovalState.EXPIRED,
   consumed: ApprovalState.CONSUMED,
 };
-const PB_TO_STATE = new Map<ApprovalState, ApprovalStateName>(Object.entries(STATE_TO_PB).map(([k, v]) => [v, k as ApprovalStateName]));
+const PB_TO_STATE = new Map<ApprovalState, StoreState>(Object.entries(STATE_TO_PB).map(([k, v]) => [v, k as StoreState]));
 
 function tsOf(rfc3339: string | undefined) {
   const p = rfc3339 ? parseRFC3339(rfc3339) : undefined;
@@ -102,9 +102,9 @@ function tsOf(rfc3339: string | undefined) {
   return t;
 }
 
-export function approvalInfo(r: ApprovalRecord): MessageInitShape<typeof ApprovalRequestInfoSchema> {
+export function approvalInfo(r: ApprovalRequest): MessageInitShape<typeof ApprovalRequestInfoSchema> {
   return {
-    approvalRequestId: r.id,
+    approvalRequestId: r.approval_request_id,
     state: STATE_TO_PB[r.state],
     toolName: r.tool_name,
     intentDigest: r.intent_digest,
@@ -113,7 +113,7 @@ export function approvalInfo(r: ApprovalRecord): MessageInitShape<typeof Approva
     requiredScopes: r.required_scopes,
     requiredApprovals: r.required_approvals,
     grantedApprovals: r.tokens.length,
-    approvers: [...new Set(r.tokens.map((t) => t.approver_identity))].sort(),
+    approvers: [...r.approvers].sort(),
     identity: r.identity,
     runId: r.run_id ?? "",
     sessionId: r.session_id ?? "",
@@ -171,7 +171,7 @@ export function intentJson(req: EvaluateRequest): unknown {
 export interface GateServiceDeps {
   cfg: ServeConfig;
   decisions: DecisionService;
-  approvals: ApprovalStorePort;
+  approvals: ApprovalStore;
   traceLog: TraceLogPort;
   keys: ServerKeys;
   policy: PolicyHolder;
@@ -186,6 +186,8 @@ export interface GateServiceDeps {
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
+/** An approval request id (the ListApprovals cursor): `apr_` + hex. */
+const PAGE_TOKEN = /^apr_[0-9a-f]{1,64}$/;
 
 /** Build the GateService implementation for one listener. */
 export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): ServiceImpl<typeof GateService> {
@@ -216,9 +218,10 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof ApprovalStateError) {
-        if (e.kind === "not_found") throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, e.message);
-        throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, e.message);
+      if (isApprovalStoreError(e)) {
+        if (e.code === "not_found") throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, e.message);
+        if (e.code === "conflict") throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, e.message);
+        if (e.code === "invalid") throw invalidArgument(ErrorReason.INVALID_ARGUMENT, e.message);
       }
       if (e instanceof GrpcError) throw e;
       d.log.error({ err: e }, "approval store failed");
@@ -284,20 +287,22 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
       const ttlMs = req.ttl ? durationMs(req.ttl) : 0;
       const t = req.target;
       if (t.case === "approvalRequestId") {
-        const rec = await storeCall(() => d.approvals.get(t.value, now));
+        const rec = await storeCall(() => d.approvals.get(t.value));
         if (!rec) throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${t.value} not found`);
-        if (rec.state !== "pending") {
-          throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, `approval request ${rec.id} is ${rec.state}, not pending`);
+        const id = rec.approval_request_id;
+        // pending, or granted and not yet used (an extra grant replaces an expired token; a deny revokes the grant)
+        if (rec.state !== "pending" && rec.state !== "granted") {
+          throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, `approval request ${id} is ${rec.state}; it can no longer be answered`);
         }
         if (req.decision === ApprovalDecision.DENY) {
-          const after = await storeCall(() => d.approvals.deny(rec.id, approver, req.reasonCode.trim(), now));
-          d.log.info({ approval_request_id: rec.id, approver }, "approval request denied");
+          const after = await storeCall(() => d.approvals.deny(id, approver, req.reasonCode.trim()));
+          d.log.info({ approval_request_id: id, approver }, "approval request denied");
           return { request: approvalInfo(after) };
         }
         const token = mint(d, {
           intentDigest: rec.intent_digest,
           policyDigest: rec.policy_digest,
-          delegationBindingDigest: rec.delegation_binding_digest,
+          delegationBindingDigest: (rec as ApprovalRequest & { delegation_binding_digest?: string }).delegation_binding_digest,
           ttlMs,
           scope: req.scopes.length ? req.scopes : rec.required_scopes.length ? rec.required_scopes : [`tool:${rec.tool_name}`],
           approver,
@@ -305,8 +310,8 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
           maxTargets: req.maxTargets || undefined,
           maxOps: req.maxOps || undefined,
         }, now);
-        const after = await storeCall(() => d.approvals.grant(rec.id, token, now));
-        d.log.info({ approval_request_id: rec.id, approver, token_id: token.token_id, state: after.state }, "approval granted");
+        const after = await storeCall(() => d.approvals.grant(id, token));
+        d.log.info({ approval_request_id: id, approver, token_id: token.token_id, state: after.state }, "approval granted");
         return { request: approvalInfo(after), tokenJson: JSON.stringify(token), tokenId: token.token_id, expiresAt: tsOf(token.expires_at) };
       }
       if (t.case === "digests") {
@@ -335,20 +340,18 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
       const states = req.states.length ? req.states.map((s) => PB_TO_STATE.get(s)) : ["pending" as const];
       if (states.some((s) => s === undefined)) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "states contains APPROVAL_STATE_UNSPECIFIED or an unknown value");
       const size = req.pageSize === 0 ? DEFAULT_PAGE : Math.min(req.pageSize, MAX_PAGE);
-      let offset = 0;
-      if (req.pageToken) {
-        if (!/^\d+$/.test(req.pageToken)) throw invalidArgument(ErrorReason.INVALID_CURSOR, "page_token is not one this server issued");
-        offset = Number(req.pageToken);
-      }
-      const all = await storeCall(() => d.approvals.list(states as ApprovalStateName[], new Date()));
-      const page = all.slice(offset, offset + size);
-      return { requests: page.map(approvalInfo), nextPageToken: offset + size < all.length ? String(offset + size) : "" };
+      // the store pages by request id (ids sort by creation); anything else is not a cursor this server issued
+      if (req.pageToken && !PAGE_TOKEN.test(req.pageToken)) throw invalidArgument(ErrorReason.INVALID_CURSOR, "page_token is not one this server issued");
+      const page = await storeCall(() =>
+        d.approvals.list({ states: states as StoreState[], page_size: size, ...(req.pageToken ? { page_token: req.pageToken } : {}) }),
+      );
+      return { requests: page.requests.map(approvalInfo), nextPageToken: page.next_page_token ?? "" };
     },
 
     async getApproval(req, ctx) {
       authorize(ctx);
       if (!req.approvalRequestId) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "approval_request_id is required");
-      const rec = await storeCall(() => d.approvals.get(req.approvalRequestId, new Date()));
+      const rec = await storeCall(() => d.approvals.get(req.approvalRequestId));
       if (!rec) throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, `approval request ${req.approvalRequestId} not found`);
       return { request: approvalInfo(rec), tokenJsons: rec.state === "granted" ? rec.tokens.map((t) => JSON.stringify(t)) : [] };
     },

@@ -8,7 +8,8 @@
 import { execFile } from "node:child_process";
 import { basename, isAbsolute, normalize } from "node:path";
 import { sha256Hex } from "../engine/canon.js";
-import { BrokerError, brokerRequestPayload, stubBroker } from "../engine/broker.js";
+import { BrokerError, brokerRequestPayload, normalizeBrokerScope, stubBroker } from "../engine/broker.js";
+import { goToLower, goTrimSpace } from "../engine/intent.js";
 import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 import type { BrokerReceipt, BrokerRequest, CredentialBroker } from "../engine/types.js";
 
@@ -35,12 +36,46 @@ export interface EnvBrokerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Read `<name>` from `env`, trimmed like Go's strings.TrimSpace; "" when unset. */
+function envText(env: NodeJS.ProcessEnv, name: string): string {
+  return goTrimSpace(env[name] ?? "");
+}
+
 /**
- * The `env` broker: the credential lives in `<prefix><REF>` where REF is the request reference (or the tool name
- * when there is none), normalized by {@link envKeyFor}. The receipt's credential_ref is
- * `env:<VAR>:<first 8 bytes hex of sha256(value)>`, so it identifies the value without revealing it. Optional
- * `<VAR>_ISSUED_AT`, `<VAR>_EXPIRES_AT` (RFC 3339) and `<VAR>_TTL_SECONDS` describe its lifetime.
- * An unset or blank variable is an error naming the variable (not its value).
+ * Gait's strconv.ParseInt(s, 10, 64) for `_TTL_SECONDS`: optional sign, decimal digits only. Values past
+ * Number.MAX_SAFE_INTEGER (far beyond any real TTL) are treated as unparseable rather than silently rounded.
+ */
+function parseEnvTTL(text: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * The `env` broker (Gait's EnvBroker.Issue). The credential lives in `<prefix><REF>` where REF is the request
+ * reference (or the tool name when there is none), normalized by {@link envKeyFor}; an unset or blank variable is
+ * an error naming the variable (never its value). The receipt's credential_ref is
+ * `env:<VAR>:<first 8 bytes hex of sha256(value)>`, so it identifies the value without revealing it.
+ *
+ * An environment variable says nothing about how the credential was minted, so by default the receipt is
+ * source `env`, issuer `env`, access type `unknown` (a rule with `require_jit_credential` or
+ * `block_standing_credentials` refuses it), subject and owner = the requesting identity, and it echoes the
+ * request's scope and target/run/job bindings. Whoever provisions the variable can describe it with companion
+ * variables `<VAR>_<SUFFIX>` (each trimmed; blank = default):
+ *
+ * | suffix | receipt field | default |
+ * |---|---|---|
+ * | `_SOURCE` | source (lowercased) | `env` |
+ * | `_ACCESS_TYPE` | access_type (lowercased), e.g. `jit` | `unknown` |
+ * | `_ISSUER` | issuer | `env` |
+ * | `_SUBJECT`, `_OWNER` | subject, owner | request identity |
+ * | `_SCOPE` | scopes (comma-separated; replaces the request's scope) | request scope |
+ * | `_TARGET_BINDING`, `_RUN_BINDING`, `_JOB_BINDING` | the bindings | request target binding / run id / job id |
+ * | `_ISSUED_AT`, `_EXPIRES_AT` | RFC 3339; unparseable values are ignored | none |
+ * | `_TTL_SECONDS` | integer > 0; anything else is ignored | none |
+ *
+ * Overrides can only narrow what passes: the gate still checks every receipt field against the rule and the intent
+ * (a `_TARGET_BINDING` naming another target fails `broker_target_binding_mismatch`).
  */
 export function createEnvBroker(options: EnvBrokerOptions = {}): CredentialBroker {
   const prefix = options.prefix?.trim() || DEFAULT_ENV_PREFIX;
@@ -49,22 +84,33 @@ export function createEnvBroker(options: EnvBrokerOptions = {}): CredentialBroke
     name: "env",
     async issue(request: BrokerRequest): Promise<BrokerReceipt> {
       const varName = prefix + envKeyFor(request.reference || request.tool_name);
-      const value = (env[varName] ?? "").trim();
+      const value = envText(env, varName);
       if (!value) throw new BrokerError(`credential unavailable: environment variable ${varName} is unset or empty`);
+      const meta = (suffix: string) => envText(env, varName + suffix);
       const receipt: BrokerReceipt = {
         issued_by: "env",
         credential_ref: `env:${varName}:${sha256Hex(value).slice(0, 16)}`,
-        target_binding: request.target_binding,
+        source: goToLower(meta("_SOURCE")) || "env",
+        access_type: goToLower(meta("_ACCESS_TYPE")) || "unknown",
+        issuer: meta("_ISSUER") || "env",
+        subject: meta("_SUBJECT") || request.identity,
+        owner: meta("_OWNER") || request.identity,
       };
-      if (request.scope.length) receipt.scopes = [...request.scope];
-      if (request.run_id) receipt.run_binding = request.run_id;
-      if (request.job_id) receipt.job_binding = request.job_id;
-      const issued = parseRFC3339((env[`${varName}_ISSUED_AT`] ?? "").trim());
+      const scopeText = meta("_SCOPE");
+      const scopes = normalizeBrokerScope(scopeText ? scopeText.split(",") : request.scope);
+      if (scopes.length) receipt.scopes = scopes;
+      const target = meta("_TARGET_BINDING") || request.target_binding;
+      if (target) receipt.target_binding = target;
+      const run = meta("_RUN_BINDING") || request.run_id;
+      if (run) receipt.run_binding = run;
+      const job = meta("_JOB_BINDING") || request.job_id;
+      if (job) receipt.job_binding = job;
+      const issued = parseRFC3339(meta("_ISSUED_AT"));
       if (issued) receipt.issued_at = formatGoTime(issued);
-      const expires = parseRFC3339((env[`${varName}_EXPIRES_AT`] ?? "").trim());
+      const expires = parseRFC3339(meta("_EXPIRES_AT"));
       if (expires) receipt.expires_at = formatGoTime(expires);
-      const ttlText = (env[`${varName}_TTL_SECONDS`] ?? "").trim();
-      if (/^\d+$/.test(ttlText) && Number(ttlText) > 0) receipt.ttl_seconds = Number(ttlText);
+      const ttl = parseEnvTTL(meta("_TTL_SECONDS"));
+      if (ttl !== undefined && ttl > 0) receipt.ttl_seconds = ttl;
       return receipt;
     },
   };
@@ -101,13 +147,11 @@ const RECEIPT_STRING_FIELDS = [
 ] as const;
 
 /**
- * The `command` broker: runs `command args...` with execFile (no shell), writes the request as JSON on stdin (Gait's
- * Go field names: ToolName, Identity, Workspace, SessionID, RequestID, RunID, JobID, Reference, Scope,
- * TargetBinding) and expects a JSON receipt on stdout: `{credential_ref, issued_by?, source?, access_type?, issuer?,
- * subject?, owner?, scope?, target_binding?, run_binding?, job_binding?, request_digest?, issued_at?, expires_at?,
- * ttl_seconds?}`. Timeout (5 s), output over 16 KiB, a non-zero exit, non-JSON output or an empty / over-long /
- * control-character credential_ref are errors. Bindings are not filled in for the command: a receipt that omits
- * target_binding fails `broker_target_binding_mismatch`. stderr is discarded (it may carry secrets).
+ * The `command` broker (Gait's CommandBroker.Issue): runs `command args...` with execFile (no shell), writes the
+ * request as JSON on stdin (Gait's Go field names: ToolName, Identity, Workspace, SessionID, RequestID, RunID,
+ * JobID, Reference, Scope, TargetBinding) and reads a JSON receipt from stdout with {@link parseCommandReceipt}.
+ * Timeout (5 s), output over 16 KiB, a non-zero exit or an unreadable receipt are errors. stderr is discarded (it
+ * may carry secrets; Gait merges it into the output it parses, which only ever makes a receipt unreadable).
  */
 export function createCommandBroker(options: CommandBrokerOptions): CredentialBroker {
   const command = options.command.trim();
@@ -143,7 +187,7 @@ export function createCommandBroker(options: CommandBrokerOptions): CredentialBr
               return reject(new BrokerError(`credential unavailable: command broker failed (exit ${String(e.code ?? e.signal ?? "unknown")})`));
             }
             try {
-              resolve(parseCommandReceipt(stdout));
+              resolve(parseCommandReceipt(stdout, request));
             } catch (parseErr) {
               reject(parseErr);
             }
@@ -156,8 +200,126 @@ export function createCommandBroker(options: CommandBrokerOptions): CredentialBr
   };
 }
 
-/** Parse and check a command broker's stdout. Exported for tests. */
-export function parseCommandReceipt(stdout: string): BrokerReceipt {
+/** Fields of Gait's provider receipt that only identify the provider-side credential (never its value). */
+const PROVIDER_ID_FIELDS = [
+  "provider",
+  "assumed_role_arn",
+  "session_arn",
+  "repository",
+  "workflow_ref",
+  "lease_id",
+  "principal",
+  "workload_identity_provider",
+  "service_principal_id",
+  "federated_credential_id",
+  "broker_session_id",
+] as const;
+
+/** Gait's provider aliases (normalizeProviderName); anything else is not a provider receipt. */
+const PROVIDER_ALIASES: Readonly<Record<string, string>> = {
+  aws: "aws_sts",
+  aws_sts: "aws_sts",
+  sts: "aws_sts",
+  github: "github_oidc",
+  github_oidc: "github_oidc",
+  oidc: "github_oidc",
+  vault: "vault_dynamic",
+  vault_dynamic: "vault_dynamic",
+  gcp: "gcp_sts",
+  gcp_sts: "gcp_sts",
+  azure: "azure_federated",
+  azure_federated: "azure_federated",
+  okta: "okta_cyberark",
+  cyberark: "okta_cyberark",
+  okta_cyberark: "okta_cyberark",
+  command: "command",
+  file: "file",
+};
+
+/** Default issuer per provider (Gait's defaultProviderIssuer). */
+const PROVIDER_ISSUERS: Readonly<Record<string, string>> = {
+  aws_sts: "sts.amazonaws.com",
+  github_oidc: "token.actions.githubusercontent.com",
+  vault_dynamic: "vault",
+  gcp_sts: "sts.googleapis.com",
+  azure_federated: "login.microsoftonline.com",
+  okta_cyberark: "okta-cyberark",
+};
+
+/** Reference prefixes that mark a value as a reference, not a raw secret. */
+const REFERENCE_PREFIXES = ["ref:", "stub:", "cmd:", "env:", "aws_sts:", "github_oidc:", "vault_dynamic:", "gcp_sts:", "azure_federated:", "okta_cyberark:", "file:"];
+/** Well-known raw token shapes (GitHub PATs, OpenAI-style keys, AWS access key ids). */
+const SECRET_PREFIXES = ["ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA"];
+
+function looksLikeRawSecret(value: string): boolean {
+  const lower = value.toLowerCase();
+  if (REFERENCE_PREFIXES.some((p) => lower.startsWith(p))) return false;
+  return SECRET_PREFIXES.some((p) => value.startsWith(p));
+}
+
+/** Provider receipt fields that must never carry a raw token (Gait's rejectProviderSecretLikeFields). */
+const SECRET_CHECKED_FIELDS = ["credential_ref", "federated_credential_id", "session_arn", "lease_id", "broker_session_id"] as const;
+
+/** Gait's deriveProviderCredentialRef: a provider receipt may omit credential_ref and name the credential instead. */
+function deriveProviderCredentialRef(provider: string, f: (k: string) => string): string {
+  const first = (...keys: string[]) => keys.map(f).find((v) => v) ?? "";
+  switch (provider) {
+    case "aws_sts": {
+      const v = first("assumed_role_arn", "session_arn");
+      if (v) return `aws_sts:${v}`;
+      throw new BrokerError("aws_sts provider receipt requires assumed_role_arn or session_arn when credential_ref is omitted");
+    }
+    case "github_oidc": {
+      const repo = f("repository");
+      if (!repo) throw new BrokerError("github_oidc provider receipt requires repository when credential_ref is omitted");
+      return f("workflow_ref") ? `github_oidc:${repo}:${f("workflow_ref")}` : `github_oidc:${repo}`;
+    }
+    case "vault_dynamic":
+      if (f("lease_id")) return `vault_dynamic:${f("lease_id")}`;
+      throw new BrokerError("vault_dynamic provider receipt requires lease_id when credential_ref is omitted");
+    case "gcp_sts": {
+      const v = first("principal", "workload_identity_provider");
+      if (v) return `gcp_sts:${v}`;
+      throw new BrokerError("gcp_sts provider receipt requires principal or workload_identity_provider when credential_ref is omitted");
+    }
+    case "azure_federated": {
+      const sp = f("service_principal_id");
+      if (!sp) throw new BrokerError("azure_federated provider receipt requires service_principal_id when credential_ref is omitted");
+      return f("federated_credential_id") ? `azure_federated:${sp}:${f("federated_credential_id")}` : `azure_federated:${sp}`;
+    }
+    case "okta_cyberark":
+      if (f("broker_session_id")) return `okta_cyberark:${f("broker_session_id")}`;
+      throw new BrokerError("okta_cyberark provider receipt requires broker_session_id when credential_ref is omitted");
+    default: // command, file
+      throw new BrokerError(`${provider} provider receipt requires credential_ref`);
+  }
+}
+
+/**
+ * Parse and check a command broker's stdout for `request` (the normalized request the command was sent). Gait's
+ * newest CommandBroker reads two receipt shapes, and so do we:
+ *
+ * - **Provider receipt** (`provider` names a known provider: aws/aws_sts/sts, github/github_oidc/oidc,
+ *   vault/vault_dynamic, gcp/gcp_sts, azure/azure_federated, okta/cyberark/okta_cyberark, command, file). Defaults
+ *   as Gait's NormalizeProviderReceipt: issued_by and source = the provider, access_type `jit`, issuer = the
+ *   provider's token service (e.g. `sts.amazonaws.com`), subject/owner = the request identity, scope and
+ *   target/run/job bindings from the request when omitted; credential_ref may be omitted and derived from the
+ *   provider's identifiers (`aws_sts:<assumed_role_arn>` ...). Identifier fields holding a raw token
+ *   (`ghp_`, `sk-`, `AKIA` ... not prefixed by a reference scheme) and non-RFC 3339 timestamps are errors.
+ * - **Plain receipt** (no or an unknown `provider`): the Response fields as sent; like Gait, a receipt that omits
+ *   scope or a binding gets the request's value (the command was given them on stdin and made no contrary claim;
+ *   a binding it does state is still checked, and one that differs fails the matching `*_mismatch` check).
+ *
+ * Filling omitted fields from the request only changes how a receipt is read: the command could as well have echoed
+ * the request back, so it gains no power it did not have. Two checks stay stricter than Gait on purpose: every field
+ * must have its JSON type (Gait's decoder fails on most mismatches too), and the credential_ref limits (non-empty,
+ * at most 256 characters, no CR/LF/TAB) apply to provider receipts as well, where Gait skips them, because the
+ * reference is written into traces and logs.
+ *
+ * The request digest is left to {@link issueBrokerCredential}, which fills it when the receipt omits it (as Gait
+ * does in both paths). Exported for tests.
+ */
+export function parseCommandReceipt(stdout: string, request: BrokerRequest): BrokerReceipt {
   const text = stdout.trim();
   if (!text) throw new BrokerError("command broker returned empty output");
   let doc: unknown;
@@ -168,30 +330,84 @@ export function parseCommandReceipt(stdout: string): BrokerReceipt {
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new BrokerError("command broker receipt must be a JSON object");
   const d = doc as Record<string, unknown>;
-  const receipt: BrokerReceipt = { credential_ref: "" };
-  for (const f of RECEIPT_STRING_FIELDS) {
-    const v = d[f];
+  const strings: Record<string, string> = {};
+  for (const k of [...RECEIPT_STRING_FIELDS, ...PROVIDER_ID_FIELDS]) {
+    const v = d[k];
     if (v === undefined || v === null) continue;
-    if (typeof v !== "string") throw new BrokerError(`command broker receipt field ${f} must be a string`);
-    (receipt as unknown as Record<string, string>)[f] = v;
+    if (typeof v !== "string") throw new BrokerError(`command broker receipt field ${k} must be a string`);
+    strings[k] = v;
   }
+  let scope: string[] | undefined;
   if (d.scope !== undefined && d.scope !== null) {
     if (!Array.isArray(d.scope) || !d.scope.every((s) => typeof s === "string")) throw new BrokerError("command broker receipt field scope must be an array of strings");
-    receipt.scopes = d.scope as string[];
+    scope = d.scope as string[];
   }
+  let ttl: number | undefined;
   if (d.ttl_seconds !== undefined && d.ttl_seconds !== null) {
     if (typeof d.ttl_seconds !== "number" || !Number.isSafeInteger(d.ttl_seconds)) throw new BrokerError("command broker receipt field ttl_seconds must be an integer");
-    receipt.ttl_seconds = d.ttl_seconds;
+    ttl = d.ttl_seconds;
   }
   for (const f of ["issued_at", "expires_at"] as const) {
-    if (receipt[f] && !parseRFC3339(receipt[f]!)) throw new BrokerError(`command broker receipt field ${f} must be RFC 3339`);
+    const v = goTrimSpace(strings[f] ?? "");
+    if (v && !parseRFC3339(v)) throw new BrokerError(`command broker receipt field ${f} must be RFC 3339`);
   }
-  const ref = receipt.credential_ref.trim();
+
+  const alias = goToLower(goTrimSpace(strings.provider ?? ""));
+  const provider = Object.hasOwn(PROVIDER_ALIASES, alias) ? PROVIDER_ALIASES[alias] : undefined;
+  const receipt = provider ? readProviderReceipt(provider, strings, scope, request) : readPlainReceipt(strings, scope, request);
+  if (ttl !== undefined && ttl !== 0) receipt.ttl_seconds = ttl;
+
+  const ref = goTrimSpace(receipt.credential_ref);
   if (!ref) throw new BrokerError("command broker returned empty credential_ref");
   if (ref.length > MAX_CREDENTIAL_REF_LENGTH) throw new BrokerError("command broker credential_ref too long (max 256 characters)");
   if (/[\r\n\t]/.test(ref)) throw new BrokerError("command broker credential_ref contains invalid whitespace");
   receipt.credential_ref = ref;
-  receipt.issued_by = receipt.issued_by?.trim() || "command";
+  return receipt;
+}
+
+/** Gait's legacy Response path: fields as sent, omitted scope/bindings taken from the request. */
+function readPlainReceipt(strings: Record<string, string>, scope: string[] | undefined, request: BrokerRequest): BrokerReceipt {
+  const receipt: BrokerReceipt = { credential_ref: strings.credential_ref ?? "" };
+  for (const f of RECEIPT_STRING_FIELDS) if (f !== "credential_ref" && strings[f] !== undefined) (receipt as unknown as Record<string, string>)[f] = strings[f]!;
+  // Gait fills only what is absent or exactly empty; a whitespace-only value is kept (and then trims to a mismatch).
+  const requestScope = request.scope ?? [];
+  if (scope?.length) receipt.scopes = scope;
+  else if (requestScope.length) receipt.scopes = [...requestScope];
+  if (!receipt.target_binding && request.target_binding) receipt.target_binding = request.target_binding;
+  if (!receipt.run_binding && request.run_id) receipt.run_binding = request.run_id;
+  if (!receipt.job_binding && request.job_id) receipt.job_binding = request.job_id;
+  receipt.issued_by = goTrimSpace(receipt.issued_by ?? "") || "command";
+  return receipt;
+}
+
+/** Gait's NormalizeProviderReceipt for a resolved provider name. */
+function readProviderReceipt(provider: string, strings: Record<string, string>, scope: string[] | undefined, request: BrokerRequest): BrokerReceipt {
+  const f = (k: string) => goTrimSpace(strings[k] ?? "");
+  for (const k of SECRET_CHECKED_FIELDS) {
+    if (f(k) && looksLikeRawSecret(f(k))) throw new BrokerError(`command broker provider receipt field ${k} must not contain raw credential material`);
+  }
+  const receipt: BrokerReceipt = {
+    issued_by: provider,
+    credential_ref: f("credential_ref") || deriveProviderCredentialRef(provider, f),
+    source: goToLower(f("source")) || provider,
+    access_type: goToLower(f("access_type")) || "jit",
+    issuer: f("issuer") || PROVIDER_ISSUERS[provider] || provider,
+    subject: f("subject") || goTrimSpace(request.identity),
+    owner: f("owner") || goTrimSpace(request.identity),
+  };
+  const scopes = normalizeBrokerScope(scope);
+  const filledScopes = scopes.length ? scopes : normalizeBrokerScope(request.scope);
+  if (filledScopes.length) receipt.scopes = filledScopes;
+  const bind = (k: "target_binding" | "run_binding" | "job_binding", fallback: string | undefined) => {
+    const v = f(k) || goTrimSpace(fallback ?? "");
+    if (v) receipt[k] = v;
+  };
+  bind("target_binding", request.target_binding);
+  bind("run_binding", request.run_id);
+  bind("job_binding", request.job_id);
+  if (f("request_digest")) receipt.request_digest = f("request_digest");
+  if (f("issued_at")) receipt.issued_at = f("issued_at");
+  if (f("expires_at")) receipt.expires_at = f("expires_at");
   return receipt;
 }
 

@@ -100,9 +100,10 @@ describe("command broker", () => {
     expect(() => createCommandBroker({ command: "/bin/sh -c x" })).toThrow("must not contain whitespace");
   });
   it("parseCommandReceipt keeps only known string fields", () => {
-    expect(parseCommandReceipt(`{"credential_ref":"r","issuer":"i","unknown":1}`)).toEqual({ credential_ref: "r", issuer: "i", issued_by: "command" });
-    expect(() => parseCommandReceipt(`[1]`)).toThrow("must be a JSON object");
-    expect(() => parseCommandReceipt(`{"credential_ref":"r","expires_at":"soon"}`)).toThrow("RFC 3339");
+    const r = req({ scope: [] });
+    expect(parseCommandReceipt(`{"credential_ref":"r","issuer":"i","unknown":1}`, r)).toEqual({ credential_ref: "r", issuer: "i", issued_by: "command", target_binding: r.target_binding });
+    expect(() => parseCommandReceipt(`[1]`, r)).toThrow("must be a JSON object");
+    expect(() => parseCommandReceipt(`{"credential_ref":"r","expires_at":"soon"}`, r)).toThrow("RFC 3339");
   });
 });
 
