@@ -48,8 +48,8 @@ generate: setup ## regenerate all code from proto/ (server TS, TS/Python/Go clie
 	./scripts/generate.sh
 
 .PHONY: check-generated
-check-generated: generate ## regenerate and fail if the committed generated code differs
-	./scripts/check-clean.sh
+check-generated: setup ## regenerate and fail if any generated file changed (drift)
+	./scripts/check-generated.sh
 
 .PHONY: lint
 lint: setup ## buf lint, buf breaking against main, TypeScript type check
@@ -71,4 +71,4 @@ bench: setup build ## run the benchmarks; prints figures, writes bench/results/*
 
 .PHONY: clean
 clean: ## remove build output and local state
-	rm -rf dist test-results .state
+	rm -rf dist test-results .state gait-out/serve

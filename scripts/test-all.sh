@@ -20,5 +20,13 @@ if [ -f clients/go/go.mod ]; then
   (cd clients/go && go test -count=1 -json ./... > ../../test-results/gotest.jsonl; rc=$?; grep -E '"Action":"(pass|fail)"' ../../test-results/gotest.jsonl | grep -v '"Test"' || true; exit $rc) || status=1
 fi
 
+echo "== generated code is reproducible (scripts/check-generated.sh)"
+if ./scripts/check-generated.sh; then
+  echo '{"name":"generated-code-drift","passed":1,"failed":0}' > test-results/checks-generated.json
+else
+  echo '{"name":"generated-code-drift","passed":0,"failed":1}' > test-results/checks-generated.json
+  status=1
+fi
+
 node scripts/test-summary.mjs test-results || status=1
 exit $status

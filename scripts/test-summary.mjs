@@ -1,6 +1,6 @@
 // Sums the results of every suite's machine-readable report and prints "N passed, N failed".
 // Exits 1 when a report that should exist is missing or unreadable (a suite that did not run is not a pass).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const dir = process.argv[2] ?? "test-results";
@@ -35,6 +35,13 @@ if (existsSync("clients/go/go.mod")) {
       else if (ev.Action === "fail") failed++;
     }
   } else { console.error("missing go test report"); broken = true; }
+}
+
+// project checks that are not test runners (e.g. generated-code drift): test-results/checks-*.json
+for (const f of readdirSync(dir).filter((n) => n.startsWith("checks-") && n.endsWith(".json"))) {
+  const r = JSON.parse(readFileSync(join(dir, f), "utf8"));
+  passed += r.passed ?? 0;
+  failed += r.failed ?? 0;
 }
 
 if (broken) failed += 1;
