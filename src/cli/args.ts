@@ -126,7 +126,8 @@ function translateParseError(e: Error & { code?: string }, spec: CommandSpec): E
 /** The `--help` text of a command, generated from its spec. */
 export function renderHelp(spec: CommandSpec): string {
   const lines = [`gait ${spec.name}: ${spec.summary}`, "", "Usage:"];
-  for (const u of spec.usage) lines.push(`  gait ${u}`);
+  // the first usage line starts a command; later lines that start with a flag continue it (indented under it)
+  for (const u of spec.usage) lines.push(/^\s*[[-]/.test(u) ? `      ${u.trimStart()}` : `  gait ${u}`);
   const entries = Object.entries(spec.flags).map(([name, f]) => {
     const left = `--${name}${f.type === "string" ? ` ${f.value ?? "<value>"}` : ""}`;
     const def = f.default !== undefined ? ` (default ${f.default})` : "";
@@ -135,7 +136,8 @@ export function renderHelp(spec: CommandSpec): string {
   entries.push(["--help", HELP.help]);
   const width = Math.min(40, Math.max(...entries.map(([l]) => l.length)) + 2);
   lines.push("", "Flags:");
-  for (const [l, h] of entries) lines.push(`  ${l.padEnd(width)}${h}`);
+  // a flag longer than the column gets its help on the next line instead of running into it
+  for (const [l, h] of entries) lines.push(l.length + 2 > width ? `  ${l}\n  ${"".padEnd(width)}${h}` : `  ${l.padEnd(width)}${h}`);
   if (spec.notes?.length) lines.push("", ...spec.notes);
   lines.push("", "Flags may come before or after positional arguments; -flag and --flag=value are accepted.");
   return lines.join("\n") + "\n";
