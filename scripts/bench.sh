@@ -9,6 +9,10 @@ if [ -f dist/bench/tracelog.bench.js ]; then
   echo "== trace log (group-commit appends)"
   node dist/bench/tracelog.bench.js
 fi
+if [ -f dist/bench/server/hotpath.bench.js ]; then
+  echo "== service hot path in-process (decode, decide, sign, durable append, encode; no transport)"
+  node dist/bench/server/hotpath.bench.js
+fi
 if [ -x scripts/bench-server.sh ]; then
   echo "== service (Evaluate over the Unix socket, C-core load generator)"
   ./scripts/bench-server.sh

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import * as grpc from "@grpc/grpc-js";
 import { EvaluateRequestSchema, EvaluateResponseSchema } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
@@ -28,8 +28,9 @@ import { loadServerKeys } from "../../src/server/keys.js";
 import { PolicyHolder } from "../../src/server/policy-holder.js";
 import { ServerMetrics } from "../../src/server/metrics.js";
 import { DecisionService } from "../../src/server/decision.js";
-import { Admission, gateServiceImpl, intentJson, toEvaluateResponse } from "../../src/server/service.js";
-import type { HandlerContext } from "../../src/server/grpc-adapter.js";
+import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, toEvaluateResponse, type EvaluateRequestJson } from "../../src/server/service.js";
+import { toGrpcDefinition, type HandlerContext } from "../../src/server/grpc-adapter.js";
+import { GateService } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 
 // compiled to dist/bench/server/: the repository root is three levels up
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -118,18 +119,18 @@ async function main(): Promise<void> {
       producerVersion: "bench",
       shutdownSignal: new AbortController().signal,
     });
-    const bytes = requestBytes();
-    const handle = async (): Promise<Uint8Array> => {
-      const req = fromBinary(EvaluateRequestSchema, bytes);
-      const res = await svc.evaluate(req, ctx());
-      return toBinary(EvaluateResponseSchema, create(EvaluateResponseSchema, res));
-    };
+    const bytes = Buffer.from(requestBytes());
+    // the (de)serializers grpc-js calls in the server
+    const method = toGrpcDefinition(GateService, GATE_REQUEST_DECODERS).evaluate!;
+    const decode = (b: Buffer) => method.requestDeserialize(b) as EvaluateRequestJson;
+    const encode = (res: unknown) => method.responseSerialize(res);
+    const handle = async (): Promise<Uint8Array> => encode(await svc.evaluate(decode(bytes), ctx()));
     const first = fromBinary(EvaluateResponseSchema, await handle());
     if (first.verdict !== 1) throw new Error(`the benchmark intent is not allowed: ${first.reasonCodes.join(",")}`);
 
     // ---- stages (sync work only; the trace append below includes waiting for fsync, so it is measured as CPU) ----
-    const req = fromBinary(EvaluateRequestSchema, bytes);
-    const raw = intentJson(req);
+    const raw = decode(bytes).intent;
+    const protobufEs = () => toJson(EvaluateRequestSchema, fromBinary(EvaluateRequestSchema, bytes), { useProtoFieldName: true });
     const gateOpts = { now: new Date(), profile: cfg.profile, counters: new MemoryCounterStore(), approvalTokens: [], producerVersion: "bench" };
     const result = await evaluateGate(policy.current.policy, raw, gateOpts);
     const meta = { observedAt: new Date(), producerVersion: "bench", policyId: "gait.gate.policy", policyVersion: "1.0.0", policyDigest: result.policy_digest };
@@ -139,14 +140,14 @@ async function main(): Promise<void> {
     const N = 5000;
     const handlerOnly = process.argv.includes("--handler-only");
     const stages: Record<string, number> = handlerOnly ? {} : {
-      decode_request: await perCall(N, 5, () => fromBinary(EvaluateRequestSchema, bytes)),
-      intent_to_json: await perCall(N, 5, () => intentJson(req)),
+      decode_request: await perCall(N, 5, () => decode(bytes)),
+      decode_request_protobuf_es: await perCall(N, 5, protobufEs),
       evaluate_gate: await perCall(N, 5, () => evaluateGate(policy.current.policy, raw, gateOpts)),
       build_trace_record: await perCall(N, 5, () => buildTraceRecord(result, meta)),
       sign_trace_record: await perCall(N, 5, () => signTraceRecord(record, keys.signer)),
       ed25519_sign_only: await perCall(N, 5, () => keys.signer.sign(new Uint8Array(32))),
       record_json_stringify: await perCall(N, 5, () => JSON.stringify(signed)),
-      encode_response: await perCall(N, 5, () => toBinary(EvaluateResponseSchema, create(EvaluateResponseSchema, toEvaluateResponse(out)))),
+      encode_response: await perCall(N, 5, () => encode(toEvaluateResponse(out))),
     };
 
     // ---- the whole handler, closed loop, process CPU per decision ----

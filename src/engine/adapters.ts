@@ -75,6 +75,8 @@ function isRec(v: unknown): v is Rec {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+// Callers read the property themselves (`d.str(o.kind, at, "kind")`): a literal property name at each site gets its own
+// fast inline cache, where a shared `o[key]` would be one slow megamorphic keyed load for every field.
 class Decoder {
   constructor(private readonly prefix: string) {}
 
@@ -82,30 +84,26 @@ class Decoder {
     throw new IntentDecodeError(`${this.prefix}: ${path} must be ${want}`);
   }
 
-  /** Raw (untrimmed) string field; "" when absent/null. */
-  str(o: Rec, key: string, at: string): string {
-    const v = o[key];
+  /** Raw (untrimmed) string field `at.key` with value `v`; "" when absent/null. */
+  str(v: unknown, at: string, key: string): string {
     if (typeof v === "string") return v;
     if (v === undefined || v === null) return "";
     return this.fail(at ? `${at}.${key}` : key, "a string");
   }
 
-  bool(o: Rec, key: string, at: string): boolean {
-    const v = o[key];
+  bool(v: unknown, at: string, key: string): boolean {
     if (typeof v === "boolean") return v;
     if (v === undefined || v === null) return false;
     return this.fail(`${at}.${key}`, "a boolean");
   }
 
-  obj(o: Rec, key: string, at: string): Rec | undefined {
-    const v = o[key];
+  obj(v: unknown, at: string, key: string): Rec | undefined {
     if (isRec(v)) return v;
     if (v === undefined || v === null) return undefined;
     return this.fail(at ? `${at}.${key}` : key, "a JSON object");
   }
 
-  arr(o: Rec, key: string, at: string): readonly unknown[] {
-    const v = o[key];
+  arr(v: unknown, at: string, key: string): readonly unknown[] {
     if (Array.isArray(v)) return v;
     if (v === undefined || v === null) return [];
     return this.fail(at ? `${at}.${key}` : key, "an array");
@@ -118,18 +116,17 @@ class Decoder {
     return this.fail(at, "a JSON object");
   }
 
-  strList(o: Rec, key: string, at: string): string[] {
-    const arr = this.arr(o, key, at);
-    return arr.map((v, i) => {
-      if (typeof v === "string") return v;
-      if (v === null) return "";
+  strList(v: unknown, at: string, key: string): string[] {
+    const arr = this.arr(v, at, key);
+    return arr.map((item, i) => {
+      if (typeof item === "string") return item;
+      if (item === null) return "";
       return this.fail(`${at ? `${at}.` : ""}${key}[${i}]`, "a string");
     });
   }
 
   /** Go time.Time: RFC 3339 string; "" for absent/null (zero). */
-  time(o: Rec, key: string, at: string): string {
-    const v = o[key];
+  time(v: unknown, at: string, key: string): string {
     if (v === undefined || v === null) return "";
     if (typeof v === "string") {
       const p = parseRFC3339(v);
@@ -282,17 +279,17 @@ function annotationString(ann: Rec | undefined, snake: string, camel: string): s
 /** Decode one MCP target: explicit hints OR'ed with their camelCase aliases, then the annotation map overrides. */
 function decodeTarget(raw: unknown, at: string, d: Decoder): CallTarget {
   const o = d.elem(raw, at);
-  const kind = d.str(o, "kind", at);
-  const value = d.str(o, "value", at);
-  const operation = d.str(o, "operation", at);
-  const sensitivity = d.str(o, "sensitivity", at);
-  const dm = d.str(o, "discovery_method", at);
-  const dmAlias = d.str(o, "discoveryMethod", at);
-  let readOnly = d.bool(o, "read_only_hint", at) || d.bool(o, "readOnlyHint", at);
-  let destructive = d.bool(o, "destructive_hint", at) || d.bool(o, "destructiveHint", at);
-  let idempotent = d.bool(o, "idempotent_hint", at) || d.bool(o, "idempotentHint", at);
-  let openWorld = d.bool(o, "open_world_hint", at) || d.bool(o, "openWorldHint", at);
-  const ann = d.obj(o, "annotations", at);
+  const kind = d.str(o.kind, at, "kind");
+  const value = d.str(o.value, at, "value");
+  const operation = d.str(o.operation, at, "operation");
+  const sensitivity = d.str(o.sensitivity, at, "sensitivity");
+  const dm = d.str(o.discovery_method, at, "discovery_method");
+  const dmAlias = d.str(o.discoveryMethod, at, "discoveryMethod");
+  let readOnly = d.bool(o.read_only_hint, at, "read_only_hint") || d.bool(o.readOnlyHint, at, "readOnlyHint");
+  let destructive = d.bool(o.destructive_hint, at, "destructive_hint") || d.bool(o.destructiveHint, at, "destructiveHint");
+  let idempotent = d.bool(o.idempotent_hint, at, "idempotent_hint") || d.bool(o.idempotentHint, at, "idempotentHint");
+  let openWorld = d.bool(o.open_world_hint, at, "open_world_hint") || d.bool(o.openWorldHint, at, "openWorldHint");
+  const ann = d.obj(o.annotations, at, "annotations");
 
   let discovery = goTrimSpace(dm);
   if (discovery === "") discovery = goTrimSpace(dmAlias);
@@ -310,37 +307,45 @@ function decodeTarget(raw: unknown, at: string, d: Decoder): CallTarget {
 }
 
 function decodeTargets(o: Rec, at: string, d: Decoder): CallTarget[] {
+  const raw = d.arr(o.targets, at, "targets");
+  const out: CallTarget[] = [];
+  if (raw.length === 0) return out;
   const prefix = at ? `${at}.targets` : "targets";
-  return d.arr(o, "targets", at).map((t, i) => decodeTarget(t, `${prefix}[${i}]`, d));
+  for (let i = 0; i < raw.length; i++) out.push(decodeTarget(raw[i], `${prefix}[${i}]`, d));
+  return out;
 }
 
 function decodeProvenance(o: Rec, at: string, d: Decoder): CallProvenance[] {
+  const raw = d.arr(o.arg_provenance, at, "arg_provenance");
+  const out: CallProvenance[] = [];
+  if (raw.length === 0) return out;
   const prefix = at ? `${at}.arg_provenance` : "arg_provenance";
-  return d.arr(o, "arg_provenance", at).map((raw, i) => {
+  for (let i = 0; i < raw.length; i++) {
     const here = `${prefix}[${i}]`;
-    const p = d.elem(raw, here);
-    return {
-      arg_path: goTrimSpace(d.str(p, "arg_path", here)),
-      source: goTrimSpace(d.str(p, "source", here)),
-      source_ref: goTrimSpace(d.str(p, "source_ref", here)),
-      integrity_digest: goTrimSpace(d.str(p, "integrity_digest", here)),
-    };
-  });
+    const p = d.elem(raw[i], here);
+    out.push({
+      arg_path: goTrimSpace(d.str(p.arg_path, here, "arg_path")),
+      source: goTrimSpace(d.str(p.source, here, "source")),
+      source_ref: goTrimSpace(d.str(p.source_ref, here, "source_ref")),
+      integrity_digest: goTrimSpace(d.str(p.integrity_digest, here, "integrity_digest")),
+    });
+  }
+  return out;
 }
 
 function decodeOAuthEvidence(o: Rec, at: string, d: Decoder): OAuthEvidence {
   return {
-    issuer: d.str(o, "issuer", at),
-    audience: d.strList(o, "audience", at),
-    subject: d.str(o, "subject", at),
-    client_id: d.str(o, "client_id", at),
-    token_type: d.str(o, "token_type", at),
-    scopes: d.strList(o, "scopes", at),
-    dcr_client_id: d.str(o, "dcr_client_id", at),
-    redirect_uri: d.str(o, "redirect_uri", at),
-    token_binding: d.str(o, "token_binding", at),
-    auth_time: d.str(o, "auth_time", at),
-    evidence_ref: d.str(o, "evidence_ref", at),
+    issuer: d.str(o.issuer, at, "issuer"),
+    audience: d.strList(o.audience, at, "audience"),
+    subject: d.str(o.subject, at, "subject"),
+    client_id: d.str(o.client_id, at, "client_id"),
+    token_type: d.str(o.token_type, at, "token_type"),
+    scopes: d.strList(o.scopes, at, "scopes"),
+    dcr_client_id: d.str(o.dcr_client_id, at, "dcr_client_id"),
+    redirect_uri: d.str(o.redirect_uri, at, "redirect_uri"),
+    token_binding: d.str(o.token_binding, at, "token_binding"),
+    auth_time: d.str(o.auth_time, at, "auth_time"),
+    evidence_ref: d.str(o.evidence_ref, at, "evidence_ref"),
   };
 }
 
@@ -365,77 +370,77 @@ function decodeContext(o: Rec | undefined, d: Decoder): CallContext {
   const ctx = emptyContext();
   if (!o) return ctx;
   const at = "context";
-  ctx.identity = d.str(o, "identity", at);
-  ctx.workspace = d.str(o, "workspace", at);
-  ctx.risk_class = d.str(o, "risk_class", at);
-  ctx.phase = d.str(o, "phase", at);
-  ctx.job_id = d.str(o, "job_id", at);
-  ctx.session_id = d.str(o, "session_id", at);
-  ctx.request_id = d.str(o, "request_id", at);
-  ctx.run_id = d.str(o, "run_id", at);
-  ctx.auth_mode = d.str(o, "auth_mode", at);
-  const ev = d.obj(o, "oauth_evidence", at);
+  ctx.identity = d.str(o.identity, at, "identity");
+  ctx.workspace = d.str(o.workspace, at, "workspace");
+  ctx.risk_class = d.str(o.risk_class, at, "risk_class");
+  ctx.phase = d.str(o.phase, at, "phase");
+  ctx.job_id = d.str(o.job_id, at, "job_id");
+  ctx.session_id = d.str(o.session_id, at, "session_id");
+  ctx.request_id = d.str(o.request_id, at, "request_id");
+  ctx.run_id = d.str(o.run_id, at, "run_id");
+  ctx.auth_mode = d.str(o.auth_mode, at, "auth_mode");
+  const ev = d.obj(o.oauth_evidence, at, "oauth_evidence");
   if (ev) ctx.oauth_evidence = decodeOAuthEvidence(ev, "context.oauth_evidence", d);
-  ctx.auth_context = d.obj(o, "auth_context", at);
-  ctx.credential_scopes = d.strList(o, "credential_scopes", at);
-  ctx.environment_fingerprint = d.str(o, "environment_fingerprint", at);
+  ctx.auth_context = d.obj(o.auth_context, at, "auth_context");
+  ctx.credential_scopes = d.strList(o.credential_scopes, at, "credential_scopes");
+  ctx.environment_fingerprint = d.str(o.environment_fingerprint, at, "environment_fingerprint");
   return ctx;
 }
 
 function decodeMcpCall(payload: unknown): ToolCall {
   const d = new Decoder("parse mcp tool call");
   const o = topObject(payload, d);
-  const call = emptyCall(d.str(o, "name", ""), d.obj(o, "args", ""));
-  const script = d.obj(o, "script", "");
+  const call = emptyCall(d.str(o.name, "", "name"), d.obj(o.args, "", "args"));
+  const script = d.obj(o.script, "", "script");
   if (script) {
-    const steps = d.arr(script, "steps", "script").map((raw, i): CallStep => {
+    const steps = d.arr(script.steps, "script", "steps").map((raw, i): CallStep => {
       const at = `script.steps[${i}]`;
       const s = d.elem(raw, at);
       return {
-        name: d.str(s, "name", at),
-        args: d.obj(s, "args", at),
+        name: d.str(s.name, at, "name"),
+        args: d.obj(s.args, at, "args"),
         targets: decodeTargets(s, at, d),
         arg_provenance: decodeProvenance(s, at, d),
       };
     });
     call.script = { steps };
   }
-  call.target = d.str(o, "target", "");
+  call.target = d.str(o.target, "", "target");
   call.targets = decodeTargets(o, "", d);
   call.arg_provenance = decodeProvenance(o, "", d);
-  const server = d.obj(o, "server", "");
+  const server = d.obj(o.server, "", "server");
   if (server) {
-    const s: McpServerInfo = { server_id: d.str(server, "server_id", "server") };
-    const name = d.str(server, "server_name", "server");
-    const publisher = d.str(server, "publisher", "server");
-    const source = d.str(server, "source", "server");
-    const endpoint = d.str(server, "endpoint", "server");
+    const s: McpServerInfo = { server_id: d.str(server.server_id, "server", "server_id") };
+    const name = d.str(server.server_name, "server", "server_name");
+    const publisher = d.str(server.publisher, "server", "publisher");
+    const source = d.str(server.source, "server", "source");
+    const endpoint = d.str(server.endpoint, "server", "endpoint");
     if (name !== "") s.server_name = name;
     if (publisher !== "") s.publisher = publisher;
     if (source !== "") s.source = source;
     if (endpoint !== "") s.endpoint = endpoint;
     call.server = s;
   }
-  call.context = decodeContext(d.obj(o, "context", ""), d);
-  const del = d.obj(o, "delegation", "");
+  call.context = decodeContext(d.obj(o.context, "", "context"), d);
+  const del = d.obj(o.delegation, "", "delegation");
   if (del) {
     call.delegation = {
-      requester_identity: d.str(del, "requester_identity", "delegation"),
-      scope_class: d.str(del, "scope_class", "delegation"),
-      token_refs: d.strList(del, "token_refs", "delegation"),
-      chain: d.arr(del, "chain", "delegation").map((raw, i) => {
+      requester_identity: d.str(del.requester_identity, "delegation", "requester_identity"),
+      scope_class: d.str(del.scope_class, "delegation", "scope_class"),
+      token_refs: d.strList(del.token_refs, "delegation", "token_refs"),
+      chain: d.arr(del.chain, "delegation", "chain").map((raw, i) => {
         const at = `delegation.chain[${i}]`;
         const l = d.elem(raw, at);
         return {
-          delegator_identity: d.str(l, "delegator_identity", at),
-          delegate_identity: d.str(l, "delegate_identity", at),
-          scope_class: d.str(l, "scope_class", at),
-          token_ref: d.str(l, "token_ref", at),
+          delegator_identity: d.str(l.delegator_identity, at, "delegator_identity"),
+          delegate_identity: d.str(l.delegate_identity, at, "delegate_identity"),
+          scope_class: d.str(l.scope_class, at, "scope_class"),
+          token_ref: d.str(l.token_ref, at, "token_ref"),
         };
       }),
     };
   }
-  call.created_at = d.time(o, "created_at", "");
+  call.created_at = d.time(o.created_at, "", "created_at");
   return call;
 }
 
@@ -480,8 +485,8 @@ function jsonTypeName(v: unknown): string {
 function decodeOpenAI(payload: unknown): ToolCall {
   const d = new Decoder("parse openai tool call");
   const o = topObject(payload, d);
-  const fn = d.obj(o, "function", "") ?? EMPTY;
-  const name = d.str(fn, "name", "function");
+  const fn = d.obj(o.function, "", "function") ?? EMPTY;
+  const name = d.str(fn.name, "function", "name");
   const args = decodeArguments(fn.arguments, "decode openai arguments");
   return emptyCall(name, args);
 }
@@ -489,16 +494,16 @@ function decodeOpenAI(payload: unknown): ToolCall {
 function decodeAnthropic(payload: unknown): ToolCall {
   const d = new Decoder("parse anthropic tool call");
   const o = topObject(payload, d);
-  d.str(o, "type", ""); // declared by Gait's envelope (type-checked, otherwise unused)
-  const name = d.str(o, "name", "");
-  const input = d.obj(o, "input", "");
+  d.str(o.type, "", "type"); // declared by Gait's envelope (type-checked, otherwise unused)
+  const name = d.str(o.name, "", "name");
+  const input = d.obj(o.input, "", "input");
   return emptyCall(name, input);
 }
 
 function decodeLangChain(payload: unknown): ToolCall {
   const d = new Decoder("parse langchain tool call");
   const o = topObject(payload, d);
-  const name = d.str(o, "tool", "");
+  const name = d.str(o.tool, "", "tool");
   const args = decodeArguments(o.tool_input, "decode langchain tool_input");
   return emptyCall(name, args);
 }
@@ -582,11 +587,11 @@ function inferClaudeCodeTargets(toolName: string, args: Rec): CallTarget[] {
 function decodeClaudeCode(payload: unknown): ToolCall {
   const d = new Decoder("parse claude code tool call");
   const o = topObject(payload, d);
-  d.str(o, "type", "");
-  const name = d.str(o, "name", "");
-  const sessionId = d.str(o, "session_id", "");
-  const toolName = d.str(o, "tool_name", "");
-  const hookEventName = d.str(o, "hook_event_name", "");
+  d.str(o.type, "", "type");
+  const name = d.str(o.name, "", "name");
+  const sessionId = d.str(o.session_id, "", "session_id");
+  const toolName = d.str(o.tool_name, "", "tool_name");
+  const hookEventName = d.str(o.hook_event_name, "", "hook_event_name");
 
   let rawName = goTrimSpace(toolName);
   if (rawName === "") rawName = goTrimSpace(name);
@@ -692,6 +697,12 @@ function legacyTarget(raw: string): CallTarget {
   return plainTarget(kind, value, "");
 }
 
+/** `o[key] = trimmed value` unless the value is blank. */
+function setTrimmed(o: Rec, key: string, value: string): void {
+  const t = goTrimSpace(value);
+  if (t !== "") o[key] = t;
+}
+
 function toIntent(call: ToolCall, profile: Profile): Record<string, unknown> {
   let name = goTrimSpace(call.name);
   const hasScript = call.script !== undefined && call.script.steps.length > 0;
@@ -731,11 +742,14 @@ function toIntent(call: ToolCall, profile: Profile): Record<string, unknown> {
   }
 
   // auth_context: caller's map, plus auth_mode / oauth_evidence copied in (Gait ToIntentRequest).
-  const authContext: Rec = {};
-  if (c.auth_context) for (const k of Object.keys(c.auth_context)) setJsonProperty(authContext, k, c.auth_context[k]);
+  let authContext: Rec | undefined;
   const authMode = goTrimSpace(c.auth_mode);
-  if (authMode !== "") authContext.auth_mode = authMode;
-  if (c.oauth_evidence) authContext.oauth_evidence = oauthEvidenceJson(c.oauth_evidence);
+  if (c.auth_context || authMode !== "" || c.oauth_evidence) {
+    authContext = {};
+    if (c.auth_context) for (const k of Object.keys(c.auth_context)) setJsonProperty(authContext, k, c.auth_context[k]);
+    if (authMode !== "") authContext.auth_mode = authMode;
+    if (c.oauth_evidence) authContext.oauth_evidence = oauthEvidenceJson(c.oauth_evidence);
+  }
 
   const context: Rec = {
     identity: identityIn === "" ? MCP_DEFAULT_IDENTITY : identityIn,
@@ -743,15 +757,12 @@ function toIntent(call: ToolCall, profile: Profile): Record<string, unknown> {
     risk_class: riskIn === "" ? MCP_DEFAULT_RISK_CLASS : riskIn,
   };
   // run_id is deliberately not copied (Gait uses it for artifact naming only).
-  const optional: [string, string][] = [
-    ["phase", c.phase], ["job_id", c.job_id], ["session_id", c.session_id], ["request_id", c.request_id],
-    ["environment_fingerprint", c.environment_fingerprint],
-  ];
-  for (const [k, v] of optional) {
-    const t = goTrimSpace(v);
-    if (t !== "") context[k] = t;
-  }
-  if (Object.keys(authContext).length > 0) context.auth_context = authContext;
+  setTrimmed(context, "phase", c.phase);
+  setTrimmed(context, "job_id", c.job_id);
+  setTrimmed(context, "session_id", c.session_id);
+  setTrimmed(context, "request_id", c.request_id);
+  setTrimmed(context, "environment_fingerprint", c.environment_fingerprint);
+  if (authContext && Object.keys(authContext).length > 0) context.auth_context = authContext;
   if (c.credential_scopes.length > 0) context.credential_scopes = [...c.credential_scopes];
 
   const intent: Record<string, unknown> = {

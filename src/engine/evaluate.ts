@@ -90,15 +90,25 @@ function emptyDecision(verdict: Verdict): Decision {
 
 /** Sort (byte order for ASCII, like Go's sort.Strings) and drop duplicates; returns a new array. */
 function sortUnique(values: readonly string[]): string[] {
-  const out = values.length > 1 ? [...values].sort() : [...values];
-  let w = 0;
-  for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[w - 1]) out[w++] = out[i]!;
-  out.length = w;
-  return out;
+  return sortUniqueInPlace(values.slice());
 }
 
-function addAll(list: string[], values: Iterable<string>): void {
-  for (const v of values) list.push(v);
+/**
+ * {@link sortUnique} in place, for arrays this module built and owns (a Decision's lists become the outcome's):
+ * saves a copy per list on every evaluation.
+ */
+function sortUniqueInPlace(values: string[]): string[] {
+  const n = values.length;
+  if (n < 2) return values; // the usual sizes: nothing to sort or drop
+  values.sort();
+  let w = 1;
+  for (let i = 1; i < n; i++) if (values[i] !== values[w - 1]) values[w++] = values[i]!;
+  if (w < n) values.length = w; // assigning `length` is a slow builtin call even when it does not change
+  return values;
+}
+
+function addAll(list: string[], values: readonly string[]): void {
+  for (let i = 0; i < values.length; i++) list.push(values[i]!);
 }
 
 function windowRank(w: string): number {
@@ -398,8 +408,8 @@ function evaluateSandbox(cr: CompiledRule, intent: IntentRequest): SandboxDecisi
 function evaluateMatchedRule(cr: CompiledRule, intent: IntentRequest, now: Date): RuleEval {
   const rule = cr.rule;
   let effect: Verdict = rule.effect;
-  const reasons = rule.reason_codes.length > 0 ? [...rule.reason_codes] : [cr.fallbackReason];
-  const violations = [...rule.violations];
+  const reasons = rule.reason_codes.length > 0 ? rule.reason_codes.slice() : [cr.fallbackReason];
+  const violations = rule.violations.slice();
   const out: RuleEval = { compiled: cr, effect, reasons, violations };
 
   // 1. dataflow
@@ -566,9 +576,7 @@ function evaluateSingle(cp: CompiledPolicy, policy: Policy, intent: IntentReques
   let verdict: Verdict = "allow";
   for (const e of evals) if (VERDICT_RANK[e.effect] > VERDICT_RANK[verdict]) verdict = e.effect;
   const d = emptyDecision(verdict);
-  const names: string[] = [];
   for (const e of evals) {
-    names.push(e.compiled.rule.name);
     d.freeze = pickFreeze(d.freeze, e.freeze);
     d.sandbox = pickSandbox(d.sandbox, e.sandbox);
     if (e.effect !== verdict) continue;
@@ -587,7 +595,13 @@ function evaluateSingle(cp: CompiledPolicy, policy: Policy, intent: IntentReques
     d.rateLimit = mergeRateLimit(d.rateLimit, rule.rate_limit);
     d.destructiveBudget = mergeRateLimit(d.destructiveBudget, rule.destructive_budget);
   }
-  d.matchedRule = sortUnique(names).join(",");
+  if (evals.length === 1) {
+    d.matchedRule = evals[0]!.compiled.rule.name; // the usual case
+  } else {
+    const names: string[] = [];
+    for (const e of evals) names.push(e.compiled.rule.name);
+    d.matchedRule = sortUnique(names).join(",");
+  }
   if (verdict !== "require_approval") d.minApprovals = 0;
   return d;
 }
@@ -672,19 +686,47 @@ function evaluateScript(cp: CompiledPolicy, policy: Policy, intent: IntentReques
 // Fail-closed pre-checks (§3.6)
 // ---------------------------------------------------------------------------------------------------------------
 
-const UNKNOWN_CLASSES: ReadonlySet<string> = new Set(["", "other"]);
+/** An endpoint class the fail-closed checks treat as unknown: empty or `other` (after trimming). */
+function isUnknownClass(endpointClass: string | undefined): boolean {
+  const c = (endpointClass ?? "").trim();
+  return c === "" || c === "other";
+}
 
-function failClosedChecks(cp: CompiledPolicy, intent: IntentRequest): { reasons: string[]; violations: string[] } {
-  const reasons: string[] = [];
-  const violations: string[] = [];
-  const add = (r: string, v: string) => { reasons.push(r); violations.push(v); };
-  const f = cp.failClosedFields;
-  const unknownClass = intent.targets.some((t) => UNKNOWN_CLASSES.has((t.endpoint_class ?? "").trim()));
-  if (f.has("targets") && intent.targets.length === 0) add("fail_closed_missing_targets", "missing_targets");
-  if (f.has("arg_provenance") && (intent.arg_provenance ?? []).length === 0) add("fail_closed_missing_arg_provenance", "missing_arg_provenance");
-  if (f.has("endpoint_class") && unknownClass) add("fail_closed_missing_endpoint_class", "missing_endpoint_class");
-  if (f.has("delegation") && !intent.delegation) add("fail_closed_missing_delegation", "missing_delegation");
-  if (f.has("context_evidence") && !(intent.context.context_set_digest ?? "").trim()) add("context_evidence_missing", "missing_context_evidence");
+interface FailClosedFindings {
+  reasons: string[];
+  violations: string[];
+}
+
+function addFinding(f: FailClosedFindings | null, reason: string, violation: string): FailClosedFindings {
+  const out = f ?? { reasons: [], violations: [] };
+  out.reasons.push(reason);
+  out.violations.push(violation);
+  return out;
+}
+
+/** The fail-closed field checks; null when nothing is missing (the usual case, so nothing is allocated for it). */
+function failClosedChecks(cp: CompiledPolicy, intent: IntentRequest): FailClosedFindings | null {
+  let out: FailClosedFindings | null = null;
+  const f = cp.failClosedRequires;
+  const targets = intent.targets;
+  let unknownClass = false;
+  for (let i = 0; i < targets.length; i++) {
+    if (isUnknownClass(targets[i]!.endpoint_class)) {
+      unknownClass = true;
+      break;
+    }
+  }
+  if (f.targets && targets.length === 0) out = addFinding(out, "fail_closed_missing_targets", "missing_targets");
+  if (f.argProvenance && (intent.arg_provenance ?? []).length === 0) {
+    out = addFinding(out, "fail_closed_missing_arg_provenance", "missing_arg_provenance");
+  }
+  if (f.endpointClass && unknownClass) {
+    out = addFinding(out, "fail_closed_missing_endpoint_class", "missing_endpoint_class");
+  }
+  if (f.delegation && !intent.delegation) out = addFinding(out, "fail_closed_missing_delegation", "missing_delegation");
+  if (f.contextEvidence && !(intent.context.context_set_digest ?? "").trim()) {
+    out = addFinding(out, "context_evidence_missing", "missing_context_evidence");
+  }
   const ctx = intent.context as unknown as Record<string, unknown>;
   for (const field of cp.failClosedHighRiskFields) {
     const v = ctx[field];
@@ -692,11 +734,11 @@ function failClosedChecks(cp: CompiledPolicy, intent: IntentRequest): { reasons:
       field === "credential_ttl_seconds" ? !(typeof v === "number" && v > 0)
       : field === "agent_identity" ? v === undefined || v === null
       : typeof v !== "string" || v.trim() === "";
-    if (missing) add(`fail_closed_missing_${field}`, `missing_${field}`);
+    if (missing) out = addFinding(out, `fail_closed_missing_${field}`, `missing_${field}`);
   }
   // always, with no configuration needed
-  if (unknownClass) add("fail_closed_endpoint_class_unknown", "endpoint_class_unknown");
-  return { reasons, violations };
+  if (unknownClass) out = addFinding(out, "fail_closed_endpoint_class_unknown", "endpoint_class_unknown");
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -805,7 +847,7 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
   // Stage 5: fail-closed field checks on the normalized risk class; all reported together, early return.
   if (cp.failClosedRiskClasses.has(intent.context.risk_class)) {
     const fc = failClosedChecks(cp, intent);
-    if (fc.reasons.length > 0) return earlyBlock(intent, fc.reasons, fc.violations);
+    if (fc) return earlyBlock(intent, fc.reasons, fc.violations);
   }
 
   // Stage 6: kill-switch state unavailable and required.
@@ -818,14 +860,10 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
 
   // Stage 7: scripts step by step, else the single intent.
   let d: Decision;
-  const o = baseOutcome(intent, "allow");
+  let script: ScriptResult | undefined;
   if (intent.script && intent.script.steps.length > 0) {
-    const s = evaluateScript(cp, policy, intent, now);
-    d = s.decision;
-    o.script = true;
-    o.step_count = intent.script.steps.length;
-    o.step_verdicts = s.stepVerdicts;
-    o.composite_risk_class = s.compositeRisk;
+    script = evaluateScript(cp, policy, intent, now);
+    d = script.decision;
   } else {
     d = evaluateSingle(cp, policy, intent, now);
   }
@@ -841,20 +879,31 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
     }
   }
 
-  o.verdict = d.verdict;
-  o.reason_codes = sortUnique(d.reasons);
-  o.violations = sortUnique(d.violations);
+  // Built in one go (same key order as baseOutcome + the optional keys below).
+  const o: PolicyOutcome = {
+    verdict: d.verdict,
+    reason_codes: sortUniqueInPlace(d.reasons),
+    violations: sortUniqueInPlace(d.violations),
+    min_approvals: d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : 0,
+    require_distinct_approvers: d.distinct,
+    require_broker_credential: d.broker,
+    broker_scopes: sortUniqueInPlace(d.brokerScopes),
+    require_delegation: d.requireDelegation,
+    delegation_scopes: sortUniqueInPlace(d.delegationScopes),
+    verdict_rules: d.verdictRules,
+    fail_closed_early: false,
+    intent,
+  };
+  if (script) {
+    o.script = true;
+    o.step_count = intent.script!.steps.length;
+    o.step_verdicts = script.stepVerdicts;
+    o.composite_risk_class = script.compositeRisk;
+  }
   if (d.matchedRule) o.matched_rule = d.matchedRule;
-  o.min_approvals = d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : 0;
-  o.require_distinct_approvers = d.distinct;
-  o.require_broker_credential = d.broker;
   if (d.brokerRefs.length > 0) o.broker_reference = sortUnique(d.brokerRefs).join(",");
-  o.broker_scopes = sortUnique(d.brokerScopes);
-  o.require_delegation = d.requireDelegation;
-  o.delegation_scopes = sortUnique(d.delegationScopes);
   if (d.rateLimit) o.rate_limit = d.rateLimit;
   if (d.destructiveBudget) o.destructive_budget = d.destructiveBudget;
-  o.verdict_rules = d.verdictRules;
   if (killSwitch) o.kill_switch = killSwitch;
   if (d.freeze) o.freeze_window = d.freeze;
   if (d.sandbox) o.sandbox = d.sandbox;

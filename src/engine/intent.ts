@@ -22,7 +22,7 @@
  *
  * Pure: no I/O; hashing through canon.ts only.
  */
-import { sha256Hex } from "./canon.js";
+import { jcs, jcsString, sha256Hex } from "./canon.js";
 import { GAIT_EPOCH, GO_ZERO_TIME, formatGoTime, parseRFC3339 } from "./time.js";
 import {
   IntentError,
@@ -130,10 +130,14 @@ export function goTrimSpace(s: string): string {
 
 /** Go's `strings.ToLower`: simple per-rune mapping (no context-sensitive final sigma, `İ` -> `i`). */
 export function goToLower(s: string): string {
+  // Fast path: most values are lowercase already. If JS lowercasing leaves the string unchanged, so does Go's: the
+  // two mappings differ only for U+0130 and U+03A3, and JS lowercasing would have changed either of them.
+  const lower = s.toLowerCase();
+  if (lower === s) return s;
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) > 0x7f) return goToLowerUnicode(s);
   }
-  return s.toLowerCase();
+  return lower;
 }
 
 function goToLowerUnicode(s: string): string {
@@ -185,7 +189,9 @@ export function goPathClean(p: string): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Typed readers over decoded JSON. Type errors are decode errors in Gait (its JSON decoder rejects them).
-// `null` is accepted everywhere and means "zero value", as for Go's decoder.
+// `null` is accepted everywhere and means "zero value", as for Go's decoder. Callers read the property themselves
+// (`vStr(o.kind, at, "kind")`): a literal property name at each site gets its own fast inline cache, where a shared
+// `o[key]` helper would turn into one slow megamorphic keyed load for every field of every object.
 // ---------------------------------------------------------------------------------------------------------------
 
 type Rec = Record<string, unknown>;
@@ -210,18 +216,10 @@ function vStr(v: unknown, at: string, key: string): string {
   return decodeFail(fieldPath(at, key), "a string");
 }
 
-function rStr(o: Rec, key: string, at: string): string {
-  return vStr(o[key], at, key);
-}
-
 function vBool(v: unknown, at: string, key: string): boolean {
   if (typeof v === "boolean") return v;
   if (v === undefined || v === null) return false;
   return decodeFail(fieldPath(at, key), "a boolean");
-}
-
-function rBool(o: Rec, key: string, at: string): boolean {
-  return vBool(o[key], at, key);
 }
 
 /** A Go int64 field. */
@@ -231,19 +229,12 @@ function vInt(v: unknown, at: string, key: string): number {
   return decodeFail(fieldPath(at, key), "an integer");
 }
 
-function rInt(o: Rec, key: string, at: string): number {
-  return vInt(o[key], at, key);
-}
-
 function vArr(v: unknown, at: string, key: string): readonly unknown[] {
   if (Array.isArray(v)) return v;
   if (v === undefined || v === null) return EMPTY_ARR;
   return decodeFail(fieldPath(at, key), "an array");
 }
 
-function rArr(o: Rec, key: string, at: string): readonly unknown[] {
-  return vArr(o[key], at, key);
-}
 const EMPTY_ARR: readonly unknown[] = Object.freeze([]);
 
 /** An object field: `undefined` when absent or null. */
@@ -251,10 +242,6 @@ function vObj(v: unknown, at: string, key: string): Rec | undefined {
   if (isRec(v)) return v;
   if (v === undefined || v === null) return undefined;
   return decodeFail(fieldPath(at, key), "a JSON object");
-}
-
-function rObj(o: Rec, key: string, at: string): Rec | undefined {
-  return vObj(o[key], at, key);
 }
 
 /** A Go []string: elements must be strings (null elements decode to ""). Returned raw (not trimmed). */
@@ -271,16 +258,11 @@ function vStrList(value: unknown, at: string, key: string): string[] {
   return out;
 }
 
-function rStrList(o: Rec, key: string, at: string): string[] {
-  return vStrList(o[key], at, key);
-}
-
 /**
  * A Go `time.Time` field, returned as Go's UTC RFC3339Nano text (zero time when absent/null). Go's decoder accepts
  * only RFC 3339 strings.
  */
-function rTime(o: Rec, key: string, at: string): string {
-  const v = o[key];
+function vTime(v: unknown, at: string, key: string): string {
   if (v === undefined || v === null) return GO_ZERO_TIME;
   if (typeof v === "string") {
     if (isCanonicalUtcSeconds(v)) return v; // already Go's UTC encoding (hot path)
@@ -347,72 +329,19 @@ function normalizeStringSet(values: readonly string[]): string[] | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Fast RFC 8785 JCS over Go-shaped JSON values
+// RFC 8785 JCS: the fast emitter lives in canon.ts (`jcs`, `jcsString`)
 // ---------------------------------------------------------------------------------------------------------------
 
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-function jcsString(s: string): string {
-  const n = s.length;
-  if (n > 64) return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return `"${s}"`;
-}
-
 /**
- * RFC 8785 canonical JSON of a JSON value whose strings are well formed. Same output as canon.ts `jcs()` for such
- * values (the unit tests cross-check them) but several times faster, which the engine's latency budget needs:
- * object keys are sorted by UTF-16 code units, numbers and strings use ECMAScript serialization, `undefined`
- * properties are skipped (Go `omitempty` is modelled by leaving fields undefined).
+ * canon.ts `jcs()` with this module's error type: a value that cannot be canonicalized is an intent error.
  *
  * @internal exported for tests and for engine modules that digest normalized intent parts.
  */
 export function jcsFast(v: unknown): string {
-  switch (typeof v) {
-    case "string":
-      return jcsString(v);
-    case "number":
-      if (!Number.isFinite(v)) throw new IntentError("cannot canonicalize a non-finite number");
-      return `${v}`;
-    case "boolean":
-      return v ? "true" : "false";
-    case "object": {
-      if (v === null) return "null";
-      if (Array.isArray(v)) {
-        if (v.length === 0) return "[]";
-        let out = "[";
-        for (let i = 0; i < v.length; i++) {
-          if (i > 0) out += ",";
-          const item: unknown = v[i];
-          out += item === undefined ? "null" : jcsFast(item);
-        }
-        return out + "]";
-      }
-      const o = v as Rec;
-      const keys = Object.keys(o);
-      // The engine builds its objects with keys already in JCS order; only sort when needed.
-      for (let i = 1; i < keys.length; i++) {
-        if (keys[i - 1]! > keys[i]!) {
-          keys.sort();
-          break;
-        }
-      }
-      let out = "{";
-      let first = true;
-      for (const k of keys) {
-        const item = o[k];
-        if (item === undefined) continue;
-        if (!first) out += ",";
-        first = false;
-        out += jcsString(k) + ":" + jcsFast(item);
-      }
-      return out + "}";
-    }
-    default:
-      throw new IntentError(`cannot canonicalize a value of type ${typeof v}`);
+  try {
+    return jcs(v);
+  } catch (e) {
+    throw new IntentError(`cannot canonicalize intent JSON: ${(e as Error).message}`);
   }
 }
 
@@ -564,23 +493,30 @@ const HINT_WRITE = ["write", "update", "save", "create"];
 const HINT_DELETE = ["delete", "remove", "rm", "drop"];
 const HINT_EXEC = ["exec", "shell", "command", "spawn", "run"];
 
-/** Endpoint class inferred when the caller gave none (gate.md §2.4). `toolBase` = basename of the tool name. */
-function inferEndpointClass(kind: string, operation: string, toolBase: string): string {
+/** The tool-name hint base: basename of the trimmed, lowercased tool name. */
+function toolHintBase(toolName: string): string {
+  return goPathBase(goToLower(goTrimSpace(toolName)));
+}
+
+/** Endpoint class inferred when the caller gave none (gate.md §2.4); the tool name is only consulted as a hint. */
+function inferEndpointClass(kind: string, operation: string, toolName: string): string {
   switch (kind) {
-    case "path":
+    case "path": {
       if (FS_READ_OPS.has(operation)) return "fs.read";
       if (FS_WRITE_OPS.has(operation)) return "fs.write";
       if (FS_DELETE_OPS.has(operation)) return "fs.delete";
+      const toolBase = toolHintBase(toolName);
       if (hasToolHint(toolBase, HINT_READ)) return "fs.read";
       if (hasToolHint(toolBase, HINT_WRITE)) return "fs.write";
       if (hasToolHint(toolBase, HINT_DELETE)) return "fs.delete";
       return "other";
+    }
     case "host":
     case "url":
       return NET_DNS_OPS.has(operation) ? "net.dns" : "net.http";
     case "other":
       if (PROC_EXEC_OPS.has(operation)) return "proc.exec";
-      if (hasToolHint(toolBase, HINT_EXEC)) return "proc.exec";
+      if (hasToolHint(toolHintBase(toolName), HINT_EXEC)) return "proc.exec";
       return "other";
     default:
       return "other";
@@ -621,7 +557,7 @@ function normalizeDiscoveryMethod(raw: string): string {
   return m.includes("-") || m.includes(" ") ? m.replace(/[- ]/g, "_") : m;
 }
 
-function normalizeTarget(raw: unknown, toolBase: string, at: string): Target {
+function normalizeTarget(raw: unknown, toolName: string, at: string): Target {
   let o: Rec;
   if (isRec(raw)) o = raw;
   else if (raw === null || raw === undefined) o = EMPTY_REC;
@@ -660,7 +596,7 @@ function normalizeTarget(raw: unknown, toolBase: string, at: string): Target {
 
   if (kind === "" || value === "") throw new IntentError("targets require kind and value");
   if (!TARGET_KINDS.has(kind)) throw new IntentError(`unsupported target kind: ${kind}`);
-  if (endpointClass === "") endpointClass = inferEndpointClass(kind, operation, toolBase);
+  if (endpointClass === "") endpointClass = inferEndpointClass(kind, operation, toolName);
   if (!ENDPOINT_CLASSES.has(endpointClass)) throw new IntentError(`unsupported endpoint class: ${endpointClass}`);
   if (endpointDomain === "") endpointDomain = inferEndpointDomain(kind, value);
   if (!DISCOVERY_METHODS.has(discoveryMethod)) throw new IntentError(`unsupported discovery method: ${discoveryMethod}`);
@@ -717,12 +653,11 @@ function compareTargets(a: Target, b: Target): number {
 
 function normalizeTargetList(toolName: string, raw: readonly unknown[], at: string): Target[] {
   if (raw.length === 0) return [];
-  const toolBase = goPathBase(goToLower(goTrimSpace(toolName)));
-  if (raw.length === 1) return [normalizeTarget(raw[0], toolBase, `${at}[0]`)];
+  if (raw.length === 1) return [normalizeTarget(raw[0], toolName, `${at}[0]`)];
   const seen = new Set<string>();
   const out: Target[] = [];
   for (let i = 0; i < raw.length; i++) {
-    const t = normalizeTarget(raw[i], toolBase, `${at}[${i}]`);
+    const t = normalizeTarget(raw[i], toolName, `${at}[${i}]`);
     const key = targetKey(t);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -757,10 +692,10 @@ function normalizeProvenanceList(raw: readonly unknown[], at: string): ArgProven
     if (isRec(item)) o = item;
     else if (item === null || item === undefined) o = EMPTY_REC;
     else return decodeFail(here, "a JSON object");
-    const argPath = rStr(o, "arg_path", here);
-    const source = goToLower(rStr(o, "source", here));
-    const sourceRef = rStr(o, "source_ref", here);
-    const integrity = goToLower(rStr(o, "integrity_digest", here));
+    const argPath = vStr(o.arg_path, here, "arg_path");
+    const source = goToLower(vStr(o.source, here, "source"));
+    const sourceRef = vStr(o.source_ref, here, "source_ref");
+    const integrity = goToLower(vStr(o.integrity_digest, here, "integrity_digest"));
     if (argPath === "" || source === "") throw new IntentError("arg provenance requires arg_path and source");
     if (!PROVENANCE_SOURCES.has(source)) throw new IntentError(`unsupported provenance source: ${source}`);
     if (integrity !== "" && !HEX64_LOWER.test(integrity)) {
@@ -790,12 +725,12 @@ function normalizeProvenanceList(raw: readonly unknown[], at: string): ArgProven
 function normalizeSkillProvenance(o: Rec | undefined): SkillProvenance | undefined {
   if (!o) return undefined;
   const at = "skill_provenance";
-  const skillName = rStr(o, "skill_name", at);
-  const skillVersion = rStr(o, "skill_version", at);
-  const source = goToLower(rStr(o, "source", at));
-  const publisher = rStr(o, "publisher", at);
-  const digest = goToLower(rStr(o, "digest", at));
-  const signatureKeyId = rStr(o, "signature_key_id", at);
+  const skillName = vStr(o.skill_name, at, "skill_name");
+  const skillVersion = vStr(o.skill_version, at, "skill_version");
+  const source = goToLower(vStr(o.source, at, "source"));
+  const publisher = vStr(o.publisher, at, "publisher");
+  const digest = goToLower(vStr(o.digest, at, "digest"));
+  const signatureKeyId = vStr(o.signature_key_id, at, "signature_key_id");
   if (skillName === "" || source === "" || publisher === "") {
     throw new IntentError("skill provenance requires skill_name, source, and publisher");
   }
@@ -817,12 +752,12 @@ function normalizeSkillProvenance(o: Rec | undefined): SkillProvenance | undefin
 function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
   if (!o) return undefined;
   const at = "delegation";
-  const requester = rStr(o, "requester_identity", at);
-  const scopeClass = goToLower(rStr(o, "scope_class", at));
-  const tokenRefs = normalizeStringSet(rStrList(o, "token_refs", at));
-  const rawChain = rArr(o, "chain", at);
-  const issuedAt = rTime(o, "issued_at", at);
-  const expiresAt = rTime(o, "expires_at", at);
+  const requester = vStr(o.requester_identity, at, "requester_identity");
+  const scopeClass = goToLower(vStr(o.scope_class, at, "scope_class"));
+  const tokenRefs = normalizeStringSet(vStrList(o.token_refs, at, "token_refs"));
+  const rawChain = vArr(o.chain, at, "chain");
+  const issuedAt = vTime(o.issued_at, at, "issued_at");
+  const expiresAt = vTime(o.expires_at, at, "expires_at");
   if (requester === "") throw new IntentError("delegation.requester_identity is required");
 
   const chain: DelegationLink[] = [];
@@ -833,12 +768,12 @@ function normalizeDelegation(o: Rec | undefined): Delegation | undefined {
     if (isRec(item)) l = item;
     else if (item === null || item === undefined) l = EMPTY_REC;
     else return decodeFail(here, "a JSON object");
-    const delegator = rStr(l, "delegator_identity", here);
-    const delegate = rStr(l, "delegate_identity", here);
-    const linkScope = goToLower(rStr(l, "scope_class", here));
-    const tokenRef = rStr(l, "token_ref", here);
-    const linkIssued = rTime(l, "issued_at", here);
-    const linkExpires = rTime(l, "expires_at", here);
+    const delegator = vStr(l.delegator_identity, here, "delegator_identity");
+    const delegate = vStr(l.delegate_identity, here, "delegate_identity");
+    const linkScope = goToLower(vStr(l.scope_class, here, "scope_class"));
+    const tokenRef = vStr(l.token_ref, here, "token_ref");
+    const linkIssued = vTime(l.issued_at, here, "issued_at");
+    const linkExpires = vTime(l.expires_at, here, "expires_at");
     if (delegator === "" || delegate === "") {
       throw new IntentError(`delegation.chain[${i}] requires delegator_identity and delegate_identity`);
     }
@@ -926,15 +861,15 @@ function normalizeSandboxPaths(path: string, values: readonly string[]): string[
 function normalizeSandbox(o: Rec | undefined): SandboxMetadata | undefined {
   if (!o) return undefined;
   const at = "context.sandbox";
-  const networkMode = goToLower(rStr(o, "network_mode", at));
-  const rawWritable = rStrList(o, "writable_paths", at);
-  const rawReadOnly = rStrList(o, "read_only_roots", at);
-  const envExposure = goToLower(rStr(o, "env_exposure_mode", at));
-  const timeout = rInt(o, "timeout_seconds", at);
-  const fsIsolation = goToLower(rStr(o, "filesystem_isolation", at));
-  const userMode = goToLower(rStr(o, "user_mode", at));
-  const evidenceRef = rStr(o, "evidence_ref", at);
-  const evidenceDigest = goToLower(rStr(o, "evidence_digest", at));
+  const networkMode = goToLower(vStr(o.network_mode, at, "network_mode"));
+  const rawWritable = vStrList(o.writable_paths, at, "writable_paths");
+  const rawReadOnly = vStrList(o.read_only_roots, at, "read_only_roots");
+  const envExposure = goToLower(vStr(o.env_exposure_mode, at, "env_exposure_mode"));
+  const timeout = vInt(o.timeout_seconds, at, "timeout_seconds");
+  const fsIsolation = goToLower(vStr(o.filesystem_isolation, at, "filesystem_isolation"));
+  const userMode = goToLower(vStr(o.user_mode, at, "user_mode"));
+  const evidenceRef = vStr(o.evidence_ref, at, "evidence_ref");
+  const evidenceDigest = goToLower(vStr(o.evidence_digest, at, "evidence_digest"));
 
   if (networkMode !== "" && !SANDBOX_NETWORK_MODES.has(networkMode)) {
     throw new IntentError(`context.sandbox.network_mode is unsupported: ${networkMode}`);
@@ -972,15 +907,15 @@ function normalizeSandbox(o: Rec | undefined): SandboxMetadata | undefined {
 function normalizeAgentIdentity(o: Rec | undefined): AgentIdentity | undefined {
   if (!o) return undefined;
   const at = "context.agent_identity";
-  const lifecycle = normalizeStringSet(rStrList(o, "lifecycle_states", at));
-  const owner = rStr(o, "owner", at);
-  const manifestDigest = goToLower(rStr(o, "manifest_digest", at));
-  const publisher = rStr(o, "publisher", at);
-  const source = goToLower(rStr(o, "source", at));
-  const issuedAt = rTime(o, "issued_at", at);
-  const approvedAt = rTime(o, "approved_at", at);
-  const expiresAt = rTime(o, "expires_at", at);
-  const revoked = rBool(o, "revoked", at);
+  const lifecycle = normalizeStringSet(vStrList(o.lifecycle_states, at, "lifecycle_states"));
+  const owner = vStr(o.owner, at, "owner");
+  const manifestDigest = goToLower(vStr(o.manifest_digest, at, "manifest_digest"));
+  const publisher = vStr(o.publisher, at, "publisher");
+  const source = goToLower(vStr(o.source, at, "source"));
+  const issuedAt = vTime(o.issued_at, at, "issued_at");
+  const approvedAt = vTime(o.approved_at, at, "approved_at");
+  const expiresAt = vTime(o.expires_at, at, "expires_at");
+  const revoked = vBool(o.revoked, at, "revoked");
   if (manifestDigest !== "" && !HEX64_LOWER.test(manifestDigest)) {
     throw new IntentError("context.agent_identity.manifest_digest must be sha256 hex");
   }
@@ -1212,7 +1147,7 @@ interface RawStepParts {
 
 function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentScript | undefined {
   if (!o) return undefined;
-  const steps = rArr(o, "steps", "script");
+  const steps = vArr(o.steps, "script", "steps");
   if (steps.length === 0) throw new IntentError("script.steps must not be empty");
   if (steps.length > MAX_SCRIPT_STEPS) {
     throw new IntentError(`script.steps exceeds max supported steps (${MAX_SCRIPT_STEPS})`);
@@ -1225,7 +1160,7 @@ function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentSc
     if (isRec(item)) s = item;
     else if (item === null || item === undefined) s = EMPTY_REC;
     else return decodeFail(at, "a JSON object");
-    const toolName = goToLower(rStr(s, "tool_name", at));
+    const toolName = goToLower(vStr(s.tool_name, at, "tool_name"));
     if (toolName === "") throw new IntentError(`script.steps[${i}].tool_name is required`);
     const rawArgs = s.args;
     if (rawArgs !== undefined && rawArgs !== null && !isRec(rawArgs)) {
@@ -1233,8 +1168,8 @@ function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentSc
     }
     // Gait does not run the raw-credential check on step args (only on top-level args); kept as is.
     const args = (rawArgs ? normalizeJsonValue(rawArgs, { credentialHit: false }, `normalize script.steps[${i}].args: args contains empty key`) : {}) as JsonObject;
-    const rawTargets = rArr(s, "targets", at);
-    const rawProv = rArr(s, "arg_provenance", at);
+    const rawTargets = vArr(s.targets, at, "targets");
+    const rawProv = vArr(s.arg_provenance, at, "arg_provenance");
     let targets: Target[];
     let provenance: ArgProvenance[];
     try {
@@ -1272,170 +1207,185 @@ function wrapError(prefix: string, e: unknown): unknown {
 // `omitempty` fields are left out when "", 0, false, nil or empty; fields without `omitempty` (target kind/value,
 // provenance arg_path/source, context identity/workspace/risk_class, ...) are always written; time.Time fields are
 // always written (zero time when unset). Free-form maps (args, auth_context) go through jcsFast.
+//
+// Speed (this text is built and hashed on every decision): V8 concatenates strings into ropes, and hashing a rope
+// first flattens it, at a cost that grows with the number of pieces. So fields are assembled from few pieces and no
+// temporary strings: a constant fragment holding separator, key and opening quote (`,"kind":"`), then the escaped
+// value with its closing quote (`str`: the value string itself plus `"`, which V8 copies into one flat piece when
+// short). Fields that follow an object's first always-present key start with `,`; those before it (the `...T`
+// variants) end with `",` instead, so no comma ever needs removing afterwards (which would also force a flatten).
 
-// Helpers return `,"key":value` (leading comma). Fields that precede an object's first always-present key use the
-// `...T` variants, which return `"key":value,` (trailing comma) — so no comma ever needs removing afterwards
-// (removing one would force V8 to flatten the partially built string).
-function optStr(key: string, v: string | undefined): string {
-  return v ? `,"${key}":${jcsString(v)}` : "";
+/** Body of the JCS string literal of `v` (no quotes): `v` itself unless it needs escaping (canon.ts `jcsString`). */
+function esc(v: string): string {
+  const n = v.length;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return jcsString(v).slice(1, -1);
+  }
+  return v;
 }
-function optStrT(key: string, v: string | undefined): string {
-  return v ? `"${key}":${jcsString(v)},` : "";
-}
-function optBool(key: string, v: boolean | undefined): string {
-  return v === true ? `,"${key}":true` : "";
-}
-function optBoolT(key: string, v: boolean | undefined): string {
-  return v === true ? `"${key}":true,` : "";
-}
-function optInt(key: string, v: number | undefined): string {
-  return typeof v === "number" && v !== 0 ? `,"${key}":${jcsFast(v)}` : "";
-}
-function optStrList(key: string, v: readonly string[] | undefined): string {
-  return v && v.length > 0 ? `,"${key}":${jcsFast(v)}` : "";
-}
-function optStrListT(key: string, v: readonly string[] | undefined): string {
-  return v && v.length > 0 ? `"${key}":${jcsFast(v)},` : "";
-}
-function optMapT(key: string, v: JsonObject | undefined): string {
-  return v && Object.keys(v).length > 0 ? `"${key}":${jcsFast(v)},` : "";
-}
+/** The rest of a string literal after its opening quote (which the caller's constant fragment carries). */
 function str(v: string | undefined): string {
-  return jcsString(v ?? "");
+  return esc(v ?? "") + '"';
 }
+/** {@link str} for a Go time.Time field (never omitted): the zero time when unset. */
 function time(v: string | undefined): string {
-  return jcsString(v || GO_ZERO_TIME);
+  return esc(v || GO_ZERO_TIME) + '"';
 }
-function list<T>(items: readonly T[] | undefined, emit: (item: T) => string): string {
-  if (!items || items.length === 0) return "[]";
-  let out = "[" + emit(items[0]!);
-  for (let i = 1; i < items.length; i++) out += "," + emit(items[i]!);
-  return out + "]";
+/** Optional string field after the first always-present key: `open` is `,"key":"`. */
+function optStr(open: string, v: string | undefined): string {
+  return v ? open + (esc(v) + '"') : "";
+}
+/** Optional string field before the first always-present key: `open` is `"key":"`. */
+function optStrT(open: string, v: string | undefined): string {
+  return v ? open + (esc(v) + '",') : "";
+}
+/** Optional `true` flag (Go omitempty drops false): `text` is the whole constant field, e.g. `,"revoked":true`. */
+function optBool(v: boolean | undefined, text: string): string {
+  return v === true ? text : "";
+}
+/** Optional non-zero integer: `open` is `,"key":`. */
+function optInt(open: string, v: number | undefined): string {
+  return typeof v === "number" && v !== 0 ? open + jcsFast(v) : "";
+}
+/** Optional non-empty string list: `open` is `,"key":`. */
+function optStrList(open: string, v: readonly string[] | undefined): string {
+  return v && v.length > 0 ? open + jcsFast(v) : "";
+}
+/** Optional non-empty string list before the first always-present key: `open` is `"key":`. */
+function optStrListT(open: string, v: readonly string[] | undefined): string {
+  return v && v.length > 0 ? open + jcsFast(v) + "," : "";
+}
+/** The elements of a JSON array without the brackets (the callers' constant fragments carry those). */
+function items<T>(values: readonly T[] | undefined, emit: (item: T) => string): string {
+  if (!values || values.length === 0) return "";
+  let out = emit(values[0]!);
+  for (let i = 1; i < values.length; i++) out += "," + emit(values[i]!);
+  return out;
 }
 
 function jcsTarget(t: Target): string {
   return (
-    "{" + optBoolT("destructive", t.destructive) + optBoolT("destructive_hint", t.destructive_hint) +
-    optStrT("discovery_method", t.discovery_method) + optStrT("endpoint_class", t.endpoint_class) +
-    optStrT("endpoint_domain", t.endpoint_domain) + optBoolT("idempotent_hint", t.idempotent_hint) +
-    '"kind":' + str(t.kind) + optBool("open_world_hint", t.open_world_hint) +
-    optStr("operation", t.operation) + optBool("read_only_hint", t.read_only_hint) +
-    optStr("sensitivity", t.sensitivity) + ',"value":' + str(t.value) + "}"
+    "{" + optBool(t.destructive, '"destructive":true,') + optBool(t.destructive_hint, '"destructive_hint":true,') +
+    optStrT('"discovery_method":"', t.discovery_method) + optStrT('"endpoint_class":"', t.endpoint_class) +
+    optStrT('"endpoint_domain":"', t.endpoint_domain) + optBool(t.idempotent_hint, '"idempotent_hint":true,') +
+    '"kind":"' + str(t.kind) + optBool(t.open_world_hint, ',"open_world_hint":true') +
+    optStr(',"operation":"', t.operation) + optBool(t.read_only_hint, ',"read_only_hint":true') +
+    optStr(',"sensitivity":"', t.sensitivity) + ',"value":"' + (esc(t.value ?? "") + '"}')
   );
 }
 
 function jcsProvenance(p: ArgProvenance): string {
   return (
-    '{"arg_path":' + str(p.arg_path) + optStr("integrity_digest", p.integrity_digest) + ',"source":' + str(p.source) +
-    optStr("source_ref", p.source_ref) + "}"
+    '{"arg_path":"' + str(p.arg_path) + optStr(',"integrity_digest":"', p.integrity_digest) + ',"source":"' +
+    str(p.source) + optStr(',"source_ref":"', p.source_ref) + "}"
   );
 }
 
 function jcsSkill(s: SkillProvenance): string {
   return (
-    "{" + optStrT("digest", s.digest) + '"publisher":' + str(s.publisher) + optStr("signature_key_id", s.signature_key_id) +
-    ',"skill_name":' + str(s.skill_name) + optStr("skill_version", s.skill_version) + ',"source":' + str(s.source) + "}"
+    "{" + optStrT('"digest":"', s.digest) + '"publisher":"' + str(s.publisher) +
+    optStr(',"signature_key_id":"', s.signature_key_id) + ',"skill_name":"' + str(s.skill_name) +
+    optStr(',"skill_version":"', s.skill_version) + ',"source":"' + str(s.source) + "}"
   );
 }
 
 function jcsLink(l: DelegationLink): string {
   return (
-    '{"delegate_identity":' + str(l.delegate_identity) + ',"delegator_identity":' + str(l.delegator_identity) +
-    ',"expires_at":' + time(l.expires_at) + ',"issued_at":' + time(l.issued_at) + optStr("scope_class", l.scope_class) +
-    optStr("token_ref", l.token_ref) + "}"
+    '{"delegate_identity":"' + str(l.delegate_identity) + ',"delegator_identity":"' + str(l.delegator_identity) +
+    ',"expires_at":"' + time(l.expires_at) + ',"issued_at":"' + time(l.issued_at) +
+    optStr(',"scope_class":"', l.scope_class) + optStr(',"token_ref":"', l.token_ref) + "}"
   );
 }
 
 function jcsDelegation(d: Delegation): string {
   return (
-    "{" + (d.chain && d.chain.length > 0 ? `"chain":${list(d.chain, jcsLink)},` : "") + '"expires_at":' +
-    time(d.expires_at) + ',"issued_at":' + time(d.issued_at) + ',"requester_identity":' + str(d.requester_identity) +
-    optStr("scope_class", d.scope_class) + optStrList("token_refs", d.token_refs) + "}"
+    "{" + (d.chain && d.chain.length > 0 ? '"chain":[' + items(d.chain, jcsLink) + "]," : "") +
+    '"expires_at":"' + time(d.expires_at) + ',"issued_at":"' + time(d.issued_at) +
+    ',"requester_identity":"' + str(d.requester_identity) + optStr(',"scope_class":"', d.scope_class) +
+    optStrList(',"token_refs":', d.token_refs) + "}"
   );
 }
 
 function jcsAgentIdentity(a: AgentIdentity): string {
   return (
-    '{"approved_at":' + time(a.approved_at) + ',"expires_at":' + time(a.expires_at) + ',"issued_at":' +
-    time(a.issued_at) + optStrList("lifecycle_states", a.lifecycle_states) + optStr("manifest_digest", a.manifest_digest) +
-    optStr("owner", a.owner) + optStr("publisher", a.publisher) + optBool("revoked", a.revoked) +
-    optStr("source", a.source) + "}"
+    '{"approved_at":"' + time(a.approved_at) + ',"expires_at":"' + time(a.expires_at) + ',"issued_at":"' +
+    time(a.issued_at) + optStrList(',"lifecycle_states":', a.lifecycle_states) +
+    optStr(',"manifest_digest":"', a.manifest_digest) + optStr(',"owner":"', a.owner) +
+    optStr(',"publisher":"', a.publisher) + optBool(a.revoked, ',"revoked":true') + optStr(',"source":"', a.source) + "}"
   );
 }
 
 function jcsSandbox(s: SandboxMetadata): string {
-  // every field is optional: collect and join
-  const parts: string[] = [];
-  const add = (f: string): void => {
-    if (f !== "") parts.push(f.substring(1));
-  };
-  add(optStr("env_exposure_mode", s.env_exposure_mode));
-  add(optStr("evidence_digest", s.evidence_digest));
-  add(optStr("evidence_ref", s.evidence_ref));
-  add(optStr("filesystem_isolation", s.filesystem_isolation));
-  add(optStr("network_mode", s.network_mode));
-  add(optStrList("read_only_roots", s.read_only_roots));
-  add(optInt("timeout_seconds", s.timeout_seconds));
-  add(optStr("user_mode", s.user_mode));
-  add(optStrList("writable_paths", s.writable_paths));
-  return "{" + parts.join(",") + "}";
+  // every field is optional: emit them all with a leading comma, then drop the first one (rare path)
+  const fields =
+    optStr(',"env_exposure_mode":"', s.env_exposure_mode) + optStr(',"evidence_digest":"', s.evidence_digest) +
+    optStr(',"evidence_ref":"', s.evidence_ref) + optStr(',"filesystem_isolation":"', s.filesystem_isolation) +
+    optStr(',"network_mode":"', s.network_mode) + optStrList(',"read_only_roots":', s.read_only_roots) +
+    optInt(',"timeout_seconds":', s.timeout_seconds) + optStr(',"user_mode":"', s.user_mode) +
+    optStrList(',"writable_paths":', s.writable_paths);
+  return "{" + fields.substring(1) + "}";
 }
 
 function jcsContext(c: IntentContext): string {
-  // fields sorted before "identity" (always present) carry trailing commas, the ones after it leading commas
   return (
-    "{" + optStrT("agent_action_bom_ref", c.agent_action_bom_ref) + optStrT("agent_id", c.agent_id) +
-    (c.agent_identity ? `"agent_identity":${jcsAgentIdentity(c.agent_identity)},` : "") +
-    optStrT("approval_ref", c.approval_ref) + optMapT("auth_context", c.auth_context) +
-    optStrT("context_evidence_mode", c.context_evidence_mode) + optStrListT("context_refs", c.context_refs) +
-    optStrT("context_set_digest", c.context_set_digest) + optStrT("credential_access_type", c.credential_access_type) +
-    optStrT("credential_issuer", c.credential_issuer) + optStrT("credential_job_binding", c.credential_job_binding) +
-    optStrT("credential_owner", c.credential_owner) + optStrT("credential_ref", c.credential_ref) +
-    optStrT("credential_run_binding", c.credential_run_binding) + optStrListT("credential_scopes", c.credential_scopes) +
-    optStrT("credential_source", c.credential_source) + optStrT("credential_subject", c.credential_subject) +
-    optStrT("credential_target_binding", c.credential_target_binding) +
+    "{" + optStrT('"agent_action_bom_ref":"', c.agent_action_bom_ref) + optStrT('"agent_id":"', c.agent_id) +
+    (c.agent_identity ? '"agent_identity":' + jcsAgentIdentity(c.agent_identity) + "," : "") +
+    optStrT('"approval_ref":"', c.approval_ref) +
+    (c.auth_context && Object.keys(c.auth_context).length > 0 ? '"auth_context":' + jcsFast(c.auth_context) + "," : "") +
+    optStrT('"context_evidence_mode":"', c.context_evidence_mode) + optStrListT('"context_refs":', c.context_refs) +
+    optStrT('"context_set_digest":"', c.context_set_digest) +
+    optStrT('"credential_access_type":"', c.credential_access_type) +
+    optStrT('"credential_issuer":"', c.credential_issuer) + optStrT('"credential_job_binding":"', c.credential_job_binding) +
+    optStrT('"credential_owner":"', c.credential_owner) + optStrT('"credential_ref":"', c.credential_ref) +
+    optStrT('"credential_run_binding":"', c.credential_run_binding) +
+    optStrListT('"credential_scopes":', c.credential_scopes) + optStrT('"credential_source":"', c.credential_source) +
+    optStrT('"credential_subject":"', c.credential_subject) +
+    optStrT('"credential_target_binding":"', c.credential_target_binding) +
     (typeof c.credential_ttl_seconds === "number" && c.credential_ttl_seconds !== 0
-      ? `"credential_ttl_seconds":${jcsFast(c.credential_ttl_seconds)},`
+      ? '"credential_ttl_seconds":' + jcsFast(c.credential_ttl_seconds) + ","
       : "") +
-    optStrT("environment", c.environment) + optStrT("environment_fingerprint", c.environment_fingerprint) +
-    '"identity":' + str(c.identity) + optStr("job_id", c.job_id) + optStr("phase", c.phase) + optStr("repo", c.repo) +
-    optStr("request_id", c.request_id) + ',"risk_class":' + str(c.risk_class) + optStr("run_id", c.run_id) +
-    (c.sandbox ? `,"sandbox":${jcsSandbox(c.sandbox)}` : "") + optStr("session_id", c.session_id) +
-    optStr("workflow_id", c.workflow_id) + ',"workspace":' + str(c.workspace) +
-    optStr("wrkr_inventory_ref", c.wrkr_inventory_ref) + "}"
+    optStrT('"environment":"', c.environment) + optStrT('"environment_fingerprint":"', c.environment_fingerprint) +
+    '"identity":"' + str(c.identity) + optStr(',"job_id":"', c.job_id) + optStr(',"phase":"', c.phase) +
+    optStr(',"repo":"', c.repo) + optStr(',"request_id":"', c.request_id) + ',"risk_class":"' + str(c.risk_class) +
+    optStr(',"run_id":"', c.run_id) + (c.sandbox ? ',"sandbox":' + jcsSandbox(c.sandbox) : "") +
+    optStr(',"session_id":"', c.session_id) + optStr(',"workflow_id":"', c.workflow_id) +
+    ',"workspace":"' + str(c.workspace) + optStr(',"wrkr_inventory_ref":"', c.wrkr_inventory_ref) + "}"
   );
 }
 
 function jcsStep(s: ScriptStep): string {
   return (
-    "{" + (s.arg_provenance && s.arg_provenance.length > 0 ? `"arg_provenance":${list(s.arg_provenance, jcsProvenance)},` : "") +
-    '"args":' + jcsFast(s.args ?? {}) +
-    (s.targets && s.targets.length > 0 ? `,"targets":${list(s.targets, jcsTarget)}` : "") +
-    ',"tool_name":' + str(s.tool_name) + "}"
+    (s.arg_provenance && s.arg_provenance.length > 0
+      ? '{"arg_provenance":[' + items(s.arg_provenance, jcsProvenance) + '],"args":'
+      : '{"args":') +
+    jcsFast(s.args ?? {}) +
+    (s.targets && s.targets.length > 0 ? ',"targets":[' + items(s.targets, jcsTarget) + "]" : "") +
+    ',"tool_name":"' + (esc(s.tool_name ?? "") + '"}')
   );
 }
 
 function jcsScript(s: IntentScript): string {
-  return `{"steps":${list(s.steps, jcsStep)}}`;
+  return '{"steps":[' + items(s.steps, jcsStep) + "]}";
 }
 
 /**
  * JCS text of Gait's `normalizedIntent` struct. Keys in sorted order: arg_provenance, args, context, delegation,
  * script, script_hash, skill_provenance, targets, tool_name. `targets` is always present (`[]` when empty);
  * `arg_provenance` is omitted when empty; created_at, schema_*, producer_version, relationship are not part of it.
+ * `argsJcs` (and `scriptJcs`) are the texts already computed for `args_digest` (`script_hash`), embedded verbatim.
  */
 function intentDigestText(intent: IntentRequest, argsJcs: string, scriptJcs: string | undefined): string {
   return (
-    "{" +
     (intent.arg_provenance && intent.arg_provenance.length > 0
-      ? `"arg_provenance":${list(intent.arg_provenance, jcsProvenance)},`
-      : "") +
-    '"args":' + argsJcs + ',"context":' + jcsContext(intent.context) +
-    (intent.delegation ? `,"delegation":${jcsDelegation(intent.delegation)}` : "") +
-    (intent.script ? `,"script":${scriptJcs ?? jcsScript(intent.script)}` : "") +
-    optStr("script_hash", intent.script_hash) +
-    (intent.skill_provenance ? `,"skill_provenance":${jcsSkill(intent.skill_provenance)}` : "") +
-    ',"targets":' + list(intent.targets, jcsTarget) + ',"tool_name":' + str(intent.tool_name) + "}"
+      ? '{"arg_provenance":[' + items(intent.arg_provenance, jcsProvenance) + '],"args":'
+      : '{"args":') +
+    argsJcs + ',"context":' + jcsContext(intent.context) +
+    (intent.delegation ? ',"delegation":' + jcsDelegation(intent.delegation) : "") +
+    (intent.script ? ',"script":' + (scriptJcs ?? jcsScript(intent.script)) : "") +
+    optStr(',"script_hash":"', intent.script_hash) +
+    (intent.skill_provenance ? ',"skill_provenance":' + jcsSkill(intent.skill_provenance) : "") +
+    ',"targets":[' + items(intent.targets, jcsTarget) + '],"tool_name":"' + (esc(intent.tool_name ?? "") + '"}')
   );
 }
 
@@ -1457,7 +1407,7 @@ export function intentDigestPayload(intent: IntentRequest): string {
  * Callers compare it with `context.credential_target_binding`.
  */
 export function targetsDigest(targets: readonly Target[]): string {
-  return sha256Hex(list(targets, jcsTarget));
+  return sha256Hex("[" + items(targets, jcsTarget) + "]");
 }
 
 /** Delegation binding digest (approval tokens' `delegation_binding_digest`): digest of the normalized delegation. */
@@ -1508,9 +1458,9 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
 
   // Go order: script first, then tool_name, args, targets, provenance, skill provenance, context, delegation.
   const rawSteps: RawStepParts[] = [];
-  const script = normalizeScript(rObj(raw, "script", ""), rawSteps);
+  const script = normalizeScript(vObj(raw.script, "", "script"), rawSteps);
 
-  let toolName = goToLower(rStr(raw, "tool_name", ""));
+  let toolName = goToLower(vStr(raw.tool_name, "", "tool_name"));
   if (script) toolName = "script";
   if (toolName === "") throw new IntentError("tool_name is required");
 
@@ -1526,26 +1476,26 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
     throw new IntentDecodeError("args must be a JSON object");
   }
 
-  let rawTargets = rArr(raw, "targets", "");
+  let rawTargets = vArr(raw.targets, "", "targets");
   if (script && rawTargets.length === 0) rawTargets = rawSteps.flatMap((s) => s.targets);
   const targets = normalizeTargetList(toolName, rawTargets, "targets");
-  let rawProv = rArr(raw, "arg_provenance", "");
+  let rawProv = vArr(raw.arg_provenance, "", "arg_provenance");
   if (script && rawProv.length === 0) rawProv = rawSteps.flatMap((s) => s.provenance);
   const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
-  const skill = normalizeSkillProvenance(rObj(raw, "skill_provenance", ""));
-  const context = normalizeContext(rObj(raw, "context", ""), opts?.envelope);
-  const delegation = normalizeDelegation(rObj(raw, "delegation", ""));
+  const skill = normalizeSkillProvenance(vObj(raw.skill_provenance, "", "skill_provenance"));
+  const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope);
+  const delegation = normalizeDelegation(vObj(raw.delegation, "", "delegation"));
 
-  const schemaId = rStr(raw, "schema_id", "");
-  const schemaVersion = rStr(raw, "schema_version", "");
-  const producerVersion = rStr(raw, "producer_version", "");
+  const schemaId = vStr(raw.schema_id, "", "schema_id");
+  const schemaVersion = vStr(raw.schema_version, "", "schema_version");
+  const producerVersion = vStr(raw.producer_version, "", "producer_version");
   let createdAt = GAIT_EPOCH;
   const rawCreated = raw.created_at;
   if (rawCreated !== undefined && rawCreated !== null) {
-    const t = rTime(raw, "created_at", "");
+    const t = vTime(raw.created_at, "", "created_at");
     if (!isZeroTime(t)) createdAt = t;
   }
-  const relationship = rObj(raw, "relationship", "");
+  const relationship = vObj(raw.relationship, "", "relationship");
 
   const argsJcs = jcsFast(args);
   const intent: IntentRequest = {

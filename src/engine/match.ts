@@ -77,24 +77,45 @@ export interface CompiledRule {
 export interface CompiledPolicy {
   rules: CompiledRule[];
   failClosedRiskClasses: ReadonlySet<string>;
-  failClosedFields: ReadonlySet<string>;
+  /** `fail_closed.required_fields` as flags (checked on every fail-closed evaluation: no set lookups) */
+  failClosedRequires: {
+    targets: boolean;
+    argProvenance: boolean;
+    endpointClass: boolean;
+    delegation: boolean;
+    contextEvidence: boolean;
+  };
   failClosedHighRiskFields: readonly string[];
 }
 
 const cache = new WeakMap<Policy, CompiledPolicy>();
+// One-entry memo in front of the WeakMap: a process usually evaluates the same policy object over and over. (It keeps
+// the last policy reachable until another one is evaluated.)
+let lastPolicy: Policy | undefined;
+let lastCompiled: CompiledPolicy | undefined;
 
 /** Compiled form of `policy`, built once per policy object (the policy must not be mutated afterwards). */
 export function compilePolicy(policy: Policy): CompiledPolicy {
+  if (policy === lastPolicy) return lastCompiled!;
   let compiled = cache.get(policy);
   if (!compiled) {
+    const fields = new Set(policy.fail_closed.required_fields);
     compiled = {
       rules: policy.rules.map(compileRule),
       failClosedRiskClasses: new Set(policy.fail_closed.enabled ? policy.fail_closed.risk_classes : []),
-      failClosedFields: new Set(policy.fail_closed.required_fields),
+      failClosedRequires: {
+        targets: fields.has("targets"),
+        argProvenance: fields.has("arg_provenance"),
+        endpointClass: fields.has("endpoint_class"),
+        delegation: fields.has("delegation"),
+        contextEvidence: fields.has("context_evidence"),
+      },
       failClosedHighRiskFields: [...policy.fail_closed.required_high_risk_fields],
     };
     cache.set(policy, compiled);
   }
+  lastPolicy = policy;
+  lastCompiled = compiled;
   return compiled;
 }
 
@@ -222,6 +243,18 @@ function anyHint(targets: readonly Target[], want: boolean, pick: (t: Target) =>
   return false;
 }
 
+// Field pickers for anyTarget/anyHint, defined once (inline arrow functions would be allocated on every match).
+const KIND = (t: Target) => t.kind;
+const VALUE = (t: Target) => t.value;
+const ENDPOINT_CLASS = (t: Target) => t.endpoint_class;
+const DISCOVERY_METHOD = (t: Target) => t.discovery_method ?? "unknown";
+const SENSITIVITY = (t: Target) => t.sensitivity;
+const OPERATION = (t: Target) => t.operation;
+const READ_ONLY_HINT = (t: Target) => t.read_only_hint;
+const DESTRUCTIVE_HINT = (t: Target) => t.destructive_hint;
+const IDEMPOTENT_HINT = (t: Target) => t.idempotent_hint;
+const OPEN_WORLD_HINT = (t: Target) => t.open_world_hint;
+
 /** `auth_context[key]` as Gait reads it for `context_*` matchers: a string, trimmed and lowercased; else "". */
 function contextString(intent: IntentRequest, key: string): string {
   const v = intent.context.auth_context?.[key];
@@ -251,14 +284,14 @@ export function ruleMatches(m: CompiledMatch, intent: IntentRequest): boolean {
   if (!contextMatches(m.contextEndpointClasses, intent, "wrkr.endpoint_class")) return false;
   if (!contextMatches(m.contextAutonomyLevels, intent, "wrkr.autonomy_level")) return false;
   const targets = intent.targets;
-  if (m.targetKinds && !anyTarget(targets, m.targetKinds, (t) => t.kind)) return false;
-  if (m.targetValues && !anyTarget(targets, m.targetValues, (t) => t.value)) return false;
-  if (m.endpointClasses && !anyTarget(targets, m.endpointClasses, (t) => t.endpoint_class)) return false;
-  if (m.discoveryMethods && !anyTarget(targets, m.discoveryMethods, (t) => t.discovery_method ?? "unknown")) return false;
-  if (m.readOnlyHint !== undefined && !anyHint(targets, m.readOnlyHint, (t) => t.read_only_hint)) return false;
-  if (m.destructiveHint !== undefined && !anyHint(targets, m.destructiveHint, (t) => t.destructive_hint)) return false;
-  if (m.idempotentHint !== undefined && !anyHint(targets, m.idempotentHint, (t) => t.idempotent_hint)) return false;
-  if (m.openWorldHint !== undefined && !anyHint(targets, m.openWorldHint, (t) => t.open_world_hint)) return false;
+  if (m.targetKinds && !anyTarget(targets, m.targetKinds, KIND)) return false;
+  if (m.targetValues && !anyTarget(targets, m.targetValues, VALUE)) return false;
+  if (m.endpointClasses && !anyTarget(targets, m.endpointClasses, ENDPOINT_CLASS)) return false;
+  if (m.discoveryMethods && !anyTarget(targets, m.discoveryMethods, DISCOVERY_METHOD)) return false;
+  if (m.readOnlyHint !== undefined && !anyHint(targets, m.readOnlyHint, READ_ONLY_HINT)) return false;
+  if (m.destructiveHint !== undefined && !anyHint(targets, m.destructiveHint, DESTRUCTIVE_HINT)) return false;
+  if (m.idempotentHint !== undefined && !anyHint(targets, m.idempotentHint, IDEMPOTENT_HINT)) return false;
+  if (m.openWorldHint !== undefined && !anyHint(targets, m.openWorldHint, OPEN_WORLD_HINT)) return false;
   if (m.skillPublishers) {
     const sp = intent.skill_provenance;
     if (!sp || !m.skillPublishers.has(sp.publisher.trim().toLowerCase())) return false;
@@ -267,10 +300,10 @@ export function ruleMatches(m: CompiledMatch, intent: IntentRequest): boolean {
     const sp = intent.skill_provenance;
     if (!sp || !m.skillSources.has(sp.source.trim().toLowerCase())) return false;
   }
-  if (m.dataClasses && !anyTarget(targets, m.dataClasses, (t) => t.sensitivity)) return false;
-  if (m.destinationKinds && !anyTarget(targets, m.destinationKinds, (t) => t.kind)) return false;
-  if (m.destinationValues && !anyTarget(targets, m.destinationValues, (t) => t.value)) return false;
-  if (m.destinationOperations && !anyTarget(targets, m.destinationOperations, (t) => t.operation)) return false;
+  if (m.dataClasses && !anyTarget(targets, m.dataClasses, SENSITIVITY)) return false;
+  if (m.destinationKinds && !anyTarget(targets, m.destinationKinds, KIND)) return false;
+  if (m.destinationValues && !anyTarget(targets, m.destinationValues, VALUE)) return false;
+  if (m.destinationOperations && !anyTarget(targets, m.destinationOperations, OPERATION)) return false;
   if (m.provenanceSources) {
     let ok = false;
     for (const p of intent.arg_provenance ?? []) if (m.provenanceSources.has(p.source)) { ok = true; break; }

@@ -7,8 +7,8 @@
  * Field rules follow Go `omitempty`: empty strings, zero numbers, false booleans, empty lists and absent objects are
  * left out, so that `sha256(JCS(record without signature))` matches what Gait signs for the same decision.
  */
-import { digestJCS, sha256Hex } from "./canon.js";
-import { signDocument, verifyDocument, SignatureError, type SignatureObject, type Signer, type Verifier } from "./signature.js";
+import { digestJCS, jcs, sha256Bytes, sha256Hex } from "./canon.js";
+import { verifyDocument, SignatureError, type SignatureObject, type Signer, type Verifier } from "./signature.js";
 import { formatGoTime, GAIT_EPOCH, GO_ZERO_TIME, normalizeGoTime } from "./time.js";
 import type {
   AgentIdentity,
@@ -180,6 +180,11 @@ export function correlationIdFromArgv(argv: readonly string[]): string {
 }
 
 function uniqueSorted(values: readonly (string | undefined)[] | undefined): string[] {
+  if (!values || values.length === 0) return [];
+  if (values.length === 1) {
+    const t = (values[0] ?? "").trim();
+    return t ? [t] : [];
+  }
   const set = new Set<string>();
   for (const v of values ?? []) {
     const t = (v ?? "").trim();
@@ -193,14 +198,45 @@ function str(v: string | undefined): string | undefined {
   return t ? t : undefined;
 }
 
-function isZeroTime(s: string | undefined): boolean {
-  return !s || s === GO_ZERO_TIME || normalizeGoTime(s) === GO_ZERO_TIME;
+// One-entry memos of pure time conversions: consecutive records mostly share the decision time (often Gait's epoch)
+// and, under load, the emission millisecond; parsing and formatting were a fifth of the cost of building a record.
+let memoTimeIn: string | undefined;
+let memoTimeOut: string | undefined;
+let memoObservedMs = Number.NaN;
+let memoObserved = "";
+
+/** `s` in Go's UTC encoding: GO_ZERO_TIME when absent or zero, undefined when unparsable. */
+function goTimeOf(s: string | undefined): string | undefined {
+  if (!s || s === GO_ZERO_TIME) return GO_ZERO_TIME;
+  if (s !== memoTimeIn) {
+    memoTimeOut = normalizeGoTime(s);
+    memoTimeIn = s;
+  }
+  return memoTimeOut;
 }
 
-/** Drop `undefined` members so the object serializes exactly as Go omitempty would. */
-function compact<T extends object>(obj: T): T {
-  for (const k of Object.keys(obj) as (keyof T)[]) if (obj[k] === undefined) delete obj[k];
-  return obj;
+/** formatGoTime of a wall-clock Date (millisecond precision). */
+function goTimeOfDate(d: Date): string {
+  const ms = d.getTime();
+  if (ms !== memoObservedMs) {
+    memoObserved = formatGoTime(ms);
+    memoObservedMs = ms;
+  }
+  return memoObserved;
+}
+
+/**
+ * A copy of `obj` without its `undefined` members, so it serializes exactly as Go omitempty would. Copying (rather
+ * than `delete`) keeps V8's fast object layout: a record with dozens of deleted keys turns into a hash map, which
+ * made every later read of it (canonicalization, serialization) several times slower.
+ */
+function defined<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const k in obj) {
+    const v = obj[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as T;
 }
 
 function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
@@ -213,17 +249,16 @@ function matchedRuleIds(steps: readonly StepVerdict[] | undefined): string[] {
   return uniqueSorted(ids);
 }
 
-function byKeys<T>(keys: (x: T) => string[]): (a: T, b: T) => number {
-  return (a, b) => {
-    const ka = keys(a), kb = keys(b);
-    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
-    return 0;
-  };
-}
+const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const cmpRef = (a: RelationshipRef, b: RelationshipRef): number => cmpStr(a.kind, b.kind) || cmpStr(a.id, b.id);
 
-function dedupe<T>(items: T[], key: (x: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
+/** Sort by `cmp` and drop items equal to their predecessor (cmp covers every field, so equal items are identical). */
+function sortedUnique<T>(items: T[], cmp: (a: T, b: T) => number): T[] {
+  if (items.length < 2) return items;
+  items.sort(cmp);
+  const out = [items[0]!];
+  for (let i = 1; i < items.length; i++) if (cmp(items[i]!, out[out.length - 1]!) !== 0) out.push(items[i]!);
+  return out;
 }
 
 /** Build the relationship envelope (entity refs, policy ref, agent chain, edges), each list deduplicated and sorted. */
@@ -248,12 +283,12 @@ export function buildTraceRelationship(
   if (tool) refs.push({ kind: "tool", id: tool });
   if (identity) refs.push({ kind: "agent", id: identity });
   if (digest) refs.push({ kind: "policy", id: digest });
-  const entityRefs = dedupe(refs, (r) => `${r.kind}\0${r.id}`).sort(byKeys((r) => [r.kind, r.id]));
+  const entityRefs = sortedUnique(refs, cmpRef);
   if (entityRefs.length) rel.entity_refs = entityRefs;
 
   const pid = str(policyId), pver = str(policyVersion);
   if (pid || pver || digest || matchedRules.length) {
-    rel.policy_ref = compact({ policy_id: pid, policy_version: pver, policy_digest: digest || undefined, matched_rule_ids: nonEmpty(matchedRules) });
+    rel.policy_ref = defined({ policy_id: pid, policy_version: pver, policy_digest: digest || undefined, matched_rule_ids: nonEmpty(matchedRules) });
   }
 
   const chain: { identity: string; role: "requester" | "delegator" | "delegate" }[] = [];
@@ -269,7 +304,7 @@ export function buildTraceRelationship(
   } else if (identity) {
     chain.push({ identity, role: "requester" });
   }
-  const agentChain = dedupe(chain, (l) => `${l.role}\0${l.identity}`).sort(byKeys((l) => [l.role, l.identity]));
+  const agentChain = sortedUnique(chain, (a, b) => cmpStr(a.role, b.role) || cmpStr(a.identity, b.identity));
   if (agentChain.length) rel.agent_chain = agentChain;
 
   const edges: { kind: string; from: RelationshipRef; to: RelationshipRef }[] = [];
@@ -279,8 +314,7 @@ export function buildTraceRelationship(
     const from = (link.delegator_identity ?? "").trim(), to = (link.delegate_identity ?? "").trim();
     if (from && to) edges.push({ kind: "delegates_to", from: { kind: "agent", id: from }, to: { kind: "agent", id: to } });
   }
-  const edgeKey = (e: (typeof edges)[number]) => [e.kind, e.from.kind, e.from.id, e.to.kind, e.to.id];
-  const sortedEdges = dedupe(edges, (e) => edgeKey(e).join("\0")).sort(byKeys(edgeKey));
+  const sortedEdges = sortedUnique(edges, (a, b) => cmpStr(a.kind, b.kind) || cmpRef(a.from, b.from) || cmpRef(a.to, b.to));
   if (sortedEdges.length) rel.edges = sortedEdges;
 
   const ids = uniqueSorted(entityRefs.map((r) => r.id));
@@ -301,10 +335,11 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
   const policyDigest = (decision.policy_digest || meta.policyDigest || "").trim().toLowerCase();
   if (!policyDigest) throw new Error("trace: policy digest is required for trace emission");
 
-  let createdAt = decision.created_at;
-  if (isZeroTime(createdAt)) createdAt = intent.created_at;
-  createdAt = isZeroTime(createdAt) ? GAIT_EPOCH : (normalizeGoTime(createdAt!) ?? GAIT_EPOCH);
-  const observedAt = formatGoTime(meta.observedAt);
+  // the decision time, else (when zero) the intent's; Gait's epoch when that is zero too, or unparsable
+  let decided = goTimeOf(decision.created_at);
+  if (decided === GO_ZERO_TIME) decided = goTimeOf(intent.created_at);
+  const createdAt = decided === undefined || decided === GO_ZERO_TIME ? GAIT_EPOCH : decided;
+  const observedAt = goTimeOfDate(meta.observedAt);
   const producerVersion = str(meta.producerVersion) ?? str(decision.producer_version) ?? DEFAULT_PRODUCER_VERSION;
   const traceId = computeTraceId(policyDigest, intent.intent_digest, verdict);
   const ctx = intent.context ?? ({} as IntentRequest["context"]);
@@ -315,7 +350,7 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
   let delegationRef: TraceDelegationRef | undefined;
   if (intent.delegation) {
     const d = intent.delegation;
-    delegationRef = compact({
+    delegationRef = defined({
       delegation_token_ref: str(meta.delegationTokenRef) ?? str(d.token_refs?.[0]),
       requester_identity: str(d.requester_identity),
       delegation_depth: d.chain?.length ? d.chain.length : undefined,
@@ -325,7 +360,7 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
     });
   }
 
-  const record: TraceRecord = compact({
+  const record: TraceRecord = defined({
     schema_id: TRACE_SCHEMA_ID,
     schema_version: TRACE_SCHEMA_VERSION,
     created_at: createdAt,
@@ -410,7 +445,7 @@ function goDecision<T extends object>(obj: T, timeFields: readonly string[]): T 
 }
 
 function cleanStepVerdict(s: StepVerdict): StepVerdict {
-  return compact({
+  return defined({
     index: s.index,
     tool_name: s.tool_name,
     verdict: s.verdict,
@@ -422,8 +457,41 @@ function cleanStepVerdict(s: StepVerdict): StepVerdict {
 
 /** Sign a record: Ed25519 over sha256(JCS(record without `signature`)). Returns a new record with `signature`. */
 export function signTraceRecord(record: TraceRecord, signer: Signer): TraceRecord {
-  const { signature: _drop, ...signable } = record;
-  return { ...signable, signature: signDocument(signable, signer) };
+  return signTraceRecordWithText(record, signer).record;
+}
+
+/** A signed record and its compact JSON text. */
+export interface SignedTraceText {
+  record: TraceRecord;
+  /**
+   * Compact JSON of `record`: its JCS text with `signature` appended as the last member. Any JSON layout of a record
+   * verifies (only the digest over JCS is normative); this one costs no second serialization, so a trace log can
+   * store it as is.
+   */
+  text: string;
+}
+
+/**
+ * {@link signTraceRecord} that also returns the signed record's JSON text, built from the canonical text the
+ * signature was computed over (one canonicalization per record instead of one to sign and one to store).
+ */
+export function signTraceRecordWithText(record: TraceRecord, signer: Signer): SignedTraceText {
+  let signable: Omit<TraceRecord, "signature"> = record;
+  if (record.signature !== undefined) {
+    const { signature: _drop, ...rest } = record;
+    signable = rest;
+  }
+  const canonical = jcs(signable);
+  const digest = sha256Bytes(canonical);
+  const signature: SignatureObject = {
+    alg: "ed25519",
+    key_id: signer.keyId,
+    sig: Buffer.from(signer.sign(digest)).toString("base64"),
+    signed_digest: Buffer.from(digest).toString("hex"),
+  };
+  const sigJson = JSON.stringify(signature);
+  const text = canonical === "{}" ? `{"signature":${sigJson}}` : `${canonical.slice(0, -1)},"signature":${sigJson}}`;
+  return { record: { ...signable, signature }, text };
 }
 
 /** Result of {@link verifyTraceRecord}: `error` carries the reason (Gait's texts for signature failures). */

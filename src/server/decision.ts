@@ -12,7 +12,7 @@ import { evaluateGate, GateConfigError } from "../engine/gate.js";
 import { decodeToolCall } from "../engine/adapters.js";
 import { parseApprovalToken, requiredApprovalScopes } from "../engine/approval.js";
 import { parseDelegationToken } from "../engine/delegation.js";
-import { buildTraceRecord, computeTraceId, signTraceRecord, type TraceRecord } from "../engine/trace.js";
+import { buildTraceRecord, computeTraceId, signTraceRecordWithText, type SignedTraceText, type TraceRecord } from "../engine/trace.js";
 import { delegationDigest } from "../engine/intent.js";
 import {
   IntentError,
@@ -315,9 +315,9 @@ export class DecisionService {
     }
 
     // 6. signed trace, durable before the reply
-    let record: TraceRecord;
+    let signed: SignedTraceText;
     try {
-      record = signTraceRecord(
+      signed = signTraceRecordWithText(
         buildTraceRecord(result, {
           observedAt: new Date(),
           producerVersion: d.producerVersion,
@@ -332,10 +332,11 @@ export class DecisionService {
       d.log.error({ err: e }, "trace signing failed");
       throw internalError(ErrorReason.SIGNING_FAILED, `sign trace record: ${(e as Error).message}`);
     }
+    const record = signed.record;
     const t0 = performance.now();
     let seq: number;
     try {
-      ({ seq } = await d.traceLog.append(record as TraceRecord & SignedTraceRecord));
+      ({ seq } = await d.traceLog.append(record as TraceRecord & SignedTraceRecord, signed.text));
     } catch (e) {
       d.log.error({ err: e }, "trace append failed");
       throw unavailable(ErrorReason.TRACE_WRITE_FAILED, `trace record could not be made durable: ${(e as Error).message}`);

@@ -17,6 +17,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { fastEncoder } from "./fast-encode.js";
 
 type AnyGenService = GenService<GenServiceMethods>;
 type Methods<S extends AnyGenService> = S["method"];
@@ -27,16 +28,24 @@ type OutInit<M extends { output: DescMessage }> = MessageInitShape<M["output"]>;
 /** Wrap a Uint8Array as a Buffer without copying. */
 const u8ToBuf = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 
+/** Message (or init object) -> bytes: the descriptor-compiled fast encoder when it covers the type, else protobuf-es. */
 function serializer<D extends DescMessage>(schema: D) {
-  return (msg: MessageShape<D> | MessageInitShape<D>): Buffer =>
+  const fast = fastEncoder(schema);
+  const slow = (msg: MessageShape<D> | MessageInitShape<D>): Buffer =>
     u8ToBuf(toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as MessageInitShape<D>)));
+  if (!fast) return slow;
+  // a decoded message carrying unknown fields keeps them only through protobuf-es
+  return (msg: MessageShape<D> | MessageInitShape<D>): Buffer => ((msg as { $unknown?: unknown[] }).$unknown?.length ? slow(msg) : fast(msg as object));
 }
 function deserializer<D extends DescMessage>(schema: D) {
   return (buf: Buffer): MessageShape<D> => fromBinary(schema, buf);
 }
 
+/** Per-method request decoders that replace `fromBinary` (the handler then receives what the decoder returns). */
+export type RequestDecoders = Record<string, (buf: Buffer) => unknown>;
+
 /** GenService -> grpc-js ServiceDefinition (keys are the protobuf-es localName, e.g. "evaluate"). */
-export function toGrpcDefinition(svc: DescService): grpc.ServiceDefinition {
+export function toGrpcDefinition(svc: DescService, decoders: RequestDecoders = {}): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const m of svc.methods) {
     def[m.localName] = {
@@ -45,7 +54,7 @@ export function toGrpcDefinition(svc: DescService): grpc.ServiceDefinition {
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input) as (v: unknown) => Buffer,
-      requestDeserialize: deserializer(m.input),
+      requestDeserialize: decoders[m.localName] ?? deserializer(m.input),
       responseSerialize: serializer(m.output) as (v: unknown) => Buffer,
       responseDeserialize: deserializer(m.output),
     };
@@ -86,10 +95,13 @@ export interface HandlerContext {
   cancelled(): boolean;
 }
 
-/** Promise / async-iterable style implementation, typed from the GenService. */
-export type ServiceImpl<S extends AnyGenService> = {
+/** Request types of methods whose requests a {@link RequestDecoders} entry decodes (instead of the message). */
+export type RequestOverrides<S extends AnyGenService> = { [K in keyof Methods<S>]?: unknown };
+
+/** Promise / async-iterable style implementation, typed from the GenService (and the request overrides `R`). */
+export type ServiceImpl<S extends AnyGenService, R extends RequestOverrides<S> = {}> = {
   [K in keyof Methods<S>]: Methods<S>[K]["methodKind"] extends "unary"
-    ? (req: In<Methods<S>[K]>, ctx: HandlerContext) => Promise<OutInit<Methods<S>[K]>> | OutInit<Methods<S>[K]>
+    ? (req: K extends keyof R ? R[K] : In<Methods<S>[K]>, ctx: HandlerContext) => Promise<OutInit<Methods<S>[K]>> | OutInit<Methods<S>[K]>
     : Methods<S>[K]["methodKind"] extends "server_streaming"
       ? (req: In<Methods<S>[K]>, ctx: HandlerContext) => AsyncIterable<OutInit<Methods<S>[K]>>
       : never; // client/bidi streaming: not used by our services (reflection registers its own raw handler)
@@ -97,23 +109,24 @@ export type ServiceImpl<S extends AnyGenService> = {
 
 /**
  * The handler context. grpc-js emits "cancelled" when every call's stream closes, including calls that already
- * completed, so the context ignores it after `finish()`; the AbortController is created only when a handler reads
- * `signal` (most decisions never need it), which keeps both off the per-call hot path.
+ * completed, so the context ignores it after `finish()`. The AbortController and its "cancelled" listener are created
+ * only when a handler reads `signal` (streams do; unary decisions only poll `cancelled()`), which keeps both off the
+ * per-call hot path.
  */
 function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { ctx: HandlerContext; finish(): void } {
   let ac: AbortController | undefined;
-  let state: "running" | "cancelled" | "finished" = "running";
-  call.once("cancelled", () => {
-    if (state !== "running") return;
-    state = "cancelled";
-    ac?.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
-  });
+  let finished = false;
   const ctx: HandlerContext = {
     metadata: call.metadata,
     get signal() {
       if (!ac) {
-        ac = new AbortController();
-        if (state === "cancelled" || call.cancelled) ac.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+        const c = (ac = new AbortController());
+        if (!finished && call.cancelled) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+        else {
+          call.once("cancelled", () => {
+            if (!finished) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+          });
+        }
       }
       return ac.signal;
     },
@@ -123,23 +136,30 @@ function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritabl
     get peer() {
       return call.getPeer();
     },
-    cancelled: () => state === "cancelled" || (state === "running" && call.cancelled),
+    cancelled: () => !finished && call.cancelled,
   };
   return {
     ctx,
     finish() {
-      if (state === "running") state = "finished";
+      finished = true;
     },
   };
 }
 
-export interface AddServiceOptions {
+export interface AddServiceOptions<R = {}> {
   /** Turns an unexpected (non-GrpcError) throw into a status, typically after logging it. Default: generic INTERNAL. */
   onUnexpected?: (e: unknown) => GrpcError;
+  /** Decoders for the methods whose requests the impl takes in another form than the message (see `R`). */
+  requestDecoders?: { [K in keyof R]: (buf: Buffer) => R[K] };
 }
 
 /** Turn the typed impl into grpc-js handlers and add them to the server. */
-export function addService<S extends AnyGenService>(server: grpc.Server, svc: S, impl: ServiceImpl<S>, opts: AddServiceOptions = {}): void {
+export function addService<S extends AnyGenService, R extends RequestOverrides<S> = {}>(
+  server: grpc.Server,
+  svc: S,
+  impl: ServiceImpl<S, R>,
+  opts: AddServiceOptions<R> = {},
+): void {
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const m of svc.methods as DescMethod[]) {
     const fn = (impl as Record<string, (...a: unknown[]) => unknown>)[m.localName];
@@ -147,18 +167,24 @@ export function addService<S extends AnyGenService>(server: grpc.Server, svc: S,
     if (m.methodKind === "unary") {
       handlers[m.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const { ctx, finish } = ctxOf(call);
-        Promise.resolve()
-          .then(() => fn.call(impl, call.request, ctx))
-          .then(
-            (res) => {
-              finish();
-              cb(null, res);
-            },
-            (e) => {
-              finish();
-              cb(toServiceError(e, opts.onUnexpected));
-            },
-          );
+        const ok = (res: unknown): void => {
+          finish();
+          cb(null, res);
+        };
+        const fail = (e: unknown): void => {
+          finish();
+          cb(toServiceError(e, opts.onUnexpected));
+        };
+        // called directly (no extra microtask hop); a synchronous throw is answered like a rejection
+        let out: unknown;
+        try {
+          out = fn.call(impl, call.request, ctx);
+        } catch (e) {
+          queueMicrotask(() => fail(e));
+          return;
+        }
+        if (out instanceof Promise) out.then(ok, fail);
+        else queueMicrotask(() => ok(out));
       };
     } else if (m.methodKind === "server_streaming") {
       handlers[m.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
@@ -180,7 +206,7 @@ export function addService<S extends AnyGenService>(server: grpc.Server, svc: S,
       };
     }
   }
-  server.addService(toGrpcDefinition(svc), handlers);
+  server.addService(toGrpcDefinition(svc, (opts.requestDecoders ?? {}) as RequestDecoders), handlers);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

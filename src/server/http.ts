@@ -198,8 +198,7 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
         emitRunpack: body.emit_runpack === true,
         cancelled: () => ac.signal.aborted,
       });
-      d.metrics.decisions.inc({ verdict: out.verdict, transport: "http" });
-      d.metrics.latency.observe({ transport: "http" }, (performance.now() - t0) / 1000);
+      d.metrics.recordDecision(out.verdict, "http", (performance.now() - t0) / 1000);
       const payload = httpResponseBody(out);
       let status = 200;
       if (cfg.httpVerdictStatus === "strict") {

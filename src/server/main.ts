@@ -30,7 +30,7 @@ import { addService, type GrpcError } from "./grpc-adapter.js";
 import { bindUds, removeSocket } from "./uds.js";
 import { ServerMetrics } from "./metrics.js";
 import { DecisionService, type KillSwitchSource } from "./decision.js";
-import { Admission, gateServiceImpl, type ListenerRole } from "./service.js";
+import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, type ListenerRole } from "./service.js";
 import { startHttp } from "./http.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { ErrorReason, gateError } from "./errors.js";
@@ -241,7 +241,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
         producerVersion: version,
         shutdownSignal: shutdownAc.signal,
       }),
-      { onUnexpected },
+      { onUnexpected, requestDecoders: GATE_REQUEST_DECODERS },
     );
     return server;
   };

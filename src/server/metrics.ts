@@ -26,13 +26,36 @@ export class ServerMetrics {
   });
   /** Calls answered with an error instead of a verdict (clients treat them as block), by ErrorReason. */
   readonly failClosed = new Counter({ name: "gait_gate_fail_closed_errors_total", help: "Calls answered with an error instead of a verdict", labelNames: ["reason"] as const, registers: [this.registry] });
-  readonly inFlight = new Gauge({ name: "gait_gate_in_flight", help: "Decisions in flight", registers: [this.registry] });
+  /** Read at scrape time from {@link inFlightSource} (no per-call gauge update). */
+  readonly inFlight: Gauge = new Gauge({
+    name: "gait_gate_in_flight",
+    help: "Decisions in flight",
+    registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.inFlightSource()),
+  });
+  /** Supplies the in-flight count at scrape time (set by the admission control). */
+  inFlightSource: () => number = () => 0;
   readonly policyReloads = new Counter({ name: "gait_gate_policy_reloads_total", help: "Policy reload attempts by result", labelNames: ["result"] as const, registers: [this.registry] });
   readonly policyReloadFailing = new Gauge({ name: "gait_gate_policy_reload_failing", help: "1 while the last policy reload failed (the previous good policy stays active)", registers: [this.registry] });
   readonly approvalsCreated = new Counter({ name: "gait_gate_approval_requests_total", help: "Approval requests created", registers: [this.registry] });
 
+  // Label children resolved once: prom-client hashes a label object on every inc/observe otherwise.
+  private readonly decisionChildren = new Map<string, Counter.Internal>();
+  private readonly latencyChildren = new Map<string, Histogram.Internal<"transport">>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "gait_gate_" });
+  }
+
+  /** Count one answered decision and observe its latency (seconds). */
+  recordDecision(verdict: string, transport: "grpc" | "http", seconds: number): void {
+    const key = `${verdict}|${transport}`;
+    let c = this.decisionChildren.get(key);
+    if (!c) this.decisionChildren.set(key, (c = this.decisions.labels(verdict, transport)));
+    c.inc();
+    let h = this.latencyChildren.get(transport);
+    if (!h) this.latencyChildren.set(transport, (h = this.latency.labels(transport)));
+    h.observe(seconds);
   }
 
   /** Serve GET /metrics on host:port. Resolves with the bound port (port 0 picks a free one). */

@@ -14,8 +14,8 @@ export interface TraceEntry {
 }
 
 export interface TraceLogPort {
-  /** Resolves once the entry is durable (fsynced, group commit). */
-  append(record: SignedTraceRecord): Promise<{ seq: number; hash: string }>;
+  /** Resolves once the entry is durable (fsynced, group commit). `recordText`: the record's JSON, if already built. */
+  append(record: SignedTraceRecord, recordText?: string): Promise<{ seq: number; hash: string }>;
   /** Entries from `fromSeq` (>= 1) in order; with `follow`, waits for new durable entries until `signal` aborts. */
   readFrom(fromSeq: number, opts: { follow: boolean; signal: AbortSignal }): AsyncIterable<TraceEntry>;
   /** The durable head (seq 0 and the genesis hash for an empty log). */

@@ -4,8 +4,8 @@
  * PERMISSION_DENIED (OPERATOR_ONLY), so an agent holding the agent socket cannot approve its own calls.
  */
 import * as grpc from "@grpc/grpc-js";
-import { create, toJson, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Logger } from "pino";
 import {
@@ -13,10 +13,9 @@ import {
   ApprovalState,
   GateService,
   type ApprovalRequestInfoSchema,
-  type EvaluateRequest,
+  EvaluateRequestSchema,
   type EvaluateResponseSchema,
 } from "../gen/gait/gate/v1/gate_service_pb.js";
-import { IntentRequestSchema } from "../gen/gait/gate/v1/intent_pb.js";
 import { Verdict as PbVerdict } from "../gen/gait/gate/v1/verdict_pb.js";
 import { mintApprovalToken, TokenMintError } from "../engine/approval.js";
 import { parseRFC3339 } from "../engine/time.js";
@@ -30,6 +29,7 @@ import type { ServeConfig } from "./config.js";
 import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
 import type { ServerMetrics } from "./metrics.js";
+import { jsonDecoder } from "./fast-decode.js";
 
 export type ListenerRole = "agent" | "operator";
 
@@ -40,8 +40,10 @@ export class Admission {
   private idleWaiters: (() => void)[] = [];
   constructor(
     readonly max: number,
-    private readonly metrics: ServerMetrics,
-  ) {}
+    metrics: ServerMetrics,
+  ) {
+    metrics.inFlightSource = () => this.n;
+  }
   get inFlight(): number {
     return this.n;
   }
@@ -52,13 +54,11 @@ export class Admission {
       throw gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.OVERLOADED, `too many decisions in flight (limit ${this.max}); retry later`);
     }
     this.n++;
-    this.metrics.inFlight.set(this.n);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.n--;
-      this.metrics.inFlight.set(this.n);
       if (this.n === 0) this.idleWaiters.splice(0).forEach((f) => f());
     };
   }
@@ -94,12 +94,19 @@ const STATE_TO_PB: Record<StoreState, ApprovalState> = {
 };
 const PB_TO_STATE = new Map<ApprovalState, StoreState>(Object.entries(STATE_TO_PB).map(([k, v]) => [v, k as StoreState]));
 
-function tsOf(rfc3339: string | undefined) {
-  const p = rfc3339 ? parseRFC3339(rfc3339) : undefined;
-  if (!p) return undefined;
-  const t = timestampFromMs(p.ms);
-  t.nanos += p.subMsNanos;
-  return t;
+// one-entry memo: consecutive responses mostly carry the same decision time (often Gait's epoch)
+let tsMemoIn: string | undefined;
+let tsMemo: { seconds: bigint; nanos: number } | undefined;
+
+/** An RFC 3339 time -> a Timestamp init (undefined when absent or unparsable). */
+function tsOf(rfc3339: string | undefined): { seconds: bigint; nanos: number } | undefined {
+  if (!rfc3339) return undefined;
+  if (rfc3339 !== tsMemoIn) {
+    const p = parseRFC3339(rfc3339);
+    tsMemo = p ? { seconds: BigInt(Math.floor(p.ms / 1000)), nanos: (((p.ms % 1000) + 1000) % 1000) * 1_000_000 + p.subMsNanos } : undefined;
+    tsMemoIn = rfc3339;
+  }
+  return tsMemo && { seconds: tsMemo.seconds, nanos: tsMemo.nanos };
 }
 
 export function approvalInfo(r: ApprovalRequest): MessageInitShape<typeof ApprovalRequestInfoSchema> {
@@ -162,11 +169,33 @@ export function toEvaluateResponse(o: EvaluateOutput): MessageInitShape<typeof E
   };
 }
 
-/** The intent message -> Gait's intent JSON (proto field names are Gait's JSON names). */
-export function intentJson(req: EvaluateRequest): unknown {
-  if (req.input.case === "intent") return toJson(IntentRequestSchema, req.input.value, { useProtoFieldName: true });
-  return undefined;
+/**
+ * An EvaluateRequest in its proto3 JSON form with proto field names, which is what the Evaluate handler receives:
+ * the proto's field names are Gait's JSON names, so `intent` is Gait's intent JSON as is. Decoded straight from the
+ * wire by src/server/fast-decode.ts (protobuf-es fromBinary + toJson for inputs the fast path leaves to it).
+ */
+export interface EvaluateRequestJson {
+  intent?: JsonObject;
+  tool_call?: { adapter?: string; call?: JsonObject; call_json?: string };
+  run_id?: string;
+  session_id?: string;
+  approval_tokens?: string[];
+  approval_request_id?: string;
+  delegation_tokens?: string[];
+  emit_runpack?: boolean;
 }
+
+const evaluateRequestJson = jsonDecoder(EvaluateRequestSchema).decode;
+
+/** Evaluate request bytes -> {@link EvaluateRequestJson}. */
+export function decodeEvaluateRequest(bytes: Uint8Array): EvaluateRequestJson {
+  return evaluateRequestJson(bytes) as EvaluateRequestJson;
+}
+
+/** Request forms of the GateService methods that do not take the protobuf message (see addService). */
+export type GateRequests = { evaluate: EvaluateRequestJson };
+/** The decoders for {@link GateRequests}. */
+export const GATE_REQUEST_DECODERS = { evaluate: decodeEvaluateRequest };
 
 export interface GateServiceDeps {
   cfg: ServeConfig;
@@ -190,7 +219,7 @@ const MAX_PAGE = 1000;
 const PAGE_TOKEN = /^apr_[0-9a-f]{1,64}$/;
 
 /** Build the GateService implementation for one listener. */
-export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): ServiceImpl<typeof GateService> {
+export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): ServiceImpl<typeof GateService, GateRequests> {
   const cfg = d.cfg;
   const authorize = (ctx: HandlerContext): void => {
     if (cfg.authMode !== "token") return;
@@ -237,33 +266,32 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
         authorize(ctx);
         leave = d.admission.enter();
         let toolCall: { adapter: string; payload: unknown } | undefined;
-        if (req.input.case === "toolCall") {
-          const tc = req.input.value;
+        const tc = req.tool_call;
+        if (tc) {
           let payload: unknown;
-          if (tc.payload.case === "call") payload = tc.payload.value;
-          else if (tc.payload.case === "callJson") {
+          if (tc.call !== undefined) payload = tc.call;
+          else if (tc.call_json !== undefined) {
             try {
-              payload = JSON.parse(tc.payload.value);
+              payload = JSON.parse(tc.call_json);
             } catch (e) {
               throw invalidArgument(ErrorReason.INVALID_TOOL_CALL, `tool_call.call_json is not valid JSON: ${(e as Error).message}`);
             }
           } else throw invalidArgument(ErrorReason.MISSING_INPUT, "tool_call needs call or call_json");
-          toolCall = { adapter: tc.adapter, payload };
+          toolCall = { adapter: tc.adapter ?? "", payload };
         }
         const out = await d.decisions.evaluate({
           transport: "grpc",
-          intent: intentJson(req),
+          intent: req.intent,
           toolCall,
-          runId: req.runId,
-          sessionId: req.sessionId,
-          approvalTokens: req.approvalTokens,
-          approvalRequestId: req.approvalRequestId || undefined,
-          delegationTokens: req.delegationTokens,
-          emitRunpack: req.emitRunpack,
+          runId: req.run_id ?? "",
+          sessionId: req.session_id ?? "",
+          approvalTokens: req.approval_tokens ?? [],
+          approvalRequestId: req.approval_request_id || undefined,
+          delegationTokens: req.delegation_tokens ?? [],
+          emitRunpack: req.emit_runpack ?? false,
           cancelled: ctx.cancelled,
         });
-        d.metrics.decisions.inc({ verdict: out.verdict, transport: "grpc" });
-        d.metrics.latency.observe({ transport: "grpc" }, (performance.now() - t0) / 1000);
+        d.metrics.recordDecision(out.verdict, "grpc", (performance.now() - t0) / 1000);
         return toEvaluateResponse(out);
       } catch (e) {
         if (ctx.cancelled() && !(e instanceof GrpcError)) {

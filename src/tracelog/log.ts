@@ -233,8 +233,13 @@ export class TraceLog {
    * Append one signed trace record. Resolves with its seq and chain hash only after the entry is fsynced; rejects
    * with {@link TraceLogError} (`io` for this write, `failed` after an earlier failure, `closed`, `invalid_record`),
    * in which case the caller must not return a verdict.
+   *
+   * `recordText`, when given, is stored instead of `JSON.stringify(record)`: the caller's compact JSON of this very
+   * record (e.g. the text trace.ts `signTraceRecordWithText` built from the canonical form it signed), which saves a
+   * second serialization per decision. It must be one line of JSON whose value is `record`; a text with a line
+   * feed, or not shaped as an object, is refused (`invalid_record`) since it would break the JSONL framing.
    */
-  append(record: SignedTraceRecord): Promise<AppendResult> {
+  append(record: SignedTraceRecord, recordText?: string): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new TraceLogError("closed", "trace log is closed"));
     if (this.failure) return Promise.reject(this.failedError());
     if (!record || typeof record !== "object" || Array.isArray(record) || record.schema_id !== TRACE_SCHEMA_ID) {
@@ -245,10 +250,17 @@ export class TraceLog {
       return Promise.reject(new TraceLogError("invalid_record", "trace record is not signed: sign it before appending"));
     }
     let text: string;
-    try {
-      text = JSON.stringify(record);
-    } catch (e) {
-      return Promise.reject(new TraceLogError("invalid_record", `trace record is not serializable: ${(e as Error).message}`));
+    if (recordText !== undefined) {
+      if (recordText.charCodeAt(0) !== 0x7b || recordText.charCodeAt(recordText.length - 1) !== 0x7d || recordText.includes("\n")) {
+        return Promise.reject(new TraceLogError("invalid_record", "trace record text must be one line of compact JSON (an object)"));
+      }
+      text = recordText;
+    } else {
+      try {
+        text = JSON.stringify(record);
+      } catch (e) {
+        return Promise.reject(new TraceLogError("invalid_record", `trace record is not serializable: ${(e as Error).message}`));
+      }
     }
     const seq = this.tailSeq + 1;
     const prev = this.tailHash;

@@ -62,7 +62,8 @@ export enum ErrorReason {
   APPROVAL_REQUEST_NOT_FOUND = 6,
 
   /**
-   * The approval request is not pending (already granted, denied, expired or consumed).
+   * The approval request can no longer be answered: it was denied, expired or consumed. (A granted request that
+   * was not used yet still accepts a further grant, e.g. after its token expired, and a deny, which revokes it.)
    *
    * @generated from enum value: ERROR_REASON_APPROVAL_REQUEST_NOT_PENDING = 7;
    */

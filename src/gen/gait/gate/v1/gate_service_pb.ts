@@ -690,7 +690,10 @@ export type ExportTracesResponse = Message<"gait.gate.v1.ExportTracesResponse"> 
   recordJson: string;
 
   /**
-   * Hash chain: entry_hash = sha256(prev_hash ":" sequence ":" sha256(JCS(record))) in hex.
+   * Hash chain (docs/trace-log.md): entry_hash = hex(sha256(prev_hash ":" sequence ":" hex(sha256(record_json)))),
+   * with sequence in decimal and record_json hashed as the exact stored bytes (UTF-8), not a re-canonicalization:
+   * verify it over the record_json received, never over a re-serialized record. prev_hash is the entry_hash of
+   * sequence - 1 (64 zeros for sequence 1).
    *
    * @generated from field: string prev_hash = 3;
    */

@@ -37,7 +37,8 @@ const (
 	// An approval or delegation token is not valid JSON.
 	ErrorReason_ERROR_REASON_INVALID_TOKEN_DOCUMENT     ErrorReason = 5
 	ErrorReason_ERROR_REASON_APPROVAL_REQUEST_NOT_FOUND ErrorReason = 6
-	// The approval request is not pending (already granted, denied, expired or consumed).
+	// The approval request can no longer be answered: it was denied, expired or consumed. (A granted request that
+	// was not used yet still accepts a further grant, e.g. after its token expired, and a deny, which revokes it.)
 	ErrorReason_ERROR_REASON_APPROVAL_REQUEST_NOT_PENDING ErrorReason = 7
 	// Approve and ListApprovals are served only on the operator listener.
 	ErrorReason_ERROR_REASON_OPERATOR_ONLY ErrorReason = 8

@@ -1346,7 +1346,10 @@ type ExportTracesResponse struct {
 	Sequence uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The signed Gait `gait.gate.trace` record, as JSON text exactly as stored.
 	RecordJson string `protobuf:"bytes,2,opt,name=record_json,json=recordJson,proto3" json:"record_json,omitempty"`
-	// Hash chain: entry_hash = sha256(prev_hash ":" sequence ":" sha256(JCS(record))) in hex.
+	// Hash chain (docs/trace-log.md): entry_hash = hex(sha256(prev_hash ":" sequence ":" hex(sha256(record_json)))),
+	// with sequence in decimal and record_json hashed as the exact stored bytes (UTF-8), not a re-canonicalization:
+	// verify it over the record_json received, never over a re-serialized record. prev_hash is the entry_hash of
+	// sequence - 1 (64 zeros for sequence 1).
 	PrevHash      string  `protobuf:"bytes,3,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
 	EntryHash     string  `protobuf:"bytes,4,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
 	TraceId       string  `protobuf:"bytes,5,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
