@@ -307,30 +307,22 @@ function decodeTarget(raw: unknown, at: string, d: Decoder): CallTarget {
 }
 
 function decodeTargets(o: Rec, at: string, d: Decoder): CallTarget[] {
-  const raw = d.arr(o.targets, at, "targets");
-  const out: CallTarget[] = [];
-  if (raw.length === 0) return out;
   const prefix = at ? `${at}.targets` : "targets";
-  for (let i = 0; i < raw.length; i++) out.push(decodeTarget(raw[i], `${prefix}[${i}]`, d));
-  return out;
+  return d.arr(o.targets, at, "targets").map((t, i) => decodeTarget(t, `${prefix}[${i}]`, d));
 }
 
 function decodeProvenance(o: Rec, at: string, d: Decoder): CallProvenance[] {
-  const raw = d.arr(o.arg_provenance, at, "arg_provenance");
-  const out: CallProvenance[] = [];
-  if (raw.length === 0) return out;
   const prefix = at ? `${at}.arg_provenance` : "arg_provenance";
-  for (let i = 0; i < raw.length; i++) {
+  return d.arr(o.arg_provenance, at, "arg_provenance").map((raw, i) => {
     const here = `${prefix}[${i}]`;
-    const p = d.elem(raw[i], here);
-    out.push({
+    const p = d.elem(raw, here);
+    return {
       arg_path: goTrimSpace(d.str(p.arg_path, here, "arg_path")),
       source: goTrimSpace(d.str(p.source, here, "source")),
       source_ref: goTrimSpace(d.str(p.source_ref, here, "source_ref")),
       integrity_digest: goTrimSpace(d.str(p.integrity_digest, here, "integrity_digest")),
-    });
-  }
-  return out;
+    };
+  });
 }
 
 function decodeOAuthEvidence(o: Rec, at: string, d: Decoder): OAuthEvidence {

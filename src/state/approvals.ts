@@ -34,6 +34,10 @@ export interface ApprovalRequest {
   intent_digest: string;
   policy_digest: string;
   args_digest: string;
+  /** Digest of the intent's normalized delegation (gate.md §5), present when the waiting call is delegated: a token
+   * for this request must carry the same `delegation_binding_digest`, or the engine refuses it
+   * (`approval_token_delegation_binding_mismatch`). Lowercase sha256 hex. */
+  delegation_binding_digest?: string;
   /** Scopes a token must carry (`tool:<name>`, `phase:apply`, ...), lowercase and sorted. */
   required_scopes: string[];
   /** Policy `min_approvals` (at least 1). */
@@ -66,6 +70,8 @@ export interface NewApprovalRequest {
   intent_digest: string;
   policy_digest: string;
   args_digest: string;
+  /** `delegationDigest(intent.delegation)` when the intent has a delegation (64 hex); omit otherwise. */
+  delegation_binding_digest?: string;
   required_scopes: string[];
   required_approvals: number;
   require_distinct_approvers?: boolean;
@@ -134,6 +140,11 @@ export interface ApprovalStore {
    * requests for `intentDigest` holding one of them become `consumed`); false, changing nothing, otherwise.
    * Rejects when the change cannot be made durable: the caller must then not allow. */
   consumeTokens(tokens: readonly ConsumeRef[], intentDigest: string): Promise<boolean>;
+  /** The subset of `tokenIds` already consumed (a read: nothing changes). Lets a decision drop used tokens before
+   * the quorum is counted; it is advisory only, since a concurrent call may consume a token right after this read:
+   * {@link consumeTokens} stays the single authority that makes a token's use count. Rejects `invalid` for an empty
+   * or non-string id and `closed` after close(). */
+  isConsumed(tokenIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** Stop background work and release files. */
   close(): Promise<void>;
 }
@@ -267,6 +278,7 @@ export class FileApprovalStore implements ApprovalStore {
         intent_digest: input.intent_digest,
         policy_digest: input.policy_digest,
         args_digest: input.args_digest,
+        ...(input.delegation_binding_digest ? { delegation_binding_digest: input.delegation_binding_digest.toLowerCase() } : {}),
         required_scopes: [...input.required_scopes],
         required_approvals: input.required_approvals,
         ...(input.require_distinct_approvers ? { require_distinct_approvers: true } : {}),
@@ -323,6 +335,12 @@ export class FileApprovalStore implements ApprovalStore {
       }
       if (token.intent_digest?.toLowerCase() !== r.intent_digest || token.policy_digest?.toLowerCase() !== r.policy_digest) {
         throw new ApprovalStoreError("invalid", `approval token ${token.token_id} is bound to another intent or policy than request ${id}`);
+      }
+      if (r.delegation_binding_digest && token.delegation_binding_digest?.toLowerCase() !== r.delegation_binding_digest) {
+        throw new ApprovalStoreError(
+          "invalid",
+          `approval token ${token.token_id} does not carry request ${id}'s delegation_binding_digest ${r.delegation_binding_digest} (the waiting call is delegated)`,
+        );
       }
       if (r.tokens.some((t) => t.token_id === token.token_id)) return clone(r);
       if (this.consumed.has(token.token_id)) {
@@ -388,6 +406,14 @@ export class FileApprovalStore implements ApprovalStore {
       this.apply(op);
       return true;
     });
+  }
+
+  async isConsumed(tokenIds: readonly string[]): Promise<ReadonlySet<string>> {
+    if (!Array.isArray(tokenIds) || tokenIds.some((id) => typeof id !== "string" || !id)) {
+      throw new ApprovalStoreError("invalid", "isConsumed needs a list of non-empty token ids");
+    }
+    if (this.closed) throw new ApprovalStoreError("closed", "approval store is closed");
+    return new Set(tokenIds.filter((id) => this.consumed.has(id)));
   }
 
   async close(): Promise<void> {
@@ -536,6 +562,10 @@ function validateNew(input: NewApprovalRequest): void {
   if (!input || typeof input !== "object") throw new ApprovalStoreError("invalid", "approval request input is required");
   for (const f of ["tool_name", "intent_digest", "policy_digest", "trace_id"] as const) {
     if (typeof input[f] !== "string" || !input[f]) problems.push(`${f} is required`);
+  }
+  const binding = input.delegation_binding_digest;
+  if (binding !== undefined && (typeof binding !== "string" || !/^[0-9a-fA-F]{64}$/.test(binding))) {
+    problems.push("delegation_binding_digest must be 64 hex characters (sha256) when set");
   }
   if (!Number.isSafeInteger(input.required_approvals) || input.required_approvals < 1) problems.push("required_approvals must be an integer >= 1");
   if (!Number.isFinite(input.ttl_ms) || input.ttl_ms <= 0) problems.push("ttl_ms must be > 0");

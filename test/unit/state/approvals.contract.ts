@@ -34,7 +34,14 @@ export function newRequest(n: number, over: Partial<NewApprovalRequest> = {}): N
 }
 
 /** A token bound to a request's digests. The store does not check signatures (the engine does before grant()). */
-export function tokenFor(intentDigest: string, policyDigest: string, approver: string, nowMs: number, ttlMs = 60_000): ApprovalToken {
+export function tokenFor(
+  intentDigest: string,
+  policyDigest: string,
+  approver: string,
+  nowMs: number,
+  ttlMs = 60_000,
+  delegationBindingDigest?: string,
+): ApprovalToken {
   const expires = formatGoTime(nowMs + ttlMs);
   return {
     schema_id: "gait.gate.approval_token",
@@ -45,6 +52,7 @@ export function tokenFor(intentDigest: string, policyDigest: string, approver: s
     reason_code: "ok",
     intent_digest: intentDigest,
     policy_digest: policyDigest,
+    ...(delegationBindingDigest ? { delegation_binding_digest: delegationBindingDigest } : {}),
     scope: ["tool:tool.write"],
     expires_at: expires,
   };
@@ -241,11 +249,51 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await s.consumeToken("cli-minted", sha256Hex("x"))).toBe(false);
     });
 
+    it("keeps a delegated request's delegation_binding_digest and grants only tokens that carry it", async () => {
+      const s = await open();
+      const binding = sha256Hex("delegation");
+      const { request } = await s.create(newRequest(1, { delegation_binding_digest: binding.toUpperCase() }));
+      expect(request.delegation_binding_digest).toBe(binding); // stored lowercase, like the token's digests
+      expect((await s.get(request.approval_request_id))!.delegation_binding_digest).toBe(binding);
+      const id = request.approval_request_id;
+      const unbound = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms);
+      expect(await codeOf(s.grant(id, unbound))).toBe("invalid");
+      const other = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms + 1, 60_000, sha256Hex("other"));
+      expect(await codeOf(s.grant(id, other))).toBe("invalid");
+      expect((await s.get(id))!.state).toBe("pending");
+      const bound = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms + 2, 60_000, binding);
+      expect((await s.grant(id, bound)).state).toBe("granted");
+      // an undelegated request has no binding field at all
+      expect("delegation_binding_digest" in (await s.create(newRequest(2))).request).toBe(false);
+    });
+
+    it("rejects a delegation_binding_digest that is not sha256 hex", async () => {
+      const s = await open();
+      const p = s.create(newRequest(1, { delegation_binding_digest: "sha256:abc" }));
+      await expect(p).rejects.toThrow(/delegation_binding_digest must be 64 hex characters/);
+      expect(await codeOf(s.create(newRequest(1, { delegation_binding_digest: "" })))).toBe("invalid");
+    });
+
+    it("isConsumed reports the used subset and changes nothing", async () => {
+      const s = await open();
+      expect([...(await s.isConsumed(["a", "b"]))]).toEqual([]);
+      expect(await s.consumeTokens([{ token_id: "a" }], "d")).toBe(true);
+      const used = await s.isConsumed(["a", "b", "a"]);
+      expect([...used].sort()).toEqual(["a"]);
+      expect([...(await s.isConsumed([]))]).toEqual([]);
+      // the read burned nothing: "b" is still usable once
+      expect(await s.consumeTokens([{ token_id: "b" }], "d")).toBe(true);
+      expect([...(await s.isConsumed(["a", "b", "c"]))].sort()).toEqual(["a", "b"]);
+      expect(await codeOf(s.isConsumed([""]))).toBe("invalid");
+      expect(await codeOf(s.isConsumed([1 as unknown as string]))).toBe("invalid");
+    });
+
     it("rejects every operation after close", async () => {
       const s = await open();
       await s.close();
       expect(await codeOf(s.create(newRequest(1)))).toBe("closed");
       expect(await codeOf(s.consumeToken("t", "d"))).toBe("closed");
+      expect(await codeOf(s.isConsumed(["t"]))).toBe("closed");
     });
   });
 }

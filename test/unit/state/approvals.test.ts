@@ -2,6 +2,7 @@ import { appendFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { sha256Hex } from "../../../src/engine/canon.js";
 import { FileApprovalStore, isApprovalStoreError } from "../../../src/state/approvals.js";
 import { T0, newRequest, runApprovalStoreContract, tokenFor } from "./approvals.contract.js";
 
@@ -61,6 +62,21 @@ describe("FileApprovalStore durability", () => {
     // idempotent create still finds the open request after restart
     expect((await s.create(newRequest(1))).request.approval_request_id).toBe(pending.approval_request_id);
     expect(await s.consumeToken(t.token_id, granted.intent_digest)).toBe(true);
+  });
+
+  it("a delegated request keeps its delegation_binding_digest across a restart and compaction", async () => {
+    let s = await openStore();
+    const binding = sha256Hex("delegation");
+    const { request } = await s.create(newRequest(1, { delegation_binding_digest: binding }));
+    await s.grant(request.approval_request_id, tokenFor(request.intent_digest, request.policy_digest, "alice", clock, 60_000, binding));
+    await s.close();
+    s = await openStore(); // replays the journal, then rewrites it compacted
+    expect(await s.get(request.approval_request_id)).toMatchObject({ state: "granted", delegation_binding_digest: binding });
+    await s.close();
+    s = await openStore(); // reads the compacted journal
+    expect((await s.get(request.approval_request_id))!.delegation_binding_digest).toBe(binding);
+    const unbound = tokenFor(request.intent_digest, request.policy_digest, "bob", clock);
+    expect(await s.grant(request.approval_request_id, unbound).catch((e: unknown) => isApprovalStoreError(e) && e.code)).toBe("invalid");
   });
 
   it("compacts the journal on open", async () => {
