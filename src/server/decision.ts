@@ -108,15 +108,41 @@ export interface EvaluateOutput {
 
 /** Gait's reason code for a decision the approval stage turned into allow. */
 const APPROVAL_GRANTED = "approval_granted";
+/** Gait's reason codes of the approval stage for "no tokens" and "fewer valid tokens than required". */
+const APPROVAL_TOKEN_MISSING = "approval_token_missing";
+const APPROVAL_CHAIN_INSUFFICIENT = "approval_chain_insufficient";
 
 const uniqueSorted = (xs: Iterable<string>): string[] => [...new Set([...xs].filter(Boolean))].sort();
 
-/** A verifier that checks each token with the key its signature names: the server's own key or the configured one. */
-function verifierFor(keys: ServerKeys, configured: Verifier | undefined, tokens: { signature?: { key_id?: string } }[]): Verifier {
-  if (!configured) return keys.signer;
-  // Tokens minted by Approve carry the server's key id; others must verify with --approval-public-key.
+/**
+ * The approval verify key for one decision. With `--approval-public-key` configured, tokens minted by Approve (all
+ * carrying the server's key id) verify with the server's own key and any other token with the configured key.
+ * Without one, the standard profile falls back to the server's signing key (Gait: the gate's own key); oss-prod gets
+ * no key, so the engine refuses the approval stage (GateConfigError: an explicit verify key is required).
+ */
+export function approvalVerifierFor(
+  keys: ServerKeys,
+  profile: ServeConfig["profile"],
+  tokens: readonly { signature?: { key_id?: string } }[],
+): Verifier | undefined {
+  const configured = keys.approvalVerifier;
+  if (!configured) return profile === "oss-prod" ? undefined : keys.signer;
   const allServer = tokens.length > 0 && tokens.every((t) => t.signature?.key_id === keys.signer.keyId);
   return allServer ? keys.signer : configured;
+}
+
+/**
+ * The delegation verify key, in Gait's order: the delegation key, else the approval key, else the gate's own signing
+ * key. oss-prod never falls back to the signing key: without an explicit key the engine refuses the delegation stage.
+ */
+export function delegationVerifierFor(keys: ServerKeys, profile: ServeConfig["profile"]): Verifier | undefined {
+  const explicit = keys.delegationVerifier ?? keys.approvalVerifier;
+  return explicit ?? (profile === "oss-prod" ? undefined : keys.signer);
+}
+
+/** Token ids of parsed approval tokens (tokens without an id are left to the engine, which refuses them). */
+function tokenIds(tokens: readonly ApprovalToken[]): string[] {
+  return [...new Set(tokens.map((t) => t.token_id).filter((id): id is string => typeof id === "string" && id !== ""))];
 }
 
 function parseJsonDocs(texts: string[], what: string): unknown[] {
@@ -222,6 +248,19 @@ export class DecisionService {
         return true;
       });
     }
+    // single use: a token an earlier decision already used is invalid for this one (reason approval_token_consumed),
+    // so the quorum below counts only unconsumed tokens. This read is advisory; consumeTokens (step 4) decides.
+    let consumedPresented = 0;
+    if (!cfg.approvalReuse && approvalTokens.length) {
+      const ids = tokenIds(approvalTokens);
+      const used = ids.length ? await this.approvalsCall(() => d.approvals.isConsumed(ids)) : new Set<string>();
+      if (used.size) {
+        const before = approvalTokens.length;
+        approvalTokens = approvalTokens.filter((t) => !used.has(t.token_id));
+        consumedPresented = before - approvalTokens.length;
+        serviceReasons.push(SERVICE_REASON.tokenConsumed);
+      }
+    }
     this.checkCancelled(input);
 
     // 3. the whole gate pipeline
@@ -234,9 +273,9 @@ export class DecisionService {
         killSwitch: ks,
         counters: d.counters,
         approvalTokens,
-        approvalVerifier: verifierFor(d.keys, d.keys.approvalVerifier, approvalTokens),
+        approvalVerifier: approvalVerifierFor(d.keys, cfg.profile, approvalTokens),
         delegationTokens,
-        delegationVerifier: d.keys.delegationVerifier ?? d.keys.signer,
+        delegationVerifier: delegationVerifierFor(d.keys, cfg.profile),
         broker: d.broker,
         brokerReference: cfg.credentialRef,
         brokerScopes: cfg.credentialScopes,
@@ -245,20 +284,26 @@ export class DecisionService {
     } catch (e) {
       if (e instanceof IntentError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
       if (e instanceof PolicyError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
-      if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.POLICY_UNAVAILABLE, e.message);
+      if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.PROFILE_VIOLATION, e.message);
       if (e instanceof GrpcError) throw e;
       d.log.error({ err: e }, "gate evaluation failed");
       throw unavailable(ErrorReason.STATE_UNAVAILABLE, `evaluation failed: ${(e as Error).message}`);
     }
     let verdict: Verdict = result.verdict;
     if (result.warnings?.length) warnings.push(...result.warnings);
+    // used tokens count as presented-but-invalid (Gait: each invalid token adds its code and, short of the quorum,
+    // approval_chain_insufficient), not as "no token presented"
+    if (consumedPresented > 0 && result.reason_codes.includes(APPROVAL_TOKEN_MISSING)) {
+      result = { ...result, reason_codes: uniqueSorted(result.reason_codes.map((c) => (c === APPROVAL_TOKEN_MISSING ? APPROVAL_CHAIN_INSUFFICIENT : c))) };
+    }
 
     // a denied request never turns into allow: escalate to block (more restrictive is always safe)
     if (namedRequest?.state === "denied" && VERDICT_RANK[verdict] < VERDICT_RANK.block) verdict = "block";
 
-    // 4. single use: atomically consume every token that turned this decision into allow. The store's
-    // all-or-nothing consumeTokens is the only check: of concurrent calls presenting one token exactly one wins, and
-    // a token used before (by this or an earlier process) makes the call require a fresh approval.
+    // 4. single use: atomically consume exactly the tokens that turned this decision into allow (approval_ref: the
+    // valid, unconsumed ones). The store's all-or-nothing consumeTokens is the authority: of concurrent calls
+    // presenting one token exactly one wins; a loser (its token was used between the read above and here) requires a
+    // fresh approval. A store error is an error reply (approvalsCall), never a verdict.
     if (verdict === "allow" && !cfg.approvalReuse && result.approval_ref) {
       this.checkCancelled(input);
       const refs: ConsumeRef[] = [];
@@ -290,7 +335,7 @@ export class DecisionService {
         approvalRequestId = namedRequest.approval_request_id;
       } else {
         const intent = result.intent;
-        const req: NewApprovalRequest & { delegation_binding_digest?: string } = {
+        const req: NewApprovalRequest = {
           tool_name: result.tool_name,
           intent_digest: result.intent_digest,
           policy_digest: result.policy_digest,
@@ -304,9 +349,7 @@ export class DecisionService {
           trace_id: computeTraceId(result.policy_digest, result.intent_digest, verdict),
           ttl_ms: cfg.approvalRequestTtlMs,
         };
-        // Delegated calls need tokens bound to the delegation chain; Approve mints them with this digest once the
-        // approval store persists the field (src/state/approvals.ts does not yet: until then, approve delegated calls
-        // with Approve's `digests` target and its delegation_binding_digest).
+        // a delegated call needs tokens bound to its delegation (gate.md §5): Approve mints them with this digest
         if (intent.delegation) req.delegation_binding_digest = delegationDigest(intent.delegation);
         const { request, created } = await this.approvalsCall(() => d.approvals.create(req));
         approvalRequestId = request.approval_request_id;

@@ -330,7 +330,7 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
         const token = mint(d, {
           intentDigest: rec.intent_digest,
           policyDigest: rec.policy_digest,
-          delegationBindingDigest: (rec as ApprovalRequest & { delegation_binding_digest?: string }).delegation_binding_digest,
+          delegationBindingDigest: rec.delegation_binding_digest,
           ttlMs,
           scope: req.scopes.length ? req.scopes : rec.required_scopes.length ? rec.required_scopes : [`tool:${rec.tool_name}`],
           approver,

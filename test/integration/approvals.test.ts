@@ -1,16 +1,36 @@
 /**
  * The approval flow end to end on the real server: require_approval -> pending request -> operator grant -> allow
- * once (single use) -> replay refused; denial, token expiry, request expiry, minting for digests, Gait's reuse
- * behaviour behind --approval-reuse, and durability of requests and consumed tokens across a restart.
+ * once (single use) -> replay refused; a used token presented beside fresh ones (only the fresh ones count and are
+ * consumed); delegated calls (tokens bound to the delegation); denial, token expiry, request expiry, minting for
+ * digests, Gait's reuse behaviour behind --approval-reuse, and durability of requests and consumed tokens across a
+ * restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
 import { ApprovalDecision, ApprovalState } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
+import { delegationDigest, normalizeIntent } from "../../src/engine/intent.js";
 import { BASE_POLICY, cleanup, errorReason, intent, rejects, startServer, type Server } from "./harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const write = (args: Record<string, unknown>) => ({ input: { case: "intent" as const, value: intent("tool.write", args) } });
+/** BASE_POLICY plus a two-approver rule (require_distinct_approvers is implied by min_approvals > 1). */
+const POLICY = `${BASE_POLICY}  - name: approve-deploy
+    priority: 40
+    effect: require_approval
+    min_approvals: 2
+    match:
+      tool_names: [tool.deploy]
+`;
+/** Mint a token for bare digests (Approve's `digests` target). */
+const mintFor = (r: { intentDigest: string; policyDigest: string }, approver: string, scopes: string[], delegationBindingDigest = "") => ({
+  target: { case: "digests" as const, value: { intentDigest: r.intentDigest, policyDigest: r.policyDigest, delegationBindingDigest } },
+  decision: ApprovalDecision.GRANT,
+  approver,
+  reasonCode: "cli",
+  ttl: { seconds: 60n },
+  scopes,
+});
 const grant = (id: string, ttlSeconds = 60n) => ({
   target: { case: "approvalRequestId" as const, value: id },
   decision: ApprovalDecision.GRANT,
@@ -21,7 +41,7 @@ const grant = (id: string, ttlSeconds = 60n) => ({
 
 let s: Server;
 beforeAll(async () => {
-  s = await startServer({ policy: BASE_POLICY, operator: true, extraArgs: ["--approval-request-ttl", "3s"] });
+  s = await startServer({ policy: POLICY, operator: true, extraArgs: ["--approval-request-ttl", "3s"] });
 });
 afterAll(async () => {
   await s?.stop();
@@ -74,6 +94,84 @@ describe("approval flow", () => {
     );
     expect(results.filter((x) => x.verdict === Verdict.ALLOW)).toHaveLength(1);
     expect(results.filter((x) => x.verdict === Verdict.REQUIRE_APPROVAL)).toHaveLength(7);
+  });
+
+  it("a used token beside a fresh one: the fresh one alone decides, and only it is consumed", async () => {
+    const call = write({ path: "/mixed" });
+    const r1 = await s.gate.evaluate(call);
+    const g1 = await s.op.approve(grant(r1.approvalRequestId));
+    expect((await s.gate.evaluate({ ...call, approvalTokens: [g1.tokenJson] })).verdict).toBe(Verdict.ALLOW);
+    const r2 = await s.gate.evaluate(call);
+    expect(r2.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    const g2 = await s.op.approve(grant(r2.approvalRequestId));
+
+    const mixed = await s.gate.evaluate({ ...call, approvalTokens: [g1.tokenJson, g2.tokenJson] });
+    expect(mixed.verdict).toBe(Verdict.ALLOW);
+    expect(mixed.approvalRef).toBe(g2.tokenId);
+    expect(mixed.reasonCodes).toEqual(expect.arrayContaining(["approval_granted", "approval_token_consumed"]));
+    expect((await s.gate.getApproval({ approvalRequestId: r2.approvalRequestId })).request?.state).toBe(ApprovalState.CONSUMED);
+
+    // both used now: refused, reported as used (invalid) tokens rather than as no token at all
+    const again = await s.gate.evaluate({ ...call, approvalTokens: [g1.tokenJson, g2.tokenJson] });
+    expect(again.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    expect(again.reasonCodes).toEqual(expect.arrayContaining(["approval_token_consumed", "approval_chain_insufficient"]));
+    expect(again.reasonCodes).not.toContain("approval_token_missing");
+  });
+
+  it("unconsumed tokens short of the quorum are not consumed", async () => {
+    const call = { input: { case: "intent" as const, value: intent("tool.deploy", { env: "prod" }) } };
+    const r = await s.gate.evaluate(call);
+    expect(r.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    expect(r.requiredApprovals).toBe(2);
+    const scopes = ["tool:tool.deploy"];
+    const [a, b, c, d] = await Promise.all(["alice", "bob", "carol", "dave"].map((who) => s.op.approve(mintFor(r, who, scopes))));
+    expect((await s.gate.evaluate({ ...call, approvalTokens: [a!.tokenJson, b!.tokenJson] })).verdict).toBe(Verdict.ALLOW);
+
+    const short = await s.gate.evaluate({ ...call, approvalTokens: [a!.tokenJson, c!.tokenJson] });
+    expect(short.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    expect(short.validApprovals).toBe(1);
+    expect(short.reasonCodes).toEqual(expect.arrayContaining(["approval_token_consumed", "approval_chain_insufficient"]));
+
+    // c was not burned by the refused call: with d it meets the quorum
+    const ok = await s.gate.evaluate({ ...call, approvalTokens: [c!.tokenJson, d!.tokenJson] });
+    expect(ok.verdict).toBe(Verdict.ALLOW);
+    expect(ok.approvalRef).toBe([c!.tokenId, d!.tokenId].sort().join(","));
+  });
+
+  it("a delegated call granted by request id gets allow once (the token carries the delegation binding)", async () => {
+    const delegation = { requester_identity: "agent-1", chain: [{ delegator_identity: "alice", delegate_identity: "agent-1" }] };
+    const value = {
+      ...intent("tool.write", { path: "/delegated" }),
+      delegation: { requesterIdentity: delegation.requester_identity, chain: [{ delegatorIdentity: "alice", delegateIdentity: "agent-1" }] },
+    };
+    const call = { input: { case: "intent" as const, value } };
+    const first = await s.gate.evaluate(call);
+    expect(first.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    const binding = delegationDigest(
+      normalizeIntent({
+        tool_name: "tool.write",
+        args: { path: "/delegated" },
+        targets: [{ kind: "path", value: "/tmp/x", operation: "write" }],
+        context: { identity: "agent-1", workspace: "/work", risk_class: "low" },
+        delegation,
+      }).delegation!,
+    );
+
+    // a token without the binding is refused for a delegated call
+    const unbound = await s.op.approve(mintFor(first, "ops", ["tool:tool.write"]));
+    const refused = await s.gate.evaluate({ ...call, approvalTokens: [unbound.tokenJson] });
+    expect(refused.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    expect(refused.reasonCodes).toContain("approval_token_delegation_binding_mismatch");
+    expect(refused.approvalRequestId).toBe(first.approvalRequestId);
+
+    const g = await s.op.approve(grant(first.approvalRequestId));
+    expect((JSON.parse(g.tokenJson) as { delegation_binding_digest?: string }).delegation_binding_digest).toBe(binding);
+    const allowed = await s.gate.evaluate({ ...call, approvalRequestId: first.approvalRequestId });
+    expect(allowed.verdict).toBe(Verdict.ALLOW);
+    expect(allowed.approvalRef).toBe(g.tokenId);
+    const replay = await s.gate.evaluate({ ...call, approvalRequestId: first.approvalRequestId });
+    expect(replay.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+    expect(replay.reasonCodes).toContain("approval_token_consumed");
   });
 
   it("a token is bound to its call: different args do not get allow", async () => {
@@ -153,7 +251,7 @@ describe("approval flow", () => {
     const g = await s.op.approve(grant(used.approvalRequestId));
     expect((await s.gate.evaluate({ ...write({ path: "/used" }), approvalTokens: [g.tokenJson] })).verdict).toBe(Verdict.ALLOW);
     expect(await s.stop()).toBe(0);
-    s = await startServer({ policy: BASE_POLICY, operator: true, dir: s.dir, extraArgs: ["--approval-request-ttl", "3s"] });
+    s = await startServer({ policy: POLICY, operator: true, dir: s.dir, extraArgs: ["--approval-request-ttl", "3s"] });
     expect((await s.op.listApprovals({})).requests.map((x) => x.approvalRequestId)).toContain(r.approvalRequestId);
     const replay = await s.gate.evaluate({ ...write({ path: "/used" }), approvalTokens: [g.tokenJson] });
     expect(replay.verdict).toBe(Verdict.REQUIRE_APPROVAL);

@@ -57,6 +57,10 @@ const (
 	ErrorReason_ERROR_REASON_INTERNAL             ErrorReason = 17
 	ErrorReason_ERROR_REASON_SIGNING_FAILED       ErrorReason = 18
 	ErrorReason_ERROR_REASON_RUNPACK_WRITE_FAILED ErrorReason = 19
+	// The call cannot be decided under the server's --profile (oss-prod): a stage that ran needs an explicit verify
+	// key the server was not given (--approval-public-key, --delegation-public-key), or the policy breaks a profile
+	// rule. Sent with FAILED_PRECONDITION; an operator must fix the server's configuration, a retry does not help.
+	ErrorReason_ERROR_REASON_PROFILE_VIOLATION ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -82,6 +86,7 @@ var (
 		17: "ERROR_REASON_INTERNAL",
 		18: "ERROR_REASON_SIGNING_FAILED",
 		19: "ERROR_REASON_RUNPACK_WRITE_FAILED",
+		20: "ERROR_REASON_PROFILE_VIOLATION",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                  0,
@@ -104,6 +109,7 @@ var (
 		"ERROR_REASON_INTERNAL":                     17,
 		"ERROR_REASON_SIGNING_FAILED":               18,
 		"ERROR_REASON_RUNPACK_WRITE_FAILED":         19,
+		"ERROR_REASON_PROFILE_VIOLATION":            20,
 	}
 )
 
@@ -138,7 +144,7 @@ var File_gait_gate_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\xcf\x05\n" +
+	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\xf3\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_INVALID_INTENT\x10\x01\x12\"\n" +
@@ -160,7 +166,8 @@ const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x10\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x11\x12\x1f\n" +
 	"\x1bERROR_REASON_SIGNING_FAILED\x10\x12\x12%\n" +
-	"!ERROR_REASON_RUNPACK_WRITE_FAILED\x10\x13BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
+	"!ERROR_REASON_RUNPACK_WRITE_FAILED\x10\x13\x12\"\n" +
+	"\x1eERROR_REASON_PROFILE_VIOLATION\x10\x14BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
 
 var (
 	file_gait_gate_v1_error_reason_proto_rawDescOnce sync.Once

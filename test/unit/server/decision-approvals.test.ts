@@ -1,0 +1,370 @@
+/**
+ * The decision service (src/server/decision.ts) with the approval store, in process: single use with a mix of used
+ * and fresh tokens, fail-closed behaviour on approval-store errors, the delegation binding of approval requests,
+ * the verify-key fallbacks (delegation key -> approval key -> signing key) and oss-prod's explicit-key requirement.
+ * The real engine and FileApprovalStore; the trace log is an in-memory fake that records what was appended.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { mintApprovalToken } from "../../../src/engine/approval.js";
+import { mintDelegationToken } from "../../../src/engine/delegation.js";
+import { delegationDigest, normalizeIntent } from "../../../src/engine/intent.js";
+import type { ApprovalToken } from "../../../src/engine/types.js";
+import { parseServeArgs, type ServeConfig } from "../../../src/server/config.js";
+import { approvalVerifierFor, DecisionService, delegationVerifierFor, type EvaluateInput } from "../../../src/server/decision.js";
+import { ErrorReason, reasonOf } from "../../../src/server/errors.js";
+import { GrpcError } from "../../../src/server/grpc-adapter.js";
+import type { ServerKeys } from "../../../src/server/keys.js";
+import { ServerMetrics } from "../../../src/server/metrics.js";
+import { PolicyHolder } from "../../../src/server/policy-holder.js";
+import type { TraceLogPort } from "../../../src/server/ports.js";
+import { FileApprovalStore, ApprovalStoreError, type ApprovalStore, type ConsumeRef } from "../../../src/state/approvals.js";
+import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
+
+const POLICY = `schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: block
+rules:
+  - name: approve-write
+    priority: 20
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+  - name: approve-deploy
+    priority: 30
+    effect: require_approval
+    min_approvals: 2
+    match:
+      tool_names: [tool.deploy]
+  - name: delegated-run
+    priority: 40
+    effect: allow
+    match:
+      tool_names: [tool.delegated]
+      require_delegation: true
+`;
+
+const DELEGATION = { requester_identity: "agent-1", chain: [{ delegator_identity: "alice", delegate_identity: "agent-1" }] };
+
+function rawIntent(tool: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    tool_name: tool,
+    args,
+    targets: [{ kind: "path", value: "/tmp/x", operation: "write" }],
+    context: { identity: "agent-1", workspace: "/work", risk_class: "low" },
+    ...extra,
+  };
+}
+
+interface Harness {
+  svc: DecisionService;
+  store: ApprovalStore;
+  keys: ServerKeys;
+  appended: unknown[];
+  consumeCalls: ConsumeRef[][];
+  eval(intent: unknown, more?: Partial<EvaluateInput>): ReturnType<DecisionService["evaluate"]>;
+  token(intentDigest: string, policyDigest: string, approver: string, scope?: string[], binding?: string): ApprovalToken;
+}
+
+const dirs: string[] = [];
+const stores: FileApprovalStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A store that delegates to `inner` except for the overridden methods (fault injection). */
+function wrap(inner: ApprovalStore, over: Partial<ApprovalStore>): ApprovalStore {
+  return {
+    create: (x) => inner.create(x),
+    get: (id) => inner.get(id),
+    list: (q) => inner.list(q),
+    grant: (id, t) => inner.grant(id, t),
+    deny: (id, by, r) => inner.deny(id, by, r),
+    expireDue: () => inner.expireDue(),
+    consumeToken: (id, d, e) => inner.consumeToken(id, d, e),
+    consumeTokens: (t, d) => inner.consumeTokens(t, d),
+    isConsumed: (ids) => inner.isConsumed(ids),
+    close: () => inner.close(),
+    ...over,
+  };
+}
+
+async function harness(
+  opts: { profile?: ServeConfig["profile"]; approvalKey?: Ed25519KeyPair; delegationKey?: Ed25519KeyPair; over?: Partial<ApprovalStore> } = {},
+): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "decision-"));
+  dirs.push(dir);
+  const policyPath = join(dir, "policy.yaml");
+  writeFileSync(policyPath, POLICY);
+  const parsed = parseServeArgs(["--policy", policyPath, "--state", join(dir, "state")], {}, dir);
+  if (parsed.help) throw new Error("unexpected help");
+  const cfg: ServeConfig = { ...parsed.config, profile: opts.profile ?? "standard" };
+  const file = await FileApprovalStore.open({ dir: join(dir, "approvals"), sweepIntervalMs: 0 });
+  stores.push(file);
+  const consumeCalls: ConsumeRef[][] = [];
+  const store = wrap(file, {
+    consumeTokens: (t, d) => {
+      consumeCalls.push([...t]);
+      return file.consumeTokens(t, d);
+    },
+    ...opts.over,
+  });
+  const keys: ServerKeys = {
+    signer: Ed25519KeyPair.generate(),
+    label: "test",
+    mode: "dev",
+    ...(opts.approvalKey ? { approvalVerifier: opts.approvalKey.verifier() } : {}),
+    ...(opts.delegationKey ? { delegationVerifier: opts.delegationKey.verifier() } : {}),
+  };
+  const appended: unknown[] = [];
+  const traceLog: TraceLogPort = {
+    append: async (record) => {
+      appended.push(record);
+      return { seq: appended.length, hash: "h" };
+    },
+    readFrom: () => {
+      throw new Error("not used");
+    },
+    head: () => ({ seq: appended.length, hash: "h" }),
+    oldestSeq: () => 1,
+    close: async () => undefined,
+  };
+  const svc = new DecisionService({
+    cfg,
+    policy: new PolicyHolder(policyPath),
+    keys,
+    killSwitch: { current: () => undefined },
+    counters: new MemoryCounterStore(),
+    traceLog,
+    approvals: store,
+    metrics: new ServerMetrics(),
+    log: pino({ level: "silent" }),
+    producerVersion: "test",
+  });
+  return {
+    svc,
+    store,
+    keys,
+    appended,
+    consumeCalls,
+    eval: (intent, more = {}) =>
+      svc.evaluate({ transport: "grpc", intent, approvalTokens: [], delegationTokens: [], emitRunpack: false, ...more }),
+    token: (intentDigest, policyDigest, approver, scope = ["tool:tool.write"], binding) =>
+      mintApprovalToken(
+        { intentDigest, policyDigest, delegationBindingDigest: binding, ttlMs: 60_000, scope, approver, reasonCode: "ticket" },
+        keys.signer,
+        new Date(),
+      ),
+  };
+}
+
+async function grpcErrorOf(p: Promise<unknown>): Promise<GrpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof GrpcError) return e;
+    throw e;
+  }
+  throw new Error("expected a GrpcError, but the call produced a verdict");
+}
+
+const json = (t: ApprovalToken) => JSON.stringify(t);
+
+describe("single use with used and fresh tokens", () => {
+  it("a used token beside a fresh valid one: allow, and only the fresh one is consumed", async () => {
+    const h = await harness();
+    const call = rawIntent("tool.write", { path: "/mixed" });
+    const first = await h.eval(call);
+    expect(first.verdict).toBe("require_approval");
+    const used = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
+    expect((await h.eval(call, { approvalTokens: [json(used)] })).verdict).toBe("allow");
+    const fresh = h.token(first.result.intent_digest, first.result.policy_digest, "bob");
+
+    const mixed = await h.eval(call, { approvalTokens: [json(used), json(fresh)] });
+    expect(mixed.verdict).toBe("allow");
+    expect(mixed.result.approval_ref).toBe(fresh.token_id);
+    expect(mixed.reasonCodes).toEqual(expect.arrayContaining(["approval_granted", "approval_token_consumed"]));
+    expect(h.consumeCalls.at(-1)).toEqual([{ token_id: fresh.token_id, expires_at: fresh.expires_at }]);
+    expect([...(await h.store.isConsumed([used.token_id, fresh.token_id]))].sort()).toEqual([used.token_id, fresh.token_id].sort());
+
+    // only used tokens: treated as invalid tokens (not as "no token"), and nothing is consumed
+    const calls = h.consumeCalls.length;
+    const replay = await h.eval(call, { approvalTokens: [json(used), json(fresh)] });
+    expect(replay.verdict).toBe("require_approval");
+    expect(replay.reasonCodes).toEqual(expect.arrayContaining(["approval_token_consumed", "approval_chain_insufficient"]));
+    expect(replay.reasonCodes).not.toContain("approval_token_missing");
+    expect(replay.reasonCodes).not.toContain("approval_granted");
+    expect(h.consumeCalls.length).toBe(calls);
+  });
+
+  it("unconsumed tokens short of the quorum: require_approval and nothing is consumed", async () => {
+    const h = await harness();
+    const call = rawIntent("tool.deploy", { env: "prod" });
+    const first = await h.eval(call);
+    expect(first.verdict).toBe("require_approval");
+    expect(first.result.required_approvals).toBe(2);
+    const { intent_digest: i, policy_digest: p } = first.result;
+    const scope = ["tool:tool.deploy"];
+    const [a, b, c, d] = ["alice", "bob", "carol", "dave"].map((who) => h.token(i, p, who, scope));
+    expect((await h.eval(call, { approvalTokens: [json(a!), json(b!)] })).verdict).toBe("allow");
+
+    const short = await h.eval(call, { approvalTokens: [json(a!), json(c!)] });
+    expect(short.verdict).toBe("require_approval");
+    expect(short.reasonCodes).toEqual(expect.arrayContaining(["approval_token_consumed", "approval_chain_insufficient"]));
+    expect([...(await h.store.isConsumed([c!.token_id]))]).toEqual([]); // c was not burned
+
+    const ok = await h.eval(call, { approvalTokens: [json(c!), json(d!), json(b!)] });
+    expect(ok.verdict).toBe("allow");
+    expect(ok.result.approval_ref).toBe([c!.token_id, d!.token_id].sort().join(","));
+  });
+
+  it("a token consumed between the read and the consumption (a lost race) is require_approval, never allow", async () => {
+    const h = await harness({ over: { consumeTokens: async () => false } });
+    const call = rawIntent("tool.write", { path: "/race" });
+    const first = await h.eval(call);
+    const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
+    const out = await h.eval(call, { approvalTokens: [json(t)] });
+    expect(out.verdict).toBe("require_approval");
+    expect(out.reasonCodes).toContain("approval_token_consumed");
+    expect(out.reasonCodes).not.toContain("approval_granted");
+    expect((out.record as { verdict: string }).verdict).toBe("require_approval");
+  });
+});
+
+describe("approval store errors fail closed (an error, never a verdict)", () => {
+  const failing = (what: string) => async () => {
+    throw new ApprovalStoreError("io", `${what}: EIO`);
+  };
+
+  it("isConsumed fails: UNAVAILABLE / STATE_UNAVAILABLE and no trace record", async () => {
+    const h = await harness({ over: { isConsumed: failing("isConsumed") } });
+    const call = rawIntent("tool.write", { path: "/x" });
+    const first = await h.eval(call); // no tokens: the store read is not needed
+    expect(first.verdict).toBe("require_approval");
+    const before = h.appended.length;
+    const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
+    const e = await grpcErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
+    expect(e.code).toBe(grpc.status.UNAVAILABLE);
+    expect(reasonOf(e)).toBe(ErrorReason.STATE_UNAVAILABLE);
+    expect(e.message).toMatch(/approval state unavailable: isConsumed: EIO/);
+    expect(h.appended.length).toBe(before);
+  });
+
+  it("consumeTokens fails on a call the approval would allow: UNAVAILABLE and no trace record", async () => {
+    const h = await harness({ over: { consumeTokens: failing("consumeTokens") } });
+    const call = rawIntent("tool.write", { path: "/y" });
+    const first = await h.eval(call);
+    const before = h.appended.length;
+    const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
+    const e = await grpcErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
+    expect(e.code).toBe(grpc.status.UNAVAILABLE);
+    expect(reasonOf(e)).toBe(ErrorReason.STATE_UNAVAILABLE);
+    expect(h.appended.length).toBe(before);
+  });
+
+  it("the store cannot create the pending request: UNAVAILABLE, not require_approval", async () => {
+    const h = await harness({ over: { create: failing("create") } });
+    const e = await grpcErrorOf(h.eval(rawIntent("tool.write", { path: "/z" })));
+    expect(e.code).toBe(grpc.status.UNAVAILABLE);
+    expect(h.appended).toEqual([]);
+  });
+});
+
+describe("delegated calls and approval requests", () => {
+  it("a delegated require_approval stores the delegation binding; a token carrying it allows", async () => {
+    const h = await harness();
+    const call = rawIntent("tool.write", { path: "/d" }, { delegation: DELEGATION });
+    const first = await h.eval(call);
+    expect(first.verdict).toBe("require_approval");
+    const binding = delegationDigest(normalizeIntent(call).delegation!);
+    const req = (await h.store.get(first.approvalRequestId!))!;
+    expect(req.delegation_binding_digest).toBe(binding);
+    const { intent_digest: i, policy_digest: p } = first.result;
+
+    const unbound = await h.eval(call, { approvalTokens: [json(h.token(i, p, "alice"))] });
+    expect(unbound.verdict).toBe("require_approval");
+    expect(unbound.reasonCodes).toContain("approval_token_delegation_binding_mismatch");
+
+    const ok = await h.eval(call, { approvalTokens: [json(h.token(i, p, "bob", undefined, binding))] });
+    expect(ok.verdict).toBe("allow");
+  });
+
+  it("an undelegated call's request has no binding", async () => {
+    const h = await harness();
+    const first = await h.eval(rawIntent("tool.write", { path: "/plain" }));
+    expect((await h.store.get(first.approvalRequestId!))!.delegation_binding_digest).toBeUndefined();
+  });
+});
+
+describe("verify keys", () => {
+  const signer = Ed25519KeyPair.generate();
+  const approval = Ed25519KeyPair.generate().verifier();
+  const delegation = Ed25519KeyPair.generate().verifier();
+  const k = (over: Partial<ServerKeys>): ServerKeys => ({ signer, label: "t", mode: "prod", ...over });
+
+  it("delegation: the delegation key, else the approval key, else the signing key (none in oss-prod)", () => {
+    expect(delegationVerifierFor(k({ approvalVerifier: approval, delegationVerifier: delegation }), "standard")).toBe(delegation);
+    expect(delegationVerifierFor(k({ approvalVerifier: approval }), "standard")).toBe(approval);
+    expect(delegationVerifierFor(k({}), "standard")).toBe(signer);
+    expect(delegationVerifierFor(k({ approvalVerifier: approval }), "oss-prod")).toBe(approval);
+    expect(delegationVerifierFor(k({}), "oss-prod")).toBeUndefined();
+  });
+
+  it("approval: server-minted tokens with the server key, others with the configured key; no fallback in oss-prod", () => {
+    const own = [{ signature: { key_id: signer.keyId } }];
+    const foreign = [{ signature: { key_id: "other" } }];
+    expect(approvalVerifierFor(k({ approvalVerifier: approval }), "standard", own)).toBe(signer);
+    expect(approvalVerifierFor(k({ approvalVerifier: approval }), "oss-prod", foreign)).toBe(approval);
+    expect(approvalVerifierFor(k({}), "standard", foreign)).toBe(signer);
+    expect(approvalVerifierFor(k({}), "oss-prod", own)).toBeUndefined();
+  });
+
+  it("a delegation token signed with the approval key verifies when no delegation key is configured", async () => {
+    const approvalKey = Ed25519KeyPair.generate();
+    const h = await harness({ approvalKey });
+    const call = rawIntent("tool.delegated", { job: 1 }, { delegation: DELEGATION });
+    const token = mintDelegationToken({ delegator: "alice", delegate: "agent-1", scope: ["run"], ttlMs: 60_000 }, approvalKey, new Date());
+    const ok = await h.eval(call, { delegationTokens: [JSON.stringify(token)] });
+    expect(ok.verdict).toBe("allow");
+    expect(ok.reasonCodes).toContain("delegation_granted");
+    // the gate's own key is only the last fallback: with an approval key configured, a signer-signed token fails
+    const bySigner = mintDelegationToken({ delegator: "alice", delegate: "agent-1", scope: ["run"], ttlMs: 60_000 }, h.keys.signer, new Date());
+    const bad = await h.eval(call, { delegationTokens: [JSON.stringify(bySigner)] });
+    expect(bad.verdict).toBe("block");
+    expect(bad.reasonCodes).toContain("delegation_token_signature_invalid");
+  });
+
+  describe("oss-prod", () => {
+    let approvalKey: Ed25519KeyPair;
+    beforeEach(() => {
+      approvalKey = Ed25519KeyPair.generate();
+    });
+
+    it("without explicit verify keys the approval and delegation stages are FAILED_PRECONDITION / PROFILE_VIOLATION", async () => {
+      const h = await harness({ profile: "oss-prod" });
+      const a = await grpcErrorOf(h.eval(rawIntent("tool.write", { path: "/p" })));
+      expect(a.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(reasonOf(a)).toBe(ErrorReason.PROFILE_VIOLATION);
+      expect(a.message).toMatch(/explicit approval verify key/);
+      const d = await grpcErrorOf(h.eval(rawIntent("tool.delegated", { job: 1 }, { delegation: DELEGATION })));
+      expect(d.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(reasonOf(d)).toBe(ErrorReason.PROFILE_VIOLATION);
+      expect(d.message).toMatch(/explicit delegation verify key/);
+      expect(h.appended).toEqual([]);
+    });
+
+    it("with an approval key both stages run (delegation falls back to the approval key)", async () => {
+      const h = await harness({ profile: "oss-prod", approvalKey });
+      expect((await h.eval(rawIntent("tool.write", { path: "/p" }))).verdict).toBe("require_approval");
+      const token = mintDelegationToken({ delegator: "alice", delegate: "agent-1", scope: ["run"], ttlMs: 60_000 }, approvalKey, new Date());
+      const ok = await h.eval(rawIntent("tool.delegated", { job: 1 }, { delegation: DELEGATION }), { delegationTokens: [JSON.stringify(token)] });
+      expect(ok.verdict).toBe("allow");
+    });
+  });
+});
