@@ -114,14 +114,25 @@ class Reader {
     throw FALLBACK;
   }
 
-  /** A varint: whether any of its bits is set (protobuf bool). */
+  /** A field tag. protobuf-es (and Go) refuse a tag varint longer than 5 bytes or over 32 bits, where varint32 would
+   * keep its low bits and could name a known field; such a request is left to protobuf-es, which rejects it. */
+  tag(): number {
+    const start = this.pos;
+    const t = this.varint32();
+    const n = this.pos - start;
+    if (n > 5 || (n === 5 && this.buf[this.pos - 1]! > 0x0f)) throw FALLBACK;
+    return t;
+  }
+
+  /** A varint: whether any of its low 64 bits is set (protobuf bool). The 10th byte carries only bit 63; its other
+   * bits overflow 64 bits and are dropped, as protobuf-es does, so such a varint is not `true` here alone. */
   varintNonZero(): boolean {
     const buf = this.buf;
     let any = false;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= buf.length) throw FALLBACK;
       const b = buf[this.pos++]!;
-      if ((b & 0x7f) !== 0) any = true;
+      if ((b & (i === 9 ? 0x01 : 0x7f)) !== 0) any = true;
       if (b < 0x80) return any;
     }
     throw FALLBACK;
@@ -203,7 +214,7 @@ function readMessage(r: Reader, plan: MessagePlan, end: number, depth: number): 
   const vals: (JsonValue | undefined)[] = new Array(fields.length);
   let oneofSet: number[] | undefined;
   while (r.pos < end) {
-    const tag = r.varint32();
+    const tag = r.tag();
     const no = tag >>> 3;
     const wire = tag & 7;
     const i = plan.byNo.get(no);
@@ -270,7 +281,7 @@ function readStruct(r: Reader, end: number, depth: number): JsonObject {
   if (depth > MAX_DEPTH) throw FALLBACK;
   const out: JsonObject = {};
   while (r.pos < end) {
-    const tag = r.varint32();
+    const tag = r.tag();
     if (tag >>> 3 !== 1) {
       if (tag >>> 3 === 0) throw FALLBACK;
       r.skip(tag & 7);
@@ -282,7 +293,7 @@ function readStruct(r: Reader, end: number, depth: number): JsonObject {
     let key = "";
     let value: JsonValue | undefined;
     while (r.pos < stop) {
-      const t = r.varint32();
+      const t = r.tag();
       if (t === (1 << 3) + 2) key = r.string();
       else if (t === (2 << 3) + 2) {
         if (value !== undefined) throw FALLBACK; // merged by protobuf-es
@@ -309,7 +320,7 @@ function readValue(r: Reader, end: number, depth: number): JsonValue {
   let v: JsonValue | undefined;
   let kind = 0;
   while (r.pos < end) {
-    const t = r.varint32();
+    const t = r.tag();
     const no = t >>> 3;
     const wire = t & 7;
     switch (no) {
@@ -355,7 +366,7 @@ function readValue(r: Reader, end: number, depth: number): JsonValue {
 function readList(r: Reader, end: number, depth: number): JsonValue[] {
   const out: JsonValue[] = [];
   while (r.pos < end) {
-    const t = r.varint32();
+    const t = r.tag();
     if (t >>> 3 !== 1) {
       if (t >>> 3 === 0) throw FALLBACK;
       r.skip(t & 7);
@@ -379,7 +390,7 @@ function readTimestamp(r: Reader, end: number): string {
   let seconds = 0n;
   let nanos = 0;
   while (r.pos < end) {
-    const t = r.varint32();
+    const t = r.tag();
     if (t === 1 << 3) seconds = r.varintInt64();
     else if (t === 2 << 3) nanos = r.varint32() | 0;
     else {

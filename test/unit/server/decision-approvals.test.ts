@@ -224,6 +224,21 @@ describe("single use with used and fresh tokens", () => {
     expect(ok.result.approval_ref).toBe([c!.token_id, d!.token_id].sort().join(","));
   });
 
+  it("a used token presented again with whitespace around its token_id (still validly signed) is not replayable", async () => {
+    const h = await harness();
+    const call = rawIntent("tool.write", { path: "/respace" });
+    const first = await h.eval(call);
+    const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
+    expect((await h.eval(call, { approvalTokens: [json(t)] })).verdict).toBe("allow");
+    // the signature covers the trimmed token_id, so these are the same, already used token: the advisory isConsumed
+    // read misses them, but consumeTokens (which gets the engine's normalized approval_ref) refuses the replay
+    for (const variant of [` ${t.token_id}`, `${t.token_id}\n`, `\t${t.token_id} `]) {
+      const again = await h.eval(call, { approvalTokens: [json({ ...t, token_id: variant })] });
+      expect(again.verdict, JSON.stringify(variant)).toBe("require_approval");
+      expect(again.reasonCodes).toContain("approval_token_consumed");
+    }
+  });
+
   it("a token consumed between the read and the consumption (a lost race) is require_approval, never allow", async () => {
     const h = await harness({ over: { consumeTokens: async () => false } });
     const call = rawIntent("tool.write", { path: "/race" });

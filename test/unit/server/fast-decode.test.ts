@@ -162,6 +162,20 @@ describe("jsonDecoder(EvaluateRequest)", () => {
     // a group wire type and field number 0
     check(new Uint8Array([0x0b, 0x0c]));
     check(new Uint8Array([0x00, 0x01]));
+    // a bool varint whose only set bit is past bit 63 (10th byte 0x02): protobuf-es drops it and reads false
+    const overflowBool = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02];
+    check(new Uint8Array([0x40, ...overflowBool])); // emit_runpack (field 8)
+    expect(decodeEvaluateRequest(new Uint8Array([0x40, ...overflowBool]))).toStrictEqual({});
+    // Target.destructive (field 8 of Target, in intent.targets field 3) and a Struct bool_value
+    check(new Uint8Array([0x0a, 0x0d, 0x1a, 0x0b, 0x40, ...overflowBool]));
+    check(new Uint8Array([0x0a, 0x14, 0x12, 0x12, 0x0a, 0x10, 0x0a, 0x01, 0x62, 0x12, 0x0b, 0x20, ...overflowBool]));
+    expect(decodeEvaluateRequest(new Uint8Array([0x0a, 0x0d, 0x1a, 0x0b, 0x40, ...overflowBool]))).toStrictEqual({ intent: { targets: [{}] } });
+    expect(decodeEvaluateRequest(new Uint8Array([0x0a, 0x14, 0x12, 0x12, 0x0a, 0x10, 0x0a, 0x01, 0x62, 0x12, 0x0b, 0x20, ...overflowBool]))).toStrictEqual({ intent: { args: { b: false } } });
+    // over-long tags naming run_id (field 3, LEN) in their low 32 bits: protobuf-es rejects them ("illegal tag")
+    check(new Uint8Array([0x9a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x78])); // 6-byte tag
+    check(new Uint8Array([0x9a, 0x80, 0x80, 0x80, 0x10, 0x01, 0x78])); // 5-byte tag over 32 bits
+    check(new Uint8Array([0x0a, 0x08, 0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x74])); // inside intent, naming tool_name
+    expect(() => decodeEvaluateRequest(new Uint8Array([0x9a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x78]))).toThrow(/illegal tag/);
     // a Struct member without a value, and a __proto__ key
     check(intent({ case: "intent", value: { toolName: "t", args: { ["__proto__"]: 1 } as JsonObject } }));
   });
