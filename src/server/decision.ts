@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { mkdir, writeFile, rename } from "node:fs/promises";
 import type { Logger } from "pino";
 import * as grpc from "@grpc/grpc-js";
+import { KillSwitchStateError } from "../engine/killswitch.js";
 import { evaluateGate, GateConfigError } from "../engine/gate.js";
 import { decodeToolCall } from "../engine/adapters.js";
 import { parseApprovalToken, requiredApprovalScopes } from "../engine/approval.js";
@@ -283,6 +284,9 @@ export class DecisionService {
       });
     } catch (e) {
       if (e instanceof IntentError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
+      // the kill-switch state file could not be read and the call is not high-risk (a high-risk call is blocked with
+      // kill_switch_state_unavailable instead): the server's state is at fault, not the caller's input
+      if (e instanceof KillSwitchStateError) throw unavailable(ErrorReason.STATE_UNAVAILABLE, e.message);
       if (e instanceof PolicyError) throw invalidArgument(ErrorReason.INVALID_INTENT, e.message);
       if (e instanceof GateConfigError) throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.PROFILE_VIOLATION, e.message);
       if (e instanceof GrpcError) throw e;

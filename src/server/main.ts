@@ -144,13 +144,14 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   const keys = loadServerKeys(cfg);
   log.info({ key_id: keys.signer.keyId, key_mode: keys.mode, key_source: keys.label }, "signing key loaded");
 
-  const policy = new PolicyHolder(cfg.policyPath, cfg.policyDigestPin);
   const broker = resolveBroker(cfg.credentialBroker, {
     envPrefix: cfg.credentialEnvPrefix,
     command: cfg.credentialCommand,
     commandArgs: cfg.credentialCommandArgs,
   });
-  checkProfile(policy.current.policy, { profile: cfg.profile, broker });
+  // the profile rules (e.g. oss-prod) are checked on start AND on every reload: a reloaded policy that breaks them is
+  // refused and the last good policy stays active
+  const policy = new PolicyHolder(cfg.policyPath, cfg.policyDigestPin, (p) => checkProfile(p, { profile: cfg.profile, broker }));
   log.info({ policy_path: cfg.policyPath, policy_digest: policy.current.digest, pinned: !!cfg.policyDigestPin }, "policy loaded");
 
   const killSwitch = new KillSwitchFile(cfg.killSwitchStatePath);

@@ -20,14 +20,24 @@ export interface LoadedPolicy {
   loadedAt: Date;
 }
 
-/** Read, parse and (optionally) check the digest pin. Throws PolicyLoadError with the reason and the fix. */
-export function loadPolicyFile(path: string, pin?: string): LoadedPolicy {
+/** Extra acceptance check run on every load (start and reload), e.g. the oss-prod profile rules. Throws to refuse. */
+export type PolicyCheck = (policy: Policy) => void;
+
+/**
+ * Read, parse and (optionally) check the digest pin and `check`. Throws PolicyLoadError with the reason and the fix.
+ * `rejectBlank` refuses an empty or whitespace-only file: on reload that is almost always a truncated or half-written
+ * file, and parsing it would silently replace the last good policy with an empty one.
+ */
+export function loadPolicyFile(path: string, pin?: string, check?: PolicyCheck, rejectBlank = false): LoadedPolicy {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new PolicyLoadError(`read policy ${path}: ${err.code === "ENOENT" ? "file not found" : err.message}`);
+  }
+  if (rejectBlank && text.trim() === "") {
+    throw new PolicyLoadError(`policy ${path} is empty (truncated or still being written?); write the new policy atomically (write a temp file, then rename)`);
   }
   let policy: Policy;
   try {
@@ -39,6 +49,13 @@ export function loadPolicyFile(path: string, pin?: string): LoadedPolicy {
     throw new PolicyLoadError(
       `policy ${path} has digest sha256:${policy.policy_digest}, but --policy-digest pins sha256:${pin}; deploy the pinned policy or update the pin`,
     );
+  }
+  if (check) {
+    try {
+      check(policy);
+    } catch (e) {
+      throw new PolicyLoadError(`policy ${path} is not acceptable: ${(e as Error).message}`);
+    }
   }
   return { policy, digest: policy.policy_digest, path, loadedAt: new Date() };
 }
@@ -55,8 +72,9 @@ export class PolicyHolder {
   constructor(
     readonly path: string,
     readonly pin?: string,
+    private readonly check?: PolicyCheck,
   ) {
-    this.cur = loadPolicyFile(path, pin); // start: any failure is fatal (no last good policy yet)
+    this.cur = loadPolicyFile(path, pin, check); // start: any failure is fatal (no last good policy yet)
   }
 
   get current(): LoadedPolicy {
@@ -74,7 +92,7 @@ export class PolicyHolder {
   reload(): ReloadOutcome {
     let out: ReloadOutcome;
     try {
-      const next = loadPolicyFile(this.path, this.pin);
+      const next = loadPolicyFile(this.path, this.pin, this.check, true);
       const previousDigest = this.cur.digest;
       this.cur = next;
       this.lastError = undefined;
