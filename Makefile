@@ -40,8 +40,9 @@ $(VENV)/.stamp: requirements-dev.txt
 	@touch $@
 
 .PHONY: build
-build: $(NODE_STAMP) ## compile TypeScript to dist/ (bin/gait runs it)
+build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI (bin/gait runs it)
 	npx tsc -p tsconfig.build.json
+	node scripts/bundle-cli.mjs
 
 .PHONY: generate
 generate: setup ## regenerate all code from proto/ (server TS, TS/Python/Go clients)

@@ -5,6 +5,8 @@
  * Fail-closed contract: any error prints a message (or Gait's JSON error envelope with `--json`) and exits non-zero
  * WITHOUT a verdict, so a caller that only executes on `allow` can never be tricked into executing.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { correlationIdFromArgv } from "../engine/trace.js";
 import { parseCommand, renderHelp, type CommandSpec, type Parsed } from "./args.js";
 import { approve, approveSpec } from "./commands/approve.js";
@@ -67,8 +69,12 @@ interface ServeModule {
 async function runServe(argv: string[], io: CliIO): Promise<number> {
   let mod: ServeModule;
   try {
-    const spec = "../server/main.js";
-    mod = (await import(spec)) as ServeModule;
+    // Loaded lazily so one-shot commands never load gRPC. From the tsc output (dist/src/cli/main.js) the server is
+    // ../server/main.js; from the one-shot bundle (dist/gait.mjs) it is ./src/server/main.js.
+    const here = import.meta.url;
+    const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
+    const found = candidates.find((u) => existsSync(fileURLToPath(u)));
+    mod = (await import((found ?? candidates[0]!).href)) as ServeModule;
   } catch (e) {
     io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/server/main: ${(e as Error).message})\n`);
     io.stderr("hint: run 'make build' and check that src/server/main.ts exists\n");

@@ -35,7 +35,12 @@ function newestMtime(dir: string): number {
 
 /** Build dist/ with tsc when it is missing or older than src/ (one builder at a time, via a lock dir). */
 export function ensureBuilt(): void {
-  const fresh = () => existsSync(SERVER_ENTRY) && existsSync(CLI_ENTRY) && statSync(SERVER_ENTRY).mtimeMs >= newestMtime(join(ROOT, "src"));
+  const BUNDLE = join(ROOT, "dist", "gait.mjs"); // bin/gait runs one-shot commands from the bundle
+  const fresh = () => {
+    if (!existsSync(SERVER_ENTRY) || !existsSync(CLI_ENTRY) || !existsSync(BUNDLE)) return false;
+    const src = newestMtime(join(ROOT, "src"));
+    return statSync(SERVER_ENTRY).mtimeMs >= src && statSync(BUNDLE).mtimeMs >= src;
+  };
   if (fresh()) return;
   const lock = join(ROOT, "dist.build-lock");
   const deadline = Date.now() + 120_000;
@@ -56,6 +61,8 @@ export function ensureBuilt(): void {
       encoding: "utf8",
     });
     if (!existsSync(SERVER_ENTRY)) throw new Error(`build failed (tsc exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    const b = spawnSync(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")], { cwd: ROOT, encoding: "utf8" });
+    if (b.status !== 0) throw new Error(`CLI bundle failed (exit ${b.status}):\n${b.stdout}\n${b.stderr}`);
   } finally {
     rmdirSync(lock);
   }

@@ -3,9 +3,9 @@
  * `gait verify` (a runpack zip). Exit 0 verified, 2 verification failed, 6 unreadable input or missing key.
  */
 import { readFile } from "node:fs/promises";
-import type { Verifier } from "../../engine/signature.js";
 import { verifyTraceRecord } from "../../engine/trace.js";
 import { verifyRunpack } from "../../runpack/verify.js";
+import { verifySegmentFile } from "../../tracelog/verify.js";
 import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "../io.js";
 import { parseJsonText, readText, verifyKey } from "../inputs.js";
@@ -56,9 +56,6 @@ function looksLikeSegment(text: string): boolean {
   }
 }
 
-interface SegmentModule {
-  verifySegmentFile(path: string, verifier: Verifier): Promise<{ ok: boolean; entries: number; error?: string; [k: string]: unknown }>;
-}
 
 export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<number> {
   const path = args.positionals[0]!;
@@ -70,14 +67,13 @@ export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<nu
   const text = await readText(ctx, path, "trace");
 
   if (looksLikeSegment(text)) {
-    let mod: SegmentModule;
+    let res: Awaited<ReturnType<typeof verifySegmentFile>>;
     try {
-      const spec = "../../tracelog/verify.js";
-      mod = (await import(spec)) as SegmentModule;
+      res = await verifySegmentFile(ctx.path(path), [key]);
     } catch (e) {
-      throw new CliError(`trace-log segment verification is not available in this build (${(e as Error).message})`, EXIT.INTERNAL);
+      // verifySegmentFile rejects only when the file cannot be read (tampering is ok:false, exit 2)
+      throw usageError(`read segment ${path}: ${(e as Error).message}`);
     }
-    const res = await mod.verifySegmentFile(ctx.path(path), key);
     const out: Record<string, unknown> = { ...res, path, kind: "segment", key_id: key.keyId, signature_status: res.ok ? "verified" : "failed" };
     const exit = res.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
     if (!res.ok && !out.error) out.error = "segment verification failed";
