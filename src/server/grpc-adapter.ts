@@ -111,39 +111,44 @@ export type ServiceImpl<S extends AnyGenService, R extends RequestOverrides<S> =
  * The handler context. grpc-js emits "cancelled" when every call's stream closes, including calls that already
  * completed, so the context ignores it after `finish()`. The AbortController and its "cancelled" listener are created
  * only when a handler reads `signal` (streams do; unary decisions only poll `cancelled()`), which keeps both off the
- * per-call hot path.
+ * per-call hot path. A class rather than an object literal with getters and closures: one allocation per call, and
+ * the accessors live on the prototype (a literal with getters costs a fresh function per accessor per call).
  */
-function ctxOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { ctx: HandlerContext; finish(): void } {
-  let ac: AbortController | undefined;
-  let finished = false;
-  const ctx: HandlerContext = {
-    metadata: call.metadata,
-    get signal() {
-      if (!ac) {
-        const c = (ac = new AbortController());
-        if (!finished && call.cancelled) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
-        else {
-          call.once("cancelled", () => {
-            if (!finished) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
-          });
-        }
+class CallContext implements HandlerContext {
+  private ac: AbortController | undefined;
+  private finished = false;
+  constructor(private readonly call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
+    // bound once per call: handlers pass `ctx.cancelled` around as a plain function (e.g. to DecisionService)
+    this.cancelled = this.cancelled.bind(this);
+  }
+  get metadata(): grpc.Metadata {
+    return this.call.metadata;
+  }
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      const c = (this.ac = new AbortController());
+      if (!this.finished && this.call.cancelled) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+      else {
+        this.call.once("cancelled", () => {
+          if (!this.finished) c.abort(new GrpcError(grpc.status.CANCELLED, "cancelled"));
+        });
       }
-      return ac.signal;
-    },
-    get deadline() {
-      return call.getDeadline();
-    },
-    get peer() {
-      return call.getPeer();
-    },
-    cancelled: () => !finished && call.cancelled,
-  };
-  return {
-    ctx,
-    finish() {
-      finished = true;
-    },
-  };
+    }
+    return this.ac.signal;
+  }
+  get deadline(): grpc.Deadline {
+    return this.call.getDeadline();
+  }
+  get peer(): string {
+    return this.call.getPeer();
+  }
+  cancelled(): boolean {
+    return !this.finished && this.call.cancelled;
+  }
+  /** The handler is done: later "cancelled" events are the stream closing, not a cancellation. */
+  finish(): void {
+    this.finished = true;
+  }
 }
 
 export interface AddServiceOptions<R = {}> {
@@ -166,13 +171,13 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
     if (!fn) continue; // grpc-js answers UNIMPLEMENTED
     if (m.methodKind === "unary") {
       handlers[m.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const { ctx, finish } = ctxOf(call);
+        const ctx = new CallContext(call);
         const ok = (res: unknown): void => {
-          finish();
+          ctx.finish();
           cb(null, res);
         };
         const fail = (e: unknown): void => {
-          finish();
+          ctx.finish();
           cb(toServiceError(e, opts.onUnexpected));
         };
         // called directly (no extra microtask hop); a synchronous throw is answered like a rejection
@@ -188,7 +193,7 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
       };
     } else if (m.methodKind === "server_streaming") {
       handlers[m.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const { ctx, finish } = ctxOf(call);
+        const ctx = new CallContext(call);
         try {
           for await (const msg of fn.call(impl, call.request, ctx) as AsyncIterable<unknown>) {
             if (call.cancelled) return; // for-await calls the generator's return()
@@ -198,7 +203,7 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
           call.end();
         } catch (e) {
           if (call.cancelled) return;
-          finish();
+          ctx.finish();
           // NOT call.destroy(err): that drops queued messages and never sends a status (client hangs to its deadline).
           // grpc-js' own 'error' listener sets the status and end()s after flushing queued writes.
           call.emit("error", toServiceError(e, opts.onUnexpected));
