@@ -211,46 +211,26 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
 
   const createdAt = trace.created_at;
   const version = producerVersion();
-  let approvalAuditPath: string | undefined;
-  if (result.approval_audit) {
-    approvalAuditPath = str(f["approval-audit-out"]) ?? `approval_audit_${trace.trace_id}.json`;
-    await writeEvidence(
-      ctx,
-      approvalAuditPath,
-      prettyJson({
-        schema_id: "gait.gate.approval_audit_record",
-        schema_version: "1.0.0",
-        created_at: createdAt,
-        producer_version: version,
-        trace_id: trace.trace_id,
-        tool_name: trace.tool_name,
-        intent_digest: result.intent_digest,
-        policy_digest: result.policy_digest,
-        ...result.approval_audit,
-      }),
-      "approval audit",
-    );
-  }
-  let delegationAuditPath: string | undefined;
-  if (result.delegation_audit) {
-    delegationAuditPath = str(f["delegation-audit-out"]) ?? `delegation_audit_${trace.trace_id}.json`;
-    await writeEvidence(
-      ctx,
-      delegationAuditPath,
-      prettyJson({
-        schema_id: "gait.gate.delegation_audit_record",
-        schema_version: "1.0.0",
-        created_at: createdAt,
-        producer_version: version,
-        trace_id: trace.trace_id,
-        tool_name: trace.tool_name,
-        intent_digest: result.intent_digest,
-        policy_digest: result.policy_digest,
-        ...result.delegation_audit,
-      }),
-      "delegation audit",
-    );
-  }
+  // approval / delegation audit records: unsigned, written next to the trace and named after it (as Gait does)
+  const writeAudit = async (kind: "approval" | "delegation", body: object | undefined): Promise<string | undefined> => {
+    if (!body) return undefined;
+    const path = str(f[`${kind}-audit-out`]) ?? `${kind}_audit_${trace.trace_id}.json`;
+    const record = {
+      schema_id: `gait.gate.${kind}_audit_record`,
+      schema_version: "1.0.0",
+      created_at: createdAt,
+      producer_version: version,
+      trace_id: trace.trace_id,
+      tool_name: trace.tool_name,
+      intent_digest: result.intent_digest,
+      policy_digest: result.policy_digest,
+      ...body,
+    };
+    await writeEvidence(ctx, path, prettyJson(record), `${kind} audit`);
+    return path;
+  };
+  const approvalAuditPath = await writeAudit("approval", result.approval_audit);
+  const delegationAuditPath = await writeAudit("delegation", result.delegation_audit);
   let credentialEvidencePath: string | undefined;
   const receipt = result.broker?.receipt;
   if (result.broker && receipt?.credential_ref) {
