@@ -9,7 +9,7 @@
  *
  * Pure: no I/O.
  */
-import { IntentDecodeError, goToLower, goTrimSpace, setJsonProperty, INTENT_SCHEMA_ID, INTENT_SCHEMA_VERSION } from "./intent.js";
+import { IntentDecodeError, assertJsonDepth, goToLower, goTrimSpace, setJsonProperty, INTENT_SCHEMA_ID, INTENT_SCHEMA_VERSION } from "./intent.js";
 import { GAIT_EPOCH, GO_ZERO_TIME, formatGoTime, parseRFC3339 } from "./time.js";
 import { IntentError, type Profile } from "./types.js";
 
@@ -827,7 +827,9 @@ export function decodeToolCall(adapter: string, payload: unknown, opts?: DecodeT
     throw new IntentError(`unsupported profile: ${String(profile)} (use standard or oss-prod)`);
   }
 
-  const call = entry.decode(parsePayload(payload, entry.prefix));
+  const parsed = parsePayload(payload, entry.prefix);
+  assertJsonDepth(parsed, "tool call payload");
+  const call = entry.decode(parsed);
   validateOAuthEvidence(call, profile);
   const intent = toIntent(call, profile);
 

@@ -406,6 +406,31 @@ function utf8LengthAtLeast16(s: string): boolean {
   return bytes >= 16;
 }
 
+/**
+ * Deepest JSON nesting accepted in an intent or tool-call payload (objects and arrays). The walks that follow are
+ * recursive; without a bound a deeply nested body (1 MiB of `[`) overflows the stack, an internal error instead of
+ * an input error. Go's encoding/json stops at 10000; 1000 levels is beyond any real tool argument.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Throws an input error (IntentDecodeError) when `v` nests deeper than {@link MAX_JSON_DEPTH}. Iterative. */
+export function assertJsonDepth(v: unknown, what: string): void {
+  if (v === null || typeof v !== "object") return;
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (d > MAX_JSON_DEPTH) throw new IntentDecodeError(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (Array.isArray(x)) {
+      for (const e of x) if (e !== null && typeof e === "object") stack.push([e, d + 1]);
+    } else {
+      for (const k of Object.keys(x as object)) {
+        const e = (x as Record<string, unknown>)[k];
+        if (e !== null && typeof e === "object") stack.push([e, d + 1]);
+      }
+    }
+  }
+}
+
 /** Set an own data property, also for the key `__proto__` (which plain assignment would treat as the prototype). */
 export function setJsonProperty(o: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__") Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
@@ -1455,6 +1480,7 @@ export interface NormalizeIntentOptions {
  */
 export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): IntentRequest {
   if (!isRec(raw)) return decodeFail("intent", "a JSON object");
+  assertJsonDepth(raw, "intent");
 
   // Go order: script first, then tool_name, args, targets, provenance, skill provenance, context, delegation.
   const rawSteps: RawStepParts[] = [];

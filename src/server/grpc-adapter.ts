@@ -18,6 +18,7 @@ import {
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { fastEncoder } from "./fast-encode.js";
+import { isRequestDecodeError, strictDecoder } from "./wire-decode.js";
 
 type AnyGenService = GenService<GenServiceMethods>;
 type Methods<S extends AnyGenService> = S["method"];
@@ -37,8 +38,29 @@ function serializer<D extends DescMessage>(schema: D) {
   // a decoded message carrying unknown fields keeps them only through protobuf-es
   return (msg: MessageShape<D> | MessageInitShape<D>): Buffer => ((msg as { $unknown?: unknown[] }).$unknown?.length ? slow(msg) : fast(msg as object));
 }
+/** Response bytes -> message (the client side trusts the server's encoder; protobuf-es as is). */
 function deserializer<D extends DescMessage>(schema: D) {
   return (buf: Buffer): MessageShape<D> => fromBinary(schema, buf);
+}
+
+/**
+ * A request the strict decoder refused. grpc-js answers a throwing `requestDeserialize` with INTERNAL, so the
+ * server-side decoders return this instead and the handler wrapper answers it with the caller's status (the
+ * `onDecodeError` option: INVALID_ARGUMENT) before any handler code runs.
+ */
+export class DecodeFailure {
+  constructor(readonly error: Error) {}
+}
+
+/** A server-side request decoder: refused input becomes a {@link DecodeFailure}, never a throw. */
+function requestDecoder(decode: (buf: Buffer) => unknown): (buf: Buffer) => unknown {
+  return (buf) => {
+    try {
+      return decode(buf);
+    } catch (e) {
+      return new DecodeFailure(isRequestDecodeError(e) ? e : new Error(`request could not be decoded: ${(e as Error).message}`));
+    }
+  };
 }
 
 /** Per-method request decoders that replace `fromBinary` (the handler then receives what the decoder returns). */
@@ -54,7 +76,8 @@ export function toGrpcDefinition(svc: DescService, decoders: RequestDecoders = {
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input) as (v: unknown) => Buffer,
-      requestDeserialize: decoders[m.localName] ?? deserializer(m.input),
+      // every request is decoded under the one strict rule (wire-decode.ts); a method may take another form of it
+      requestDeserialize: requestDecoder(decoders[m.localName] ?? strictDecoder(m.input)),
       responseSerialize: serializer(m.output) as (v: unknown) => Buffer,
       responseDeserialize: deserializer(m.output),
     };
@@ -156,6 +179,8 @@ export interface AddServiceOptions<R = {}> {
   onUnexpected?: (e: unknown) => GrpcError;
   /** Decoders for the methods whose requests the impl takes in another form than the message (see `R`). */
   requestDecoders?: { [K in keyof R]: (buf: Buffer) => R[K] };
+  /** The status for a request the decoder refused. Default: INVALID_ARGUMENT with the decoder's message. */
+  onDecodeError?: (e: Error) => GrpcError;
 }
 
 /** Turn the typed impl into grpc-js handlers and add them to the server. */
@@ -166,6 +191,7 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
   opts: AddServiceOptions<R> = {},
 ): void {
   const handlers: grpc.UntypedServiceImplementation = {};
+  const decodeError = (f: DecodeFailure): GrpcError => opts.onDecodeError?.(f.error) ?? new GrpcError(grpc.status.INVALID_ARGUMENT, f.error.message);
   for (const m of svc.methods as DescMethod[]) {
     const fn = (impl as Record<string, (...a: unknown[]) => unknown>)[m.localName];
     if (!fn) continue; // grpc-js answers UNIMPLEMENTED
@@ -180,6 +206,11 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
           ctx.finish();
           cb(toServiceError(e, opts.onUnexpected));
         };
+        if (call.request instanceof DecodeFailure) {
+          const e = decodeError(call.request);
+          queueMicrotask(() => fail(e));
+          return;
+        }
         // called directly (no extra microtask hop); a synchronous throw is answered like a rejection
         let out: unknown;
         try {
@@ -194,6 +225,11 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
     } else if (m.methodKind === "server_streaming") {
       handlers[m.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
         const ctx = new CallContext(call);
+        if (call.request instanceof DecodeFailure) {
+          ctx.finish();
+          call.emit("error", toServiceError(decodeError(call.request)));
+          return;
+        }
         try {
           for await (const msg of fn.call(impl, call.request, ctx) as AsyncIterable<unknown>) {
             if (call.cancelled) return; // for-await calls the generator's return()

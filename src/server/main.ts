@@ -33,7 +33,7 @@ import { DecisionService, type KillSwitchSource } from "./decision.js";
 import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, type ListenerRole } from "./service.js";
 import { startHttp } from "./http.js";
 import { FileApprovalStore } from "../state/approvals.js";
-import { ErrorReason, gateError } from "./errors.js";
+import { ErrorReason, gateError, invalidArgument } from "./errors.js";
 
 /** Health service name that reports the last policy reload (NOT_SERVING while the last reload failed). */
 export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
@@ -244,7 +244,14 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
         producerVersion: version,
         shutdownSignal: shutdownAc.signal,
       }),
-      { onUnexpected, requestDecoders: GATE_REQUEST_DECODERS },
+      {
+        onUnexpected,
+        requestDecoders: GATE_REQUEST_DECODERS,
+        onDecodeError: (e) => {
+          metrics.failClosed.inc({ reason: "INVALID_REQUEST" });
+          return invalidArgument(ErrorReason.INVALID_REQUEST, e.message);
+        },
+      },
     );
     return server;
   };

@@ -8,7 +8,7 @@ import { create, createRegistry, toBinary, type DescFile, type DescService } fro
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { toGrpcDefinition } from "./grpc-adapter.js";
+import { DecodeFailure, toGrpcDefinition } from "./grpc-adapter.js";
 
 type Req = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
 
@@ -103,7 +103,13 @@ export function addReflection(server: grpc.Server, services: DescService[], extr
   for (const [svc, respSchema] of pairs) {
     server.addService(toGrpcDefinition(svc), {
       serverReflectionInfo: (call: grpc.ServerDuplexStream<Req, unknown>) => {
-        call.on("data", (req: Req) => call.write(create(respSchema, answer(req) as never)));
+        call.on("data", (req: Req | DecodeFailure) => {
+          if (req instanceof DecodeFailure) {
+            call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: req.error.message });
+            return;
+          }
+          call.write(create(respSchema, answer(req) as never));
+        });
         call.on("end", () => call.end());
         call.on("error", () => {});
       },

@@ -29,7 +29,7 @@ import type { ServeConfig } from "./config.js";
 import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
 import type { ServerMetrics } from "./metrics.js";
-import { jsonDecoder } from "./fast-decode.js";
+import { jsonDecoder } from "./wire-decode.js";
 
 export type ListenerRole = "agent" | "operator";
 
@@ -172,7 +172,7 @@ export function toEvaluateResponse(o: EvaluateOutput): MessageInitShape<typeof E
 /**
  * An EvaluateRequest in its proto3 JSON form with proto field names, which is what the Evaluate handler receives:
  * the proto's field names are Gait's JSON names, so `intent` is Gait's intent JSON as is. Decoded straight from the
- * wire by src/server/fast-decode.ts (protobuf-es fromBinary + toJson for inputs the fast path leaves to it).
+ * wire, strictly, by src/server/wire-decode.ts (the one decoding rule for untrusted bytes).
  */
 export interface EvaluateRequestJson {
   intent?: JsonObject;

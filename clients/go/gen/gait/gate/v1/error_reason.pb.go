@@ -61,6 +61,16 @@ const (
 	// key the server was not given (--approval-public-key, --delegation-public-key), or the policy breaks a profile
 	// rule. Sent with FAILED_PRECONDITION; an operator must fix the server's configuration, a retry does not help.
 	ErrorReason_ERROR_REASON_PROFILE_VIOLATION ErrorReason = 20
+	// The request bytes are not a protobuf message this server accepts: truncated, malformed, or an encoding on which
+	// standard parsers disagree (a known field with the wrong wire type, a merged duplicate message, ...). Sent with
+	// INVALID_ARGUMENT; the message names what was wrong. Re-encode the request with a standard protobuf library.
+	ErrorReason_ERROR_REASON_INVALID_REQUEST ErrorReason = 21
+	// A trace export stream was ended because its client stopped reading (or too many streams are open). Sent with
+	// RESOURCE_EXHAUSTED; resume from the last received sequence + 1 and read promptly.
+	ErrorReason_ERROR_REASON_EXPORT_STALLED ErrorReason = 22
+	// The approver may not answer this request: the approver's identity is not the one the operator credential names,
+	// or it is the identity of the agent whose call is waiting. Sent with PERMISSION_DENIED.
+	ErrorReason_ERROR_REASON_APPROVER_NOT_ALLOWED ErrorReason = 23
 )
 
 // Enum value maps for ErrorReason.
@@ -87,6 +97,9 @@ var (
 		18: "ERROR_REASON_SIGNING_FAILED",
 		19: "ERROR_REASON_RUNPACK_WRITE_FAILED",
 		20: "ERROR_REASON_PROFILE_VIOLATION",
+		21: "ERROR_REASON_INVALID_REQUEST",
+		22: "ERROR_REASON_EXPORT_STALLED",
+		23: "ERROR_REASON_APPROVER_NOT_ALLOWED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                  0,
@@ -110,6 +123,9 @@ var (
 		"ERROR_REASON_SIGNING_FAILED":               18,
 		"ERROR_REASON_RUNPACK_WRITE_FAILED":         19,
 		"ERROR_REASON_PROFILE_VIOLATION":            20,
+		"ERROR_REASON_INVALID_REQUEST":              21,
+		"ERROR_REASON_EXPORT_STALLED":               22,
+		"ERROR_REASON_APPROVER_NOT_ALLOWED":         23,
 	}
 )
 
@@ -144,7 +160,7 @@ var File_gait_gate_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\xf3\x05\n" +
+	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\xdd\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_INVALID_INTENT\x10\x01\x12\"\n" +
@@ -167,7 +183,10 @@ const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\x15ERROR_REASON_INTERNAL\x10\x11\x12\x1f\n" +
 	"\x1bERROR_REASON_SIGNING_FAILED\x10\x12\x12%\n" +
 	"!ERROR_REASON_RUNPACK_WRITE_FAILED\x10\x13\x12\"\n" +
-	"\x1eERROR_REASON_PROFILE_VIOLATION\x10\x14BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
+	"\x1eERROR_REASON_PROFILE_VIOLATION\x10\x14\x12 \n" +
+	"\x1cERROR_REASON_INVALID_REQUEST\x10\x15\x12\x1f\n" +
+	"\x1bERROR_REASON_EXPORT_STALLED\x10\x16\x12%\n" +
+	"!ERROR_REASON_APPROVER_NOT_ALLOWED\x10\x17BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
 
 var (
 	file_gait_gate_v1_error_reason_proto_rawDescOnce sync.Once
