@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const policy = new PolicyHolder(cfg.policyPath);
     const metrics = new ServerMetrics();
     const traceLog = await TraceLog.open({ dir: cfg.traceDir, signer: keys.signer });
-    const approvals = await FileApprovalStore.open({ dir: join(cfg.stateDir, "approvals"), sweepIntervalMs: 0 });
+    const approvals = await FileApprovalStore.open({ dir: join(cfg.stateDir, "approvals"), sweepIntervalMs: 0, signer: keys.signer });
     const decisions = new DecisionService({
       cfg,
       policy,

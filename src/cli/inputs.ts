@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../crypto/keys.js";
 import { parsePolicy } from "../engine/policy.js";
 import type { Policy } from "../engine/types.js";
-import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../state/fsx.js";
+import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../durable/fs.js";
 import { str, oneOf } from "./args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "./io.js";
 import type { ParsedFlags as Flags } from "./args.js";

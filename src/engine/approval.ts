@@ -6,6 +6,7 @@
  * signable form is the *normalized* token without `signature`, serialized with Go's field rules (`producer_version`
  * always present, `max_targets`/`max_ops`/`delegation_binding_digest` omitted when empty, times in Go's encoding).
  */
+import { identityKey } from "./identity.js";
 import { sha256Hex, isHex64 } from "./canon.js";
 import { goToLower, goTrimSpace } from "./intent.js";
 import { signDocument, verifyDocument, type Signer, type Verifier } from "./signature.js";
@@ -94,6 +95,9 @@ export function isExpired(now: Date, expires: Instant): boolean {
 }
 
 /** Instant = now + ttl with nanosecond precision (ttl in milliseconds, possibly fractional). @internal */
+/** The last instant RFC 3339 (four-digit years) can express. */
+const MAX_RFC3339_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
 export function addTtl(now: Date, ttlMs: number): Instant {
   const ttlNanos = Math.round(ttlMs * 1_000_000);
   const ms = now.getTime() + Math.floor(ttlNanos / 1_000_000);
@@ -301,7 +305,10 @@ export function mintApprovalToken(params: MintApprovalParams, signer: Signer, no
   if (!Number.isSafeInteger(maxOps) || maxOps < 0) throw new TokenMintError("max_ops must be >= 0");
 
   const createdAt = formatGoTime(now);
-  const expiresAt = formatGoTime(addTtl(now, params.ttlMs));
+  const expiry = addTtl(now, params.ttlMs);
+  // RFC 3339 has four-digit years: a later expiry would be written without its seconds and refused when read back
+  if (!(expiry.ms <= MAX_RFC3339_MS)) throw new TokenMintError("ttl is too long: the token would expire after 9999-12-31T23:59:59Z");
+  const expiresAt = formatGoTime(expiry);
   const idSource = `${intentDigest}:${policyDigest}:${approver}:${reasonCode}:${scope.join(",")}:${maxTargets}:${maxOps}:${expiresAt}`;
   const token: ApprovalToken = {
     schema_id: APPROVAL_TOKEN_SCHEMA_ID,
@@ -473,7 +480,9 @@ export function evaluateApprovals(input: EvaluateApprovalsInput): ApprovalEvalua
     }
     valid++;
     if (token.token_id) validIds.push(token.token_id);
-    if (token.approver_identity) approvers.add(token.approver_identity);
+    // distinct approvers are distinct identities: "bob", "Bob" and "bob"+U+200B are one person (identity.ts)
+    const who = typeof token.approver_identity === "string" ? identityKey(token.approver_identity) : "";
+    if (who) approvers.add(who);
   }
   if (input.tokens.length > 0) {
     if (valid < required) {

@@ -60,6 +60,17 @@ export interface ServeConfig {
   maxInFlight: number;
   /** How long SIGTERM waits for in-flight calls before forcing. @defaultValue 10s */
   drainTimeoutMs: number;
+  /** `--operator-tokens-file`: lines `<identity> sha256:<hex of the token>`. When set, every operator call needs one
+   * of these bearer tokens, and it names the approver. */
+  operatorTokensPath?: string;
+  /** Loaded from {@link operatorTokensPath} at start: sha256 hex of a token -> operator identity. */
+  operatorTokens?: ReadonlyMap<string, string>;
+  /** `--reset-approval-state`: start a fresh approval ledger that refuses every token issued before now. */
+  resetApprovalState: boolean;
+  /** ExportTraces streams open at once per server. @defaultValue 32 */
+  maxExportStreams: number;
+  /** An ExportTraces stream whose client reads nothing for this long is ended (RESOURCE_EXHAUSTED). @defaultValue 30s */
+  exportStallTimeoutMs: number;
   json: boolean;
 }
 
@@ -81,7 +92,8 @@ export const SERVE_USAGE = `usage: gait mcp serve --policy <policy.yaml> [--list
     [--approval-public-key <path>|--approval-public-key-env <VAR>] [--delegation-public-key <path>|--delegation-public-key-env <VAR>]
     [--credential-broker off|stub|env|command] [--credential-env-prefix <prefix>] [--credential-command <path>]
     [--credential-command-args <csv>] [--credential-ref <ref>] [--credential-scopes <csv>]
-    [--max-in-flight <n>] [--drain-timeout <dur>] [--json]
+    [--max-in-flight <n>] [--drain-timeout <dur>] [--operator-tokens-file <path>] [--reset-approval-state]
+    [--max-export-streams <n>] [--export-stall-timeout <dur>] [--json]
 
 Defaults: state dir ./${DEFAULT_STATE_DIR}, agent socket <state>/${DEFAULT_SOCKET_NAME} (mode 0600), traces <state>/traces,
 dev keys kept in <state>/keys. Approve/ListApprovals are served only on --operator-listen.`;
@@ -125,6 +137,10 @@ const OPTIONS = {
   "approval-request-ttl": { type: "string" },
   "max-in-flight": { type: "string" },
   "drain-timeout": { type: "string" },
+  "operator-tokens-file": { type: "string" },
+  "reset-approval-state": { type: "boolean" },
+  "max-export-streams": { type: "string" },
+  "export-stall-timeout": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -337,9 +353,15 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     approvalRequestTtlMs: duration("approval-request-ttl", v["approval-request-ttl"], 3_600_000, errs),
     maxInFlight: nonNegInt("max-in-flight", v["max-in-flight"], 256, errs, 1),
     drainTimeoutMs: duration("drain-timeout", v["drain-timeout"], 10_000, errs),
+    operatorTokensPath: v["operator-tokens-file"] ? resolve(cwd, v["operator-tokens-file"]) : undefined,
+    resetApprovalState: v["reset-approval-state"] ?? false,
+    maxExportStreams: nonNegInt("max-export-streams", v["max-export-streams"], 32, errs, 1),
+    exportStallTimeoutMs: duration("export-stall-timeout", v["export-stall-timeout"], 30_000, errs),
     json: v.json ?? false,
   };
   if (config.approvalRequestTtlMs <= 0) errs.push("--approval-request-ttl must be positive");
+  if (config.exportStallTimeoutMs <= 0) errs.push("--export-stall-timeout must be positive");
+  if (config.operatorTokensPath && !config.operatorListen) errs.push("--operator-tokens-file needs --operator-listen (the tokens authenticate operators there)");
   if ((config.runpackMaxAgeMs > 0 || config.runpackMaxCount > 0) && !config.runpackDir) {
     errs.push("--runpack-max-age/--runpack-max-count need --runpack-dir");
   }

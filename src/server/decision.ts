@@ -36,13 +36,15 @@ import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { TraceLogPort } from "./ports.js";
-import type { ApprovalRequest, ApprovalStore, ConsumeRef, NewApprovalRequest } from "../state/approvals.js";
+import type { ApprovalRequest, ApprovalStore, ConsumeRef, NewApprovalRequest, TokenBlock } from "../state/approvals.js";
 import type { SignedTraceRecord } from "../tracelog/format.js";
 
 /** Reason codes the service adds on top of Gait's catalogue (documented in docs/service.md). */
 export const SERVICE_REASON = {
   /** a supplied approval token was already used by an allowed decision (single use) */
   tokenConsumed: "approval_token_consumed",
+  /** a supplied approval token was revoked: its request was denied, or it predates a reset of the approval ledger */
+  tokenRevoked: "approval_token_revoked",
   /** the approval request named by approval_request_id was denied by an operator */
   requestDenied: "approval_request_denied",
   /** the approval request named by approval_request_id expired before it was granted */
@@ -141,9 +143,14 @@ export function delegationVerifierFor(keys: ServerKeys, profile: ServeConfig["pr
   return explicit ?? (profile === "oss-prod" ? undefined : keys.signer);
 }
 
-/** Token ids of parsed approval tokens (tokens without an id are left to the engine, which refuses them). */
-function tokenIds(tokens: readonly ApprovalToken[]): string[] {
-  return [...new Set(tokens.map((t) => t.token_id).filter((id): id is string => typeof id === "string" && id !== ""))];
+/** Ledger references of parsed approval tokens (tokens without an id are left to the engine, which refuses them). */
+function tokenRefs(tokens: readonly ApprovalToken[]): ConsumeRef[] {
+  const out = new Map<string, ConsumeRef>();
+  for (const t of tokens) {
+    if (typeof t.token_id !== "string" || t.token_id === "" || out.has(t.token_id)) continue;
+    out.set(t.token_id, { token_id: t.token_id, ...(typeof t.created_at === "string" ? { created_at: t.created_at } : {}) });
+  }
+  return [...out.values()];
 }
 
 function parseJsonDocs(texts: string[], what: string): unknown[] {
@@ -249,18 +256,24 @@ export class DecisionService {
         return true;
       });
     }
-    // single use: a token an earlier decision already used is invalid for this one (reason approval_token_consumed),
-    // so the quorum below counts only unconsumed tokens. This read is advisory; consumeTokens (step 4) decides.
-    let consumedPresented = 0;
-    if (!cfg.approvalReuse && approvalTokens.length) {
-      const ids = tokenIds(approvalTokens);
-      const used = ids.length ? await this.approvalsCall(() => d.approvals.isConsumed(ids)) : new Set<string>();
-      if (used.size) {
-        const before = approvalTokens.length;
-        approvalTokens = approvalTokens.filter((t) => !used.has(t.token_id));
-        consumedPresented = before - approvalTokens.length;
-        serviceReasons.push(SERVICE_REASON.tokenConsumed);
-      }
+    // single use and revocation: a token an earlier decision already used, or one revoked by a deny (or issued
+    // before a ledger reset), is invalid for this one (approval_token_consumed / approval_token_revoked), so the
+    // quorum below counts only usable tokens. This read is advisory; consumeTokens (step 4) decides.
+    let unusablePresented = 0;
+    if (approvalTokens.length) {
+      const refs = tokenRefs(approvalTokens);
+      const blocked = refs.length ? await this.approvalsCall(() => d.approvals.tokenStatus(refs)) : new Map<string, TokenBlock>();
+      const keep = (t: ApprovalToken) => {
+        const b = typeof t.token_id === "string" ? blocked.get(t.token_id) : undefined;
+        if (b === "revoked") return false; // revocation holds even with --approval-reuse
+        return cfg.approvalReuse || b === undefined;
+      };
+      const before = approvalTokens.length;
+      approvalTokens = approvalTokens.filter(keep);
+      unusablePresented = before - approvalTokens.length;
+      const kinds = new Set(blocked.values());
+      if (kinds.has("revoked")) serviceReasons.push(SERVICE_REASON.tokenRevoked);
+      if (kinds.has("consumed") && !cfg.approvalReuse) serviceReasons.push(SERVICE_REASON.tokenConsumed);
     }
     this.checkCancelled(input);
 
@@ -297,7 +310,7 @@ export class DecisionService {
     if (result.warnings?.length) warnings.push(...result.warnings);
     // used tokens count as presented-but-invalid (Gait: each invalid token adds its code and, short of the quorum,
     // approval_chain_insufficient), not as "no token presented"
-    if (consumedPresented > 0 && result.reason_codes.includes(APPROVAL_TOKEN_MISSING)) {
+    if (unusablePresented > 0 && result.reason_codes.includes(APPROVAL_TOKEN_MISSING)) {
       result = { ...result, reason_codes: uniqueSorted(result.reason_codes.map((c) => (c === APPROVAL_TOKEN_MISSING ? APPROVAL_CHAIN_INSUFFICIENT : c))) };
     }
 
@@ -313,8 +326,8 @@ export class DecisionService {
       const refs: ConsumeRef[] = [];
       for (const id of result.approval_ref.split(",")) {
         if (!id) continue;
-        const exp = approvalTokens.find((t) => t.token_id === id)?.expires_at;
-        refs.push(exp ? { token_id: id, expires_at: exp } : { token_id: id });
+        const t = approvalTokens.find((x) => x.token_id === id);
+        refs.push({ token_id: id, ...(t?.expires_at ? { expires_at: t.expires_at } : {}), ...(t?.created_at ? { created_at: t.created_at } : {}) });
       }
       const ok = await this.approvalsCall(() => d.approvals.consumeTokens(refs, result.intent_digest));
       if (!ok) {

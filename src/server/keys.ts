@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync, chmodSy
 import { join } from "node:path";
 import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "../crypto/keys.js";
 import type { ServeConfig } from "./config.js";
+import { assertTrusted } from "../durable/trust.js";
 
 export interface ServerKeys {
   signer: Ed25519KeyPair;
@@ -32,7 +33,10 @@ export function loadServerKeys(cfg: ServeConfig, env: NodeJS.ProcessEnv = proces
   if (cfg.keyMode === "dev") {
     const dir = join(cfg.stateDir, "keys");
     const privPath = join(dir, DEV_PRIVATE_KEY_FILE);
+    // a key someone else could have planted signs tokens the gate accepts: check before reading or creating
+    if (existsSync(dir)) assertTrusted(dir, "dir", "dev key directory");
     if (existsSync(privPath)) {
+      assertTrusted(privPath, "secret-file", "dev signing key");
       try {
         signer = Ed25519KeyPair.fromPrivateKeyText(readFileSync(privPath, "utf8"));
       } catch (e) {
@@ -41,6 +45,7 @@ export function loadServerKeys(cfg: ServeConfig, env: NodeJS.ProcessEnv = proces
       label = `dev:state:${privPath}`;
     } else {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      assertTrusted(dir, "dir", "dev key directory");
       signer = Ed25519KeyPair.generate();
       const tmp = `${privPath}.tmp-${process.pid}`;
       writeFileSync(tmp, signer.privateKeyText(), { mode: 0o600 });
@@ -50,10 +55,14 @@ export function loadServerKeys(cfg: ServeConfig, env: NodeJS.ProcessEnv = proces
       label = `dev:generated:${privPath}`;
     }
   } else {
+    if (cfg.privateKeyPath) assertTrusted(cfg.privateKeyPath, "secret-file", "signing key");
     const r = loadSigningKey("prod", { path: cfg.privateKeyPath, env: cfg.privateKeyEnv }, {}, env);
     signer = r.key;
     label = r.label;
   }
+  // a swapped verify key would let its owner mint accepted tokens
+  if (cfg.approvalPublicKeyPath) assertTrusted(cfg.approvalPublicKeyPath, "file", "approval public key");
+  if (cfg.delegationPublicKeyPath) assertTrusted(cfg.delegationPublicKeyPath, "file", "delegation public key");
   const approvalVerifier = loadVerifyKey({ path: cfg.approvalPublicKeyPath, env: cfg.approvalPublicKeyEnv }, {}, env);
   const delegationVerifier = loadVerifyKey({ path: cfg.delegationPublicKeyPath, env: cfg.delegationPublicKeyEnv }, {}, env);
   return { signer, label, mode: cfg.keyMode, approvalVerifier, delegationVerifier };

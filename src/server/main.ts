@@ -5,9 +5,9 @@
  * change or SIGHUP, and drains gracefully on SIGTERM/SIGINT. See docs/service.md.
  */
 import * as grpc from "@grpc/grpc-js";
-import { mkdirSync, type FSWatcher } from "node:fs";
+import { mkdirSync, writeSync, type FSWatcher } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
 import { GateService } from "../gen/gait/gate/v1/gate_service_pb.js";
@@ -34,9 +34,13 @@ import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, type ListenerRole } 
 import { startHttp } from "./http.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { ErrorReason, gateError, invalidArgument } from "./errors.js";
+import { trustProblems } from "../durable/trust.js";
+import { loadOperatorTokens } from "./operator-tokens.js";
 
 /** Health service name that reports the last policy reload (NOT_SERVING while the last reload failed). */
 export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
+/** Health service name of the trace log (NOT_SERVING while it cannot record; the whole server is then NOT_SERVING). */
+export const TRACE_LOG_HEALTH = "gait.gate.v1.TraceLog";
 
 const EXIT_OK = 0;
 const EXIT_INTERNAL = 1;
@@ -88,7 +92,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, safeLogDestination(2));
   let running: RunningServer;
   try {
     running = await startServer(cfg, log);
@@ -137,9 +141,60 @@ export async function startServer(cfg: ServeConfig, log: Logger): Promise<Runnin
   }
 }
 
+/**
+ * The log destination: synchronous writes to `fd` that never throw. A log line that cannot be written (stderr on a
+ * full file system, a closed pipe) is dropped and counted; the gate keeps deciding (pino's own destination throws,
+ * and an uncaught write error would end the process on the next log line).
+ */
+export function safeLogDestination(fd: number): { write(line: string): void; dropped(): number } {
+  let dropped = 0;
+  return {
+    write(line: string) {
+      const buf = Buffer.from(line);
+      let off = 0;
+      try {
+        for (let tries = 0; off < buf.length && tries < 100; tries++) off += writeSync(fd, buf, off, buf.length - off);
+        if (off < buf.length) dropped++;
+      } catch {
+        dropped++;
+      }
+    },
+    dropped: () => dropped,
+  };
+}
+
+/**
+ * Refuse directories and files another user owns or can write (durable/trust.ts): the state dir (keys, approval
+ * ledger), the trace and runpack dirs, the socket directories, the policy, kill-switch and operator-token files.
+ */
+function checkTrust(cfg: ServeConfig): void {
+  const problems: string[] = [];
+  const dir = (path: string, what: string, kind: "dir" | "socket-dir" = "dir") => {
+    mkdirSync(path, { recursive: true, mode: 0o750 });
+    problems.push(...trustProblems(path, kind, what));
+  };
+  dir(cfg.stateDir, "state directory");
+  dir(cfg.traceDir, "trace directory");
+  if (cfg.runpackDir) dir(cfg.runpackDir, "runpack directory");
+  for (const [flag, addr] of [["--listen", cfg.listen], ["--operator-listen", cfg.operatorListen]] as const) {
+    if (addr?.kind === "unix") dir(dirname(addr.path), `socket directory (${flag})`, "socket-dir");
+  }
+  problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
+  if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));
+  if (problems.length) throw new StartupError(`refusing to start with untrusted paths:\n  ${problems.join("\n  ")}`, EXIT_INVALID);
+}
+
 async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<void> | void)[]): Promise<RunningServer> {
   const version = producerVersion();
-  mkdirSync(cfg.stateDir, { recursive: true, mode: 0o750 });
+  checkTrust(cfg);
+  if (cfg.operatorTokensPath) {
+    try {
+      cfg = { ...cfg, operatorTokens: loadOperatorTokens(cfg.operatorTokensPath) };
+    } catch (e) {
+      throw new StartupError(`--operator-tokens-file: ${(e as Error).message}`, EXIT_INVALID);
+    }
+    log.info({ operators: [...cfg.operatorTokens!.values()] }, "operator tokens loaded: approvers are authenticated on the operator listener");
+  }
 
   const keys = loadServerKeys(cfg);
   log.info({ key_id: keys.signer.keyId, key_mode: keys.mode, key_source: keys.label }, "signing key loaded");
@@ -160,6 +215,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   if (ks && "unavailable" in ks) log.warn({ path: cfg.killSwitchStatePath, error: ks.unavailable }, "kill switch state unavailable");
 
   const metrics = new ServerMetrics();
+  let traceHealthy = true;
+  let updateHealth = (): void => undefined;
   let traceLog: TraceLog;
   try {
     traceLog = await TraceLog.open({
@@ -168,6 +225,14 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       maxAgeMs: cfg.traceMaxAgeMs,
       maxCount: cfg.traceMaxCount,
       onWarning: (m) => log.warn({ component: "tracelog" }, m),
+      // a log that cannot record makes the whole server NOT_SERVING until it recovers by itself
+      onHealth: (ok, err) => {
+        traceHealthy = ok;
+        metrics.traceLogFailing.set(ok ? 0 : 1);
+        if (ok) log.info({ component: "tracelog" }, "trace log recovered: serving again");
+        else log.error({ component: "tracelog", err: err?.message }, "trace log cannot record: refusing decisions (NOT_SERVING) until it recovers");
+        updateHealth();
+      },
     });
   } catch (e) {
     throw new StartupError(`open trace log ${cfg.traceDir}: ${(e as Error).message}`, EXIT_INTERNAL);
@@ -183,7 +248,14 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   let approvals: FileApprovalStore;
   const approvalsDir = join(cfg.stateDir, "approvals");
   try {
-    approvals = await FileApprovalStore.open({ dir: approvalsDir, onWarning: (m) => log.warn({ component: "approvals" }, m) });
+    approvals = await FileApprovalStore.open({
+      dir: approvalsDir,
+      signer: keys.signer,
+      reset: cfg.resetApprovalState,
+      traceSeq: () => traceLog.head().seq,
+      onChange: (h) => traceLog.setAnchor("approvals_seq", h.seq),
+      onWarning: (m) => log.warn({ component: "approvals" }, m),
+    });
   } catch (e) {
     throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT_INTERNAL);
   }
@@ -191,6 +263,24 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   if (approvals.recovery.torn_bytes > 0) {
     log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
   }
+  if (approvals.recovery.reset_moved_to || cfg.resetApprovalState) {
+    log.warn({ recovery: approvals.recovery }, "approval ledger reset (--reset-approval-state): every token issued before now is refused");
+  }
+  // each store remembers the other's head: one that went backwards while the other did not is refused
+  const ledgerMarked = traceLog.markedAnchors.approvals_seq ?? 0;
+  if (!cfg.resetApprovalState && approvals.head().seq < ledgerMarked) {
+    throw new StartupError(
+      `approval ledger in ${approvalsDir} is at entry ${approvals.head().seq}, but the trace log recorded it at entry ${ledgerMarked}: the approval state went backwards (deleted or restored from an older copy) and spent tokens could be used again; restore it, or restart once with --reset-approval-state (every token issued before the reset is then refused)`,
+      EXIT_INTERNAL,
+    );
+  }
+  if (traceLog.head().seq < approvals.recovery.marker_trace_seq) {
+    throw new StartupError(
+      `trace log in ${cfg.traceDir} ends at entry ${traceLog.head().seq}, but the approval ledger recorded it at entry ${approvals.recovery.marker_trace_seq}: the trace log went backwards (deleted or restored from an older copy); restore it from your export or backup`,
+      EXIT_INTERNAL,
+    );
+  }
+  traceLog.setAnchor("approvals_seq", approvals.head().seq);
 
   const decisions = new DecisionService({
     cfg,
@@ -210,6 +300,14 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   const health = new HealthStatus();
   health.set("", ServingStatus.NOT_SERVING);
   health.set(GateService.typeName, ServingStatus.NOT_SERVING);
+  health.set(TRACE_LOG_HEALTH, traceHealthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  let ready = false;
+  updateHealth = () => {
+    health.set(TRACE_LOG_HEALTH, traceHealthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    const serving = ready && traceHealthy && !admission.shuttingDown ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    health.set("", serving);
+    health.set(GateService.typeName, serving);
+  };
   health.set(POLICY_RELOAD_HEALTH, ServingStatus.SERVING);
 
   const onUnexpected = (e: unknown): GrpcError => {
@@ -340,8 +438,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   cleanups.push(() => timers.forEach((t) => clearInterval(t)));
 
   // ready
-  health.set("", ServingStatus.SERVING);
-  health.set(GateService.typeName, ServingStatus.SERVING);
+  ready = true;
+  updateHealth();
   const startup = {
     ok: true,
     listen: listenLabel(cfg.listen),

@@ -37,6 +37,8 @@ export class ServerMetrics {
   inFlightSource: () => number = () => 0;
   readonly policyReloads = new Counter({ name: "gait_gate_policy_reloads_total", help: "Policy reload attempts by result", labelNames: ["result"] as const, registers: [this.registry] });
   readonly policyReloadFailing = new Gauge({ name: "gait_gate_policy_reload_failing", help: "1 while the last policy reload failed (the previous good policy stays active)", registers: [this.registry] });
+  readonly traceLogFailing = new Gauge({ name: "gait_gate_trace_log_failing", help: "1 while the trace log cannot record (decisions are refused; it retries by itself)", registers: [this.registry] });
+  readonly logLinesDropped = new Gauge({ name: "gait_gate_log_lines_dropped", help: "log lines that could not be written (e.g. stderr on a full disk); the gate keeps deciding", registers: [this.registry] });
   readonly approvalsCreated = new Counter({ name: "gait_gate_approval_requests_total", help: "Approval requests created", registers: [this.registry] });
 
   // Label children resolved once: prom-client hashes a label object on every inc/observe otherwise.

@@ -19,6 +19,7 @@ import {
 import { Verdict as PbVerdict } from "../gen/gait/gate/v1/verdict_pb.js";
 import { mintApprovalToken, TokenMintError } from "../engine/approval.js";
 import { parseRFC3339 } from "../engine/time.js";
+import { identityKey } from "../engine/identity.js";
 import type { Verdict } from "../engine/types.js";
 import { GrpcError, type HandlerContext, type ServiceImpl } from "./grpc-adapter.js";
 import { ErrorReason, gateError, invalidArgument, reasonOf, reasonName } from "./errors.js";
@@ -76,6 +77,18 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const a = createHash("sha256").update(m[1]!).digest();
   const b = createHash("sha256").update(token).digest();
   return timingSafeEqual(a, b);
+}
+
+/** The operator identity whose token (sha256 hex key of `tokens`) is in the bearer header, or undefined. */
+export function operatorIdentity(tokens: ReadonlyMap<string, string>, header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!m) return undefined;
+  const digest = createHash("sha256").update(m[1]!).digest();
+  // constant time over every entry: which entry matched leaks nothing
+  let found: string | undefined;
+  for (const [hex, who] of tokens) if (timingSafeEqual(digest, Buffer.from(hex, "hex"))) found = who;
+  return found;
 }
 
 export const VERDICT_TO_PB: Record<Verdict, PbVerdict> = {
@@ -222,6 +235,14 @@ const PAGE_TOKEN = /^apr_[0-9a-f]{1,64}$/;
 export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): ServiceImpl<typeof GateService, GateRequests> {
   const cfg = d.cfg;
   const authorize = (ctx: HandlerContext): void => {
+    if (role === "operator" && cfg.operatorTokens) {
+      // the operator listener with per-operator tokens: every call carries one (and it names the approver)
+      const h = ctx.metadata.get("authorization")[0];
+      if (!operatorIdentity(cfg.operatorTokens, typeof h === "string" ? h : undefined)) {
+        throw gateError(grpc.status.UNAUTHENTICATED, ErrorReason.UNAUTHENTICATED, h ? "the operator token is not in --operator-tokens-file" : "missing operator bearer token (--operator-tokens-file is set)");
+      }
+      return;
+    }
     if (cfg.authMode !== "token") return;
     const h = ctx.metadata.get("authorization")[0];
     const ok = bearerMatches(typeof h === "string" ? h : undefined, cfg.authToken ?? "");
@@ -238,6 +259,24 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
       );
     }
   };
+  /**
+   * The approving identity. With --operator-tokens-file the operator's bearer token names it (the request's
+   * `approver` may be empty, or must name the same identity); without, it is the request's `approver`.
+   */
+  const approverOf = (claimed: string, ctx: HandlerContext): string => {
+    const fromBody = claimed.trim();
+    if (cfg.operatorTokens) {
+      const h = ctx.metadata.get("authorization")[0];
+      const who = operatorIdentity(cfg.operatorTokens, typeof h === "string" ? h : undefined);
+      if (!who) throw gateError(grpc.status.UNAUTHENTICATED, ErrorReason.UNAUTHENTICATED, h ? "the operator token is not in --operator-tokens-file" : "missing operator bearer token (--operator-tokens-file is set)");
+      if (fromBody && identityKey(fromBody) !== identityKey(who)) {
+        throw gateError(grpc.status.PERMISSION_DENIED, ErrorReason.APPROVER_NOT_ALLOWED, `approver ${JSON.stringify(fromBody)} is not the identity of this operator token (${JSON.stringify(who)})`);
+      }
+      return who;
+    }
+    if (!identityKey(fromBody)) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "approver is required (the approving identity)");
+    return fromBody;
+  };
   const failClosed = (e: unknown): never => {
     const reason = reasonOf(e);
     d.metrics.failClosed.inc({ reason: reason !== undefined ? reasonName(reason) : "INTERNAL" });
@@ -251,6 +290,7 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
         if (e.code === "not_found") throw gateError(grpc.status.NOT_FOUND, ErrorReason.APPROVAL_REQUEST_NOT_FOUND, e.message);
         if (e.code === "conflict") throw gateError(grpc.status.FAILED_PRECONDITION, ErrorReason.APPROVAL_REQUEST_NOT_PENDING, e.message);
         if (e.code === "invalid") throw invalidArgument(ErrorReason.INVALID_ARGUMENT, e.message);
+        if (e.code === "forbidden") throw gateError(grpc.status.PERMISSION_DENIED, ErrorReason.APPROVER_NOT_ALLOWED, e.message);
       }
       if (e instanceof GrpcError) throw e;
       d.log.error({ err: e }, "approval store failed");
@@ -307,8 +347,7 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
       authorize(ctx);
       operatorOnly("Approve");
       const now = new Date();
-      const approver = req.approver.trim();
-      if (!approver) throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "approver is required (the approving identity)");
+      const approver = approverOf(req.approver, ctx);
       if (req.decision === ApprovalDecision.UNSPECIFIED) {
         throw invalidArgument(ErrorReason.INVALID_ARGUMENT, "decision is required: APPROVAL_DECISION_GRANT or APPROVAL_DECISION_DENY");
       }
@@ -327,7 +366,17 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
           d.log.info({ approval_request_id: id, approver }, "approval request denied");
           return { request: approvalInfo(after) };
         }
-        const token = mint(d, {
+        // one token per approver and request: a repeated grant returns the token already granted (no second token,
+        // no second execution); the agent whose call waits cannot approve it
+        if (identityKey(rec.identity) === identityKey(approver)) {
+          throw gateError(grpc.status.PERMISSION_DENIED, ErrorReason.APPROVER_NOT_ALLOWED, `approver ${JSON.stringify(approver)} is the identity whose call is waiting; an agent cannot approve its own call`);
+        }
+        const held = rec.tokens.find((x) => identityKey(x.approver_identity ?? "") === identityKey(approver) && (parseRFC3339(x.expires_at ?? "")?.ms ?? 0) > now.getTime());
+        if (held) {
+          d.log.info({ approval_request_id: id, approver, token_id: held.token_id }, "approval already granted by this approver; returning the same token");
+          return { request: approvalInfo(rec), tokenJson: JSON.stringify(held), tokenId: held.token_id, expiresAt: tsOf(held.expires_at) };
+        }
+        const minted = mint(d, {
           intentDigest: rec.intent_digest,
           policyDigest: rec.policy_digest,
           delegationBindingDigest: rec.delegation_binding_digest,
@@ -338,7 +387,7 @@ export function gateServiceImpl(role: ListenerRole, d: GateServiceDeps): Service
           maxTargets: req.maxTargets || undefined,
           maxOps: req.maxOps || undefined,
         }, now);
-        const after = await storeCall(() => d.approvals.grant(id, token));
+        const { request: after, token } = await storeCall(() => d.approvals.grant(id, minted));
         d.log.info({ approval_request_id: id, approver, token_id: token.token_id, state: after.state }, "approval granted");
         return { request: approvalInfo(after), tokenJson: JSON.stringify(token), tokenId: token.token_id, expiresAt: tsOf(token.expires_at) };
       }

@@ -1,23 +1,42 @@
 /**
- * Durable pending approval requests and single-use approval tokens.
+ * Durable pending approval requests and single-use, revocable approval tokens (the approval ledger).
  *
- * Gait's approval tokens are bearer artifacts with no replay store (evidence.md §7.4). The service adds two things
- * on top: a pending request an approver can find (list/get) and answer (grant with a signed token, or deny), and
- * single-use consumption, so a token lets exactly one decision through.
+ * Gait's approval tokens are bearer artifacts with no replay store (evidence.md §7.4). The service adds on top:
+ * - a pending request an operator can find (list/get) and answer: grant (a signed token) or deny;
+ * - one token per approver per request: a second grant by the same approver (identities compared as identities,
+ *   engine/identity.ts) returns the token already granted, so one approval is never two executions; the quorum of a
+ *   request counts distinct approvers; the agent whose call waits cannot approve it;
+ * - revocation: denying a request revokes every token granted for it, wherever the agent presents it;
+ * - single use: a token lets exactly one decision through, and spending any token of a request spends the request
+ *   (all of its tokens);
+ * - a reset floor (`not_before`): after an operator resets lost state, every token created before the reset is
+ *   refused, so losing the ledger can never make a spent token good again.
  *
- * {@link ApprovalStore} is the contract (a Redis-backed implementation can be added later; the shared contract tests
- * are `runApprovalStoreContract` in test/unit/state/approvals.contract.ts). {@link FileApprovalStore} is the durable
- * default: an append-only JSONL journal, one fsync per mutation, loaded into memory at open and compacted there,
- * with all writes serialized through one queue. It fails closed: a mutation whose journal write fails rejects (a
- * failed consumption is an error, never a `true`), and the store then refuses mutations until reopened.
+ * {@link ApprovalStore} is the contract (run by test/unit/state/approvals.contract.ts for every implementation).
+ * {@link FileApprovalStore} is the durable local implementation, protected like the trace log:
+ * - `approvals.jsonl`: a hash-chained journal (`{"seq","prev","hash","op"}` lines, hash =
+ *   sha256(prev:seq:sha256(op JSON))), starting with a signed anchor line that names the chain head it continues
+ *   from (compaction rewrites the journal as anchor + snapshot, continuing the same chain);
+ * - `approvals.head`: a signed head marker (durable/marker.ts) rewritten after every change, with the trace log
+ *   head of the time (`trace_seq`, for the cross-check at start-up);
+ * - open() refuses a journal that went backwards (behind its marker, a marker without a journal or a journal without
+ *   a marker, a broken chain) with a message that says what was found and how to recover; `reset` starts a fresh
+ *   ledger whose floor refuses every earlier token.
+ * One fsync per mutation (journal) plus one for the marker; all writes are serialized through one queue. It fails
+ * closed: a mutation whose write fails rejects (a failed consumption is an error, never a `true`), and the store then
+ * refuses mutations until reopened.
  */
 import { randomBytes } from "node:crypto";
 import { promises as fsp, constants as fsc } from "node:fs";
 import { join } from "node:path";
 import type { ApprovalToken } from "../engine/types.js";
 import { formatGoTime, parseRFC3339 } from "../engine/time.js";
-import { acquireLockFile, releaseLockFile } from "../tracelog/lock.js";
-import { writeFileAtomic } from "./fsx.js";
+import { identityKey } from "../engine/identity.js";
+import { sha256Hex } from "../engine/canon.js";
+import { signDocument, verifyDocument, type SignatureObject, type Signer, type Verifier } from "../engine/signature.js";
+import { lockDir, type DirLock } from "../durable/lock.js";
+import { writeFileAtomic } from "../durable/fs.js";
+import { HeadMarker, type HeadMark } from "../durable/marker.js";
 
 /** Lifecycle: pending → granted (quorum reached) → consumed (a decision used it); pending|granted → denied|expired. */
 export type ApprovalState = "pending" | "granted" | "denied" | "expired" | "consumed";
@@ -40,11 +59,12 @@ export interface ApprovalRequest {
   delegation_binding_digest?: string;
   /** Scopes a token must carry (`tool:<name>`, `phase:apply`, ...), lowercase and sorted. */
   required_scopes: string[];
-  /** Policy `min_approvals` (at least 1). */
+  /** Distinct approvers needed (policy `min_approvals`, at least 1). */
   required_approvals: number;
-  /** Count distinct approver identities instead of tokens (policy `require_distinct_approvers`). */
+  /** The policy asked for distinct approvers (`require_distinct_approvers`); the ledger always counts distinct
+   * approver identities, so this is informational. */
   require_distinct_approvers?: boolean;
-  /** Approver identities of the tokens granted so far, in grant order, without duplicates. */
+  /** Approver identities of the tokens granted so far, in grant order, one per distinct identity. */
   approvers: string[];
   /** Identity of the agent whose call is waiting. */
   identity: string;
@@ -57,7 +77,7 @@ export interface ApprovalRequest {
   created_at: string;
   expires_at: string;
   updated_at: string;
-  /** Signed approval tokens granted for this request (validated by the caller before grant()). */
+  /** Signed approval tokens granted for this request, one per distinct approver. */
   tokens: ApprovalToken[];
   denied_by?: string;
   deny_reason?: string;
@@ -91,6 +111,15 @@ export interface CreateResult {
   created: boolean;
 }
 
+/** Result of {@link ApprovalStore.grant}. */
+export interface GrantResult {
+  request: ApprovalRequest;
+  /** The token this approver holds for the request: the one passed in, or the one granted earlier. */
+  token: ApprovalToken;
+  /** False when the approver had already granted (idempotent: nothing changed). */
+  added: boolean;
+}
+
 /** Query of {@link ApprovalStore.list}. */
 export interface ListQuery {
   /** Only these states (after lazy expiry). @defaultValue every state */
@@ -112,6 +141,17 @@ export interface ListPage {
 export interface ConsumeRef {
   token_id: string;
   expires_at?: string;
+  /** The token's created_at: a token created before the ledger's reset floor is refused. */
+  created_at?: string;
+}
+
+/** Why a token may not be used. */
+export type TokenBlock = "consumed" | "revoked";
+
+/** The ledger's head, for cross-checks with the trace log. */
+export interface LedgerHead {
+  seq: number;
+  hash: string;
 }
 
 /**
@@ -126,36 +166,39 @@ export interface ApprovalStore {
   get(id: string): Promise<ApprovalRequest | undefined>;
   /** Requests oldest first, filtered by state, paginated. */
   list(query?: ListQuery): Promise<ListPage>;
-  /** Add a validated token; the request becomes `granted` when the approvals reach `required_approvals`.
-   * Idempotent for a token already added. Rejects `not_found`, `conflict` (denied/expired/consumed, or the token
-   * was already used), `invalid` (token bound to another intent or policy). */
-  grant(id: string, token: ApprovalToken): Promise<ApprovalRequest>;
-  /** Deny a pending or granted request (idempotent for a denied one). Rejects `not_found`, `conflict`. */
+  /** Add a validated token. One token per approver identity: when the same approver already holds an unexpired
+   * token for the request, that token is returned and nothing changes (`added: false`); an expired one is replaced.
+   * The request becomes `granted` when its distinct approvers reach `required_approvals`. Rejects `not_found`,
+   * `conflict` (denied/expired/consumed, or the token was already used or revoked), `invalid` (token bound to
+   * another intent or policy), `forbidden` (the approver is the agent whose call waits). */
+  grant(id: string, token: ApprovalToken): Promise<GrantResult>;
+  /** Deny a pending or granted request (idempotent for a denied one) and revoke every token granted for it.
+   * Rejects `not_found`, `conflict`. */
   deny(id: string, deniedBy: string, reason: string): Promise<ApprovalRequest>;
   /** Persist expiry of every pending/granted request past `expires_at`; returns how many changed. */
   expireDue(): Promise<number>;
-  /** {@link consumeTokens} for one token. */
-  consumeToken(tokenId: string, intentDigest: string, expiresAt?: string): Promise<boolean>;
-  /** Atomically mark all tokens used: true only if none was used before (then all are, durably, and granted
-   * requests for `intentDigest` holding one of them become `consumed`); false, changing nothing, otherwise.
-   * Rejects when the change cannot be made durable: the caller must then not allow. */
+  /** Atomically mark all tokens used: true only if none was used or revoked before and none predates the reset
+   * floor (then all are, durably, and every request holding one of them becomes `consumed` with all its tokens);
+   * false, changing nothing, otherwise. Rejects when the change cannot be made durable: the caller must then not
+   * allow. */
   consumeTokens(tokens: readonly ConsumeRef[], intentDigest: string): Promise<boolean>;
-  /** The subset of `tokenIds` already consumed (a read: nothing changes). Lets a decision drop used tokens before
-   * the quorum is counted; it is advisory only, since a concurrent call may consume a token right after this read:
-   * {@link consumeTokens} stays the single authority that makes a token's use count. Rejects `invalid` for an empty
-   * or non-string id and `closed` after close(). */
-  isConsumed(tokenIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Which of `tokens` may not be used, and why (a read: nothing changes). Advisory: {@link consumeTokens} stays
+   * the single authority. Rejects `invalid` for an empty id and `closed` after close(). */
+  tokenStatus(tokens: readonly ConsumeRef[]): Promise<ReadonlyMap<string, TokenBlock>>;
+  /** The ledger head (seq 0 when empty). */
+  head(): LedgerHead;
   /** Stop background work and release files. */
   close(): Promise<void>;
 }
 
-/** Error of an approval store; `code` is stable for mapping to gRPC codes at the edge. */
+/** Error of an approval store; `code` is stable for mapping to statuses at the edge. */
 export class ApprovalStoreError extends Error {
   override name = "ApprovalStoreError";
   constructor(
-    /** `not_found`, `conflict` (wrong state), `invalid` (bad input), `io` (this write failed), `failed` (an earlier
-     * write failed; reopen), `closed`, `corrupt` (journal unreadable), `locked` (another process has it). */
-    readonly code: "not_found" | "conflict" | "invalid" | "io" | "failed" | "closed" | "corrupt" | "locked",
+    /** `not_found`, `conflict` (wrong state), `invalid` (bad input), `forbidden` (self-approval), `io` (this write
+     * failed), `failed` (an earlier write failed; reopen), `closed`, `corrupt` (journal unreadable), `rolled_back`
+     * (state went backwards), `locked` (another process has it). */
+    readonly code: "not_found" | "conflict" | "invalid" | "forbidden" | "io" | "failed" | "closed" | "corrupt" | "rolled_back" | "locked",
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -170,57 +213,96 @@ export function isApprovalStoreError(e: unknown): e is ApprovalStoreError {
 
 /** Options of {@link FileApprovalStore.open}. */
 export interface FileApprovalStoreOptions {
-  /** Directory of the journal (`approvals.jsonl`); created 0750 when missing. */
+  /** Directory of the journal (`approvals.jsonl`) and marker (`approvals.head`); created 0700 when missing. */
   dir: string;
+  /** Signs the journal anchor and the head marker (the server's signing key). */
+  signer: Signer & Verifier;
   /** Clock in ms since the epoch. @defaultValue Date.now */
   now?: () => number;
   /** Period of the background expiry sweep; 0 = none (call expireDue()). @defaultValue 60000 */
   sweepIntervalMs?: number;
-  /** Terminal requests (denied/expired/consumed) and expired consumed-token marks are dropped at compaction
+  /** Terminal requests (denied/expired/consumed) and spent/revoked marks of expired tokens are dropped at compaction
    * (open) once older than this. @defaultValue 7 days */
   retainMs?: number;
-  /** Receives background sweep problems. @defaultValue ignore */
+  /** Start a new, empty ledger whatever the directory holds (an operator's recovery after lost or rolled-back
+   * state): the old files are moved aside and every token created before now is refused from then on. */
+  reset?: boolean;
+  /** The trace log's durable head, recorded in the marker with every change (`trace_seq`). */
+  traceSeq?: () => number;
+  /** Called with the new head after every durable change (the server records it in the trace log's marker). */
+  onChange?: (head: LedgerHead) => void;
+  /** Receives background sweep problems and key-rotation notices. @defaultValue ignore */
   onWarning?: (message: string) => void;
 }
 
 /** What open() loaded; log it. */
 export interface ApprovalStoreRecovery {
   requests: number;
-  consumed_tokens: number;
+  spent_tokens: number;
+  revoked_tokens: number;
   /** Journal lines read before compaction. */
   journal_lines: number;
   /** Bytes of a torn final line (an interrupted, unacknowledged write) that were dropped. */
   torn_bytes: number;
+  /** The trace log head recorded in the marker (0 when none): the trace log must not be behind it. */
+  marker_trace_seq: number;
+  /** The reset floor, when the ledger was reset. */
+  not_before?: string;
+  /** Where the old files went when `reset` was used. */
+  reset_moved_to?: string;
 }
 
 type JournalOp =
   | { op: "put"; request: ApprovalRequest }
-  | { op: "consume"; at: string; intent_digest: string; tokens: ConsumeRef[] };
+  | { op: "consume"; at: string; intent_digest: string; tokens: ConsumeRef[] }
+  | { op: "revoke"; at: string; request_id: string; tokens: ConsumeRef[] };
 
-interface ConsumedMark {
-  intent_digest: string;
+interface Mark {
+  /** the op that set it */
   at: string;
   expires_at?: string;
 }
 
+/** The signed first line of a journal: the chain head it continues from, and the reset floor. */
+interface Anchor {
+  schema_id: "gait.approvals.anchor";
+  seq: number;
+  hash: string;
+  not_before?: string;
+  created_at: string;
+  key_id: string;
+  signature?: SignatureObject;
+}
+
 const JOURNAL = "approvals.jsonl";
+const MARKER = "approvals.head";
 const LOCK = "approvals.lock";
 const DAY_MS = 86_400_000;
+const GENESIS = "0".repeat(64);
 const OPEN_STATES: ReadonlySet<ApprovalState> = new Set(["pending", "granted"]);
 
 function timeMs(s: string | undefined): number | undefined {
   return s ? parseRFC3339(s)?.ms : undefined;
 }
 
-function clone(r: ApprovalRequest): ApprovalRequest {
+function clone<T>(r: T): T {
   return structuredClone(r);
 }
+
+const opHash = (prev: string, seq: number, opText: string): string => sha256Hex(`${prev}:${seq}:${sha256Hex(opText)}`);
 
 /** The durable file-backed {@link ApprovalStore}. */
 export class FileApprovalStore implements ApprovalStore {
   private readonly requests = new Map<string, ApprovalRequest>();
-  private readonly consumed = new Map<string, ConsumedMark>();
+  private readonly spent = new Map<string, Mark>();
+  private readonly revoked = new Map<string, Mark>();
+  private notBefore: string | undefined;
+  private notBeforeMs: number | undefined;
+  private seq = 0;
+  private hash = GENESIS;
   private fh!: fsp.FileHandle;
+  private marker!: HeadMarker;
+  private lock!: DirLock;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -236,19 +318,26 @@ export class FileApprovalStore implements ApprovalStore {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Open (or create) the store: take the lock, load and compact the journal, start the expiry sweep. Rejects
-   * `corrupt` when a journal line other than a torn final one cannot be read (consumption state would be lost). */
+  /**
+   * Open (or create) the store: take the lock, load and verify the journal against its marker, compact it, start
+   * the expiry sweep. Rejects `corrupt` (an unreadable line other than a torn final one, a broken chain) and
+   * `rolled_back` (the journal is behind its marker, or one of the two is missing): spent tokens would be lost.
+   */
   static async open(options: FileApprovalStoreOptions): Promise<FileApprovalStore> {
     if (!options.dir) throw new TypeError("approval store directory is required");
+    if (!options.signer) throw new TypeError("approval store needs the server's signer");
     const store = new FileApprovalStore(options.dir, options);
-    await fsp.mkdir(options.dir, { recursive: true, mode: 0o750 });
-    const lock = join(options.dir, LOCK);
-    await acquireLockFile(lock, `approval store ${options.dir}`, "state directory", (m) => new ApprovalStoreError("locked", m));
+    await fsp.mkdir(options.dir, { recursive: true, mode: 0o700 });
+    store.lock = await lockDir(options.dir, `approval ledger ${options.dir}`, "--state directory", (m) => new ApprovalStoreError("locked", m), { lockName: LOCK });
     try {
-      await store.load();
+      let moved: string | undefined;
+      if (options.reset) moved = await store.moveAside();
+      await store.load(options.reset === true);
+      if (moved) store.recovery.reset_moved_to = moved;
       store.fh = await fsp.open(join(options.dir, JOURNAL), fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT, 0o600);
     } catch (e) {
-      await releaseLockFile(lock);
+      await store.marker?.close();
+      await store.lock.release();
       throw e;
     }
     const every = options.sweepIntervalMs ?? 60_000;
@@ -259,6 +348,10 @@ export class FileApprovalStore implements ApprovalStore {
       store.timer.unref();
     }
     return store;
+  }
+
+  head(): LedgerHead {
+    return { seq: this.seq, hash: this.hash };
   }
 
   async create(input: NewApprovalRequest): Promise<CreateResult> {
@@ -294,7 +387,6 @@ export class FileApprovalStore implements ApprovalStore {
         tokens: [],
       };
       await this.write({ op: "put", request: req });
-      this.requests.set(req.approval_request_id, req);
       return { request: clone(req), created: true };
     });
   }
@@ -324,8 +416,10 @@ export class FileApprovalStore implements ApprovalStore {
     return more ? { requests: out, next_page_token: out[out.length - 1]!.approval_request_id } : { requests: out };
   }
 
-  async grant(id: string, token: ApprovalToken): Promise<ApprovalRequest> {
+  async grant(id: string, token: ApprovalToken): Promise<GrantResult> {
     if (!token || typeof token.token_id !== "string" || !token.token_id) throw new ApprovalStoreError("invalid", "approval token has no token_id");
+    const who = typeof token.approver_identity === "string" ? identityKey(token.approver_identity) : "";
+    if (!who) throw new ApprovalStoreError("invalid", "approval token has no approver identity");
     return this.mutate(async () => {
       const r = this.mustGet(id);
       const now = this.now();
@@ -342,19 +436,29 @@ export class FileApprovalStore implements ApprovalStore {
           `approval token ${token.token_id} does not carry request ${id}'s delegation_binding_digest ${r.delegation_binding_digest} (the waiting call is delegated)`,
         );
       }
-      if (r.tokens.some((t) => t.token_id === token.token_id)) return clone(r);
-      if (this.consumed.has(token.token_id)) {
-        throw new ApprovalStoreError("conflict", `approval token ${token.token_id} was already used; mint a new one`);
+      if (r.identity && identityKey(r.identity) === who) {
+        throw new ApprovalStoreError("forbidden", `approver ${JSON.stringify(token.approver_identity)} is the identity whose call is waiting; an agent cannot approve its own call`);
+      }
+      const same = r.tokens.find((t) => t.token_id === token.token_id);
+      if (same) return { request: clone(r), token: clone(same), added: false };
+      if (this.spent.has(token.token_id) || this.revoked.has(token.token_id)) {
+        throw new ApprovalStoreError("conflict", `approval token ${token.token_id} was already used or revoked; mint a new one`);
+      }
+      // one token per approver: an unexpired earlier grant by the same identity stands (idempotent)
+      const mine = r.tokens.findIndex((t) => identityKey(t.approver_identity ?? "") === who);
+      if (mine >= 0) {
+        const held = r.tokens[mine]!;
+        const exp = timeMs(held.expires_at);
+        if (exp !== undefined && now < exp) return { request: clone(r), token: clone(held), added: false };
       }
       const next = clone(r);
-      next.tokens.push(structuredClone(token));
-      if (token.approver_identity && !next.approvers.includes(token.approver_identity)) next.approvers.push(token.approver_identity);
-      const count = next.require_distinct_approvers ? next.approvers.length : next.tokens.length;
-      if (count >= next.required_approvals) next.state = "granted";
+      if (mine >= 0) next.tokens.splice(mine, 1); // the approver's expired token is replaced
+      next.tokens.push(clone(token));
+      next.approvers = distinctApprovers(next.tokens);
+      if (next.approvers.length >= next.required_approvals) next.state = "granted";
       next.updated_at = formatGoTime(now);
       await this.write({ op: "put", request: next });
-      this.requests.set(id, next);
-      return clone(next);
+      return { request: clone(next), token: clone(token), added: true };
     });
   }
 
@@ -367,9 +471,11 @@ export class FileApprovalStore implements ApprovalStore {
       if (state !== "pending" && state !== "granted") {
         throw new ApprovalStoreError("conflict", `approval request ${id} is ${state}; it can no longer be denied`);
       }
-      const next: ApprovalRequest = { ...clone(r), state: "denied", denied_by: deniedBy, deny_reason: reason, updated_at: formatGoTime(now) };
+      const at = formatGoTime(now);
+      const next: ApprovalRequest = { ...clone(r), state: "denied", denied_by: deniedBy, deny_reason: reason, updated_at: at };
       await this.write({ op: "put", request: next });
-      this.requests.set(id, next);
+      // the tokens already minted for it are revoked: the agent may hold them (bearer artifacts)
+      if (r.tokens.length) await this.write({ op: "revoke", at, request_id: id, tokens: r.tokens.map(refOf) });
       return clone(next);
     });
   }
@@ -380,17 +486,11 @@ export class FileApprovalStore implements ApprovalStore {
       let n = 0;
       for (const r of [...this.requests.values()]) {
         if (!OPEN_STATES.has(r.state) || this.effectiveState(r, now) !== "expired") continue;
-        const next: ApprovalRequest = { ...clone(r), state: "expired", updated_at: formatGoTime(now) };
-        await this.write({ op: "put", request: next });
-        this.requests.set(r.approval_request_id, next);
+        await this.write({ op: "put", request: { ...clone(r), state: "expired", updated_at: formatGoTime(now) } });
         n++;
       }
       return n;
     });
-  }
-
-  consumeToken(tokenId: string, intentDigest: string, expiresAt?: string): Promise<boolean> {
-    return this.consumeTokens([{ token_id: tokenId, ...(expiresAt ? { expires_at: expiresAt } : {}) }], intentDigest);
   }
 
   async consumeTokens(tokens: readonly ConsumeRef[], intentDigest: string): Promise<boolean> {
@@ -400,20 +500,29 @@ export class FileApprovalStore implements ApprovalStore {
     if (!intentDigest) throw new ApprovalStoreError("invalid", "consumeTokens needs the intent digest");
     const refs = dedupe(tokens);
     return this.mutate(async () => {
-      if (refs.some((t) => this.consumed.has(t.token_id))) return false;
-      const op: JournalOp = { op: "consume", at: formatGoTime(this.now()), intent_digest: intentDigest, tokens: refs };
-      await this.write(op);
-      this.apply(op);
+      if (refs.some((t) => this.blocked(t) !== undefined)) return false;
+      // spending one token of a request spends the request: all of its tokens go with it
+      const ids = new Set(refs.map((t) => t.token_id));
+      const all = new Map(refs.map((t) => [t.token_id, t]));
+      for (const r of this.requests.values()) {
+        if (r.tokens.some((t) => ids.has(t.token_id))) for (const t of r.tokens) if (!all.has(t.token_id)) all.set(t.token_id, refOf(t));
+      }
+      await this.write({ op: "consume", at: formatGoTime(this.now()), intent_digest: intentDigest, tokens: [...all.values()] });
       return true;
     });
   }
 
-  async isConsumed(tokenIds: readonly string[]): Promise<ReadonlySet<string>> {
-    if (!Array.isArray(tokenIds) || tokenIds.some((id) => typeof id !== "string" || !id)) {
-      throw new ApprovalStoreError("invalid", "isConsumed needs a list of non-empty token ids");
+  async tokenStatus(tokens: readonly ConsumeRef[]): Promise<ReadonlyMap<string, TokenBlock>> {
+    if (!Array.isArray(tokens) || tokens.some((t) => !t || typeof t.token_id !== "string" || !t.token_id)) {
+      throw new ApprovalStoreError("invalid", "tokenStatus needs a list of non-empty token ids");
     }
     if (this.closed) throw new ApprovalStoreError("closed", "approval store is closed");
-    return new Set(tokenIds.filter((id) => this.consumed.has(id)));
+    const out = new Map<string, TokenBlock>();
+    for (const t of tokens) {
+      const b = this.blocked(t);
+      if (b) out.set(t.token_id, b);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -421,11 +530,24 @@ export class FileApprovalStore implements ApprovalStore {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
-    await this.fh.close().catch(() => undefined);
-    await releaseLockFile(join(this.dir, LOCK));
+    await this.fh?.close().catch(() => undefined);
+    await this.marker?.close();
+    await this.lock.release();
   }
 
   // ---- internals --------------------------------------------------------------------------------------------------
+
+  /** Why `t` may not be used, or undefined. */
+  private blocked(t: ConsumeRef): TokenBlock | undefined {
+    if (this.spent.has(t.token_id)) return "consumed";
+    if (this.revoked.has(t.token_id)) return "revoked";
+    if (this.notBeforeMs !== undefined) {
+      // after a reset, only tokens created after it count (an unknown creation time is refused)
+      const c = timeMs(t.created_at);
+      if (c === undefined || c < this.notBeforeMs) return "revoked";
+    }
+    return undefined;
+  }
 
   /** Run `fn` after every earlier mutation (one writer), failing fast when closed or failed. */
   private mutate<T>(fn: () => Promise<T>): Promise<T> {
@@ -441,9 +563,12 @@ export class FileApprovalStore implements ApprovalStore {
     return p;
   }
 
-  /** Append one journal line and fdatasync it; on failure the store fails closed. */
+  /** Append one chained journal line (fdatasync), apply it, then rewrite the marker; on failure fail closed. */
   private async write(op: JournalOp): Promise<void> {
-    const buf = Buffer.from(JSON.stringify(op) + "\n");
+    const seq = this.seq + 1;
+    const opText = JSON.stringify(op);
+    const hash = opHash(this.hash, seq, opText);
+    const buf = Buffer.from(`{"seq":${seq},"prev":"${this.hash}","hash":"${hash}","op":${opText}}\n`);
     try {
       let off = 0;
       while (off < buf.length) {
@@ -456,6 +581,28 @@ export class FileApprovalStore implements ApprovalStore {
       this.failure = e as Error;
       throw new ApprovalStoreError("io", `approval journal write failed (${(e as Error).message}); the change was not made`, { cause: e });
     }
+    this.seq = seq;
+    this.hash = hash;
+    this.apply(op);
+    this.opts.onChange?.({ seq, hash });
+    try {
+      await this.writeMarker();
+    } catch (e) {
+      // the change is durable in the journal; a marker that lags by one write is accepted at the next open
+      this.failure = e as Error;
+      throw new ApprovalStoreError("io", `approval head marker write failed (${(e as Error).message}); the store refuses further changes until reopened`, { cause: e });
+    }
+  }
+
+  private async writeMarker(): Promise<void> {
+    const body = { seq: this.seq, hash: this.hash, ...(this.notBefore ? { not_before: this.notBefore } : {}) };
+    const mark: HeadMark = {
+      ...body,
+      trace_seq: this.opts.traceSeq?.() ?? 0,
+      key_id: this.opts.signer.keyId,
+      signature: signDocument({ schema_id: "gait.approvals.head", ...body }, this.opts.signer),
+    };
+    await this.marker.write(mark, { sync: true });
   }
 
   private apply(op: JournalOp): void {
@@ -463,13 +610,14 @@ export class FileApprovalStore implements ApprovalStore {
       this.requests.set(op.request.approval_request_id, op.request);
       return;
     }
-    const ids = new Set(op.tokens.map((t) => t.token_id));
-    for (const t of op.tokens) {
-      this.consumed.set(t.token_id, { intent_digest: op.intent_digest, at: op.at, ...(t.expires_at ? { expires_at: t.expires_at } : {}) });
-    }
-    for (const [id, r] of this.requests) {
-      if (r.state === "granted" && r.intent_digest === op.intent_digest && r.tokens.some((t) => ids.has(t.token_id))) {
-        this.requests.set(id, { ...r, state: "consumed", consumed_at: op.at, updated_at: op.at });
+    const target = op.op === "consume" ? this.spent : this.revoked;
+    for (const t of op.tokens) target.set(t.token_id, { at: op.at, ...(t.expires_at ? { expires_at: t.expires_at } : {}) });
+    if (op.op === "consume") {
+      const ids = new Set(op.tokens.map((t) => t.token_id));
+      for (const [id, r] of this.requests) {
+        if ((r.state === "granted" || r.state === "pending") && r.tokens.some((t) => ids.has(t.token_id))) {
+          this.requests.set(id, { ...r, state: "consumed", consumed_at: op.at, updated_at: op.at });
+        }
       }
     }
   }
@@ -498,8 +646,26 @@ export class FileApprovalStore implements ApprovalStore {
     return v;
   }
 
-  /** Read the journal, replay it, then rewrite it compacted (atomic replace). */
-  private async load(): Promise<void> {
+  /** `reset`: move the journal and marker aside (kept for inspection). Returns where they went. */
+  private async moveAside(): Promise<string | undefined> {
+    const stamp = new Date(this.now()).toISOString().replace(/[:.]/g, "-");
+    const to = join(this.dir, `reset-${stamp}`);
+    let moved = false;
+    for (const f of [JOURNAL, MARKER]) {
+      try {
+        await fsp.mkdir(to, { recursive: true, mode: 0o700 });
+        await fsp.rename(join(this.dir, f), join(to, f));
+        moved = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
+    }
+    if (!moved) await fsp.rm(to, { recursive: true, force: true });
+    return moved ? to : undefined;
+  }
+
+  /** Read and verify the journal against the marker, replay it, then rewrite it compacted (atomic replace). */
+  private async load(reset: boolean): Promise<void> {
     const path = join(this.dir, JOURNAL);
     let text = "";
     try {
@@ -507,54 +673,203 @@ export class FileApprovalStore implements ApprovalStore {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
+    const markerExisted = await fsp.stat(join(this.dir, MARKER)).then(() => true, () => false);
+    this.marker = (await HeadMarker.open(join(this.dir, MARKER), { create: true }))!;
+    const mark = this.marker.mark;
+    const recover = `inspect ${this.dir} (or restore it from a backup); to start over with an empty ledger that refuses every token issued before now, restart once with --reset-approval-state`;
+
     const parts = text.split("\n");
     const tail = parts.pop() ?? ""; // text after the last newline: a torn, unacknowledged write
     let tornBytes = Buffer.byteLength(tail);
-    for (let i = 0; i < parts.length; i++) {
-      const line = parts[i]!;
-      if (!line) continue;
-      let op: JournalOp | undefined;
-      try {
-        op = JSON.parse(line) as JournalOp;
-      } catch {
-        op = undefined;
+    const lines = parts.filter((l, i) => l !== "" || i < parts.length - 1);
+    /** chain hash at each seq from the anchor on (to check the marker against) */
+    const hashAt = new Map<number, string>();
+    let anchored = false;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const last = i === lines.length - 1;
+      const problem = anchored ? this.replayLine(line) : this.readAnchor(line);
+      if (problem === undefined) {
+        if (!anchored) anchored = true;
+        hashAt.set(this.seq, this.hash);
+        continue;
       }
-      if (!op || (op.op !== "put" && op.op !== "consume") || (op.op === "put" && !op.request?.approval_request_id) || (op.op === "consume" && !Array.isArray(op.tokens))) {
-        if (i === parts.length - 1) {
-          tornBytes += Buffer.byteLength(line) + 1; // a complete but damaged final line: also an interrupted write
-          continue;
-        }
+      if (last && anchored) {
+        tornBytes += Buffer.byteLength(line) + 1; // a complete but damaged final line: also an interrupted write
+        continue;
+      }
+      throw new ApprovalStoreError("corrupt", `approval journal ${path} line ${i + 1}: ${problem}; refusing to start without the spent-token state (${recover})`);
+    }
+    const empty = !anchored;
+    // the marker: the journal must have reached at least the head it names, through the same chain
+    if (!reset) {
+      if (this.marker.unreadable) {
+        throw new ApprovalStoreError("corrupt", `approval head marker ${this.marker.path} is unreadable; ${recover}`);
+      }
+      if (!mark && !empty) {
+        throw new ApprovalStoreError("rolled_back", `approval journal ${path} has entries but its head marker ${MARKER} is missing (deleted, or the journal was copied in from elsewhere); ${recover}`);
+      }
+      if (mark && empty) {
         throw new ApprovalStoreError(
-          "corrupt",
-          `approval journal ${path} line ${i + 1} is unreadable and later lines follow; refusing to start without the consumed-token state (inspect or restore the file)`,
+          "rolled_back",
+          `approval journal ${path} is ${text ? "unreadable" : markerExisted ? "missing or empty" : "missing"} but the head marker records ${mark.seq} entries: the ledger went backwards and spent tokens could be used again; ${recover}`,
         );
       }
-      this.apply(op);
+      if (mark) {
+        const at = hashAt.get(mark.seq);
+        if (this.seq < mark.seq) {
+          throw new ApprovalStoreError("rolled_back", `approval journal ${path} ends at entry ${this.seq}, behind its head marker (entry ${mark.seq}): entries were removed and spent tokens could be used again; ${recover}`);
+        }
+        if (at !== mark.hash) {
+          throw new ApprovalStoreError("rolled_back", `approval journal ${path} does not contain the head its marker records (entry ${mark.seq}): it was replaced or rewritten; ${recover}`);
+        }
+        this.verifyMark(mark);
+      }
     }
-    this.recovery = { requests: 0, consumed_tokens: 0, journal_lines: parts.filter(Boolean).length, torn_bytes: tornBytes };
-    // compaction: drop old terminal requests and consumed marks of long-expired tokens
+    if (reset) this.notBefore = formatGoTime(this.now());
+    this.notBeforeMs = timeMs(this.notBefore);
+    this.recovery = {
+      requests: 0,
+      spent_tokens: 0,
+      revoked_tokens: 0,
+      journal_lines: lines.length,
+      torn_bytes: tornBytes,
+      marker_trace_seq: !reset && typeof mark?.trace_seq === "number" ? mark.trace_seq : 0,
+      ...(this.notBefore ? { not_before: this.notBefore } : {}),
+    };
+    // rewrite the journal (a new ledger gets its anchor and a marker at seq 0)
+    await this.compact();
+    this.recovery.requests = this.requests.size;
+    this.recovery.spent_tokens = this.spent.size;
+    this.recovery.revoked_tokens = this.revoked.size;
+  }
+
+  /** Check the marker's signature with our key (a marker from another key is reported, not trusted more). */
+  private verifyMark(mark: HeadMark): void {
+    const body = { seq: mark.seq, hash: mark.hash, ...(typeof mark.not_before === "string" ? { not_before: mark.not_before } : {}) };
+    if (mark.key_id !== this.opts.signer.keyId) {
+      this.opts.onWarning?.(`approval head marker was signed by key ${String(mark.key_id)}, not the current key ${this.opts.signer.keyId} (key rotated?); its chain position was checked, its signature was not`);
+      return;
+    }
+    try {
+      verifyDocument({ schema_id: "gait.approvals.head", ...body }, mark.signature as SignatureObject, this.opts.signer);
+    } catch (e) {
+      throw new ApprovalStoreError("corrupt", `approval head marker ${this.marker.path} has an invalid signature (${(e as Error).message}); it was not written by this server`);
+    }
+  }
+
+  /** Parse the anchor line; returns a problem or undefined. */
+  private readAnchor(line: string): string | undefined {
+    let doc: { anchor?: Anchor };
+    try {
+      doc = JSON.parse(line) as { anchor?: Anchor };
+    } catch {
+      return "the first line is not an anchor (not JSON)";
+    }
+    const a = doc.anchor;
+    if (!a || a.schema_id !== "gait.approvals.anchor" || !Number.isSafeInteger(a.seq) || a.seq < 0 || typeof a.hash !== "string" || !/^[0-9a-f]{64}$/.test(a.hash)) {
+      return "the first line is not an approvals anchor";
+    }
+    if (a.key_id === this.opts.signer.keyId) {
+      const { signature, ...body } = a;
+      try {
+        verifyDocument(body, signature, this.opts.signer);
+      } catch (e) {
+        return `the anchor's signature is invalid (${(e as Error).message})`;
+      }
+    }
+    this.seq = a.seq;
+    this.hash = a.hash;
+    if (typeof a.not_before === "string") this.notBefore = a.not_before;
+    return undefined;
+  }
+
+  /** Verify and apply one chained op line; returns a problem or undefined. */
+  private replayLine(line: string): string | undefined {
+    let doc: { seq?: unknown; prev?: unknown; hash?: unknown; op?: JournalOp };
+    try {
+      doc = JSON.parse(line) as typeof doc;
+    } catch {
+      return "not JSON";
+    }
+    const op = doc.op;
+    if (doc.seq !== this.seq + 1) return `entry seq ${String(doc.seq)}, expected ${this.seq + 1} (entries missing or reordered)`;
+    if (doc.prev !== this.hash) return "prev does not match the previous entry's hash (the chain is broken)";
+    if (!op || (op.op !== "put" && op.op !== "consume" && op.op !== "revoke")) return "unknown operation";
+    if (op.op === "put" && !op.request?.approval_request_id) return "put without a request";
+    if (op.op !== "put" && !Array.isArray(op.tokens)) return `${op.op} without tokens`;
+    if (opHash(this.hash, this.seq + 1, JSON.stringify(op)) !== doc.hash) return "entry hash mismatch (the entry was altered)";
+    this.seq += 1;
+    this.hash = doc.hash as string;
+    this.apply(op);
+    return undefined;
+  }
+
+  /**
+   * Drop old terminal requests and marks of long-expired tokens, and rewrite the journal as a signed anchor (the
+   * current head and reset floor) plus the surviving state, continuing the chain; then point the marker at the new
+   * head. A crash between the rename and the marker write leaves the marker at the anchor: accepted next time.
+   */
+  private async compact(): Promise<void> {
     const now = this.now();
     const retain = this.opts.retainMs ?? 7 * DAY_MS;
     for (const [id, r] of this.requests) {
       const st = this.effectiveState(r, now);
       if (!OPEN_STATES.has(st) && now - (timeMs(r.updated_at) ?? 0) > retain && now - (timeMs(r.expires_at) ?? 0) > retain) this.requests.delete(id);
     }
-    for (const [id, c] of this.consumed) {
-      const exp = timeMs(c.expires_at);
-      if (exp !== undefined && now - exp > retain) this.consumed.delete(id);
+    for (const marks of [this.spent, this.revoked]) {
+      for (const [id, c] of marks) {
+        const exp = timeMs(c.expires_at);
+        if (exp !== undefined && now - exp > retain) marks.delete(id);
+      }
     }
-    const lines: string[] = [];
-    for (const r of [...this.requests.values()].sort((a, b) => (a.approval_request_id < b.approval_request_id ? -1 : 1))) {
-      lines.push(JSON.stringify({ op: "put", request: r } satisfies JournalOp));
+    // the marker must name the current head before the journal is replaced (so it is the new anchor)
+    if (this.marker.mark?.seq !== this.seq || this.marker.mark?.hash !== this.hash || this.marker.mark?.not_before !== this.notBefore) await this.writeMarker();
+    const body: Anchor = {
+      schema_id: "gait.approvals.anchor",
+      seq: this.seq,
+      hash: this.hash,
+      ...(this.notBefore ? { not_before: this.notBefore } : {}),
+      created_at: formatGoTime(now),
+      key_id: this.opts.signer.keyId,
+    };
+    const out: string[] = [JSON.stringify({ anchor: { ...body, signature: signDocument(body, this.opts.signer) } })];
+    const ops: JournalOp[] = [];
+    for (const r of [...this.requests.values()].sort((a, b) => (a.approval_request_id < b.approval_request_id ? -1 : 1))) ops.push({ op: "put", request: r });
+    const at = formatGoTime(now);
+    if (this.spent.size) ops.push({ op: "consume", at, intent_digest: "compacted", tokens: [...this.spent].map(([token_id, m]) => ({ token_id, ...(m.expires_at ? { expires_at: m.expires_at } : {}) })) });
+    if (this.revoked.size) ops.push({ op: "revoke", at, request_id: "compacted", tokens: [...this.revoked].map(([token_id, m]) => ({ token_id, ...(m.expires_at ? { expires_at: m.expires_at } : {}) })) });
+    let seq = this.seq;
+    let hash = this.hash;
+    for (const op of ops) {
+      const opText = JSON.stringify(op);
+      seq += 1;
+      const h = opHash(hash, seq, opText);
+      out.push(`{"seq":${seq},"prev":"${hash}","hash":"${h}","op":${opText}}`);
+      hash = h;
     }
-    for (const [token_id, c] of this.consumed) {
-      const op: JournalOp = { op: "consume", at: c.at, intent_digest: c.intent_digest, tokens: [{ token_id, ...(c.expires_at ? { expires_at: c.expires_at } : {}) }] };
-      lines.push(JSON.stringify(op));
-    }
-    if (text || lines.length) await writeFileAtomic(path, lines.map((l) => l + "\n").join(""), 0o600);
-    this.recovery.requests = this.requests.size;
-    this.recovery.consumed_tokens = this.consumed.size;
+    await writeFileAtomic(join(this.dir, JOURNAL), out.map((l) => l + "\n").join(""), 0o600);
+    this.seq = seq;
+    this.hash = hash;
+    await this.writeMarker();
   }
+}
+
+function refOf(t: ApprovalToken): ConsumeRef {
+  return { token_id: t.token_id, ...(t.expires_at ? { expires_at: t.expires_at } : {}), ...(t.created_at ? { created_at: t.created_at } : {}) };
+}
+
+/** One entry per distinct approver identity, in grant order (the first spelling is kept). */
+function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const t of tokens) {
+    const k = identityKey(t.approver_identity ?? "");
+    if (!k || seen.has(k)) continue;
+    seen.add(k);
+    out.push(t.approver_identity!);
+  }
+  return out;
 }
 
 function validateNew(input: NewApprovalRequest): void {
@@ -576,6 +891,8 @@ function validateNew(input: NewApprovalRequest): void {
 
 function dedupe(tokens: readonly ConsumeRef[]): ConsumeRef[] {
   const seen = new Map<string, ConsumeRef>();
-  for (const t of tokens) if (!seen.has(t.token_id)) seen.set(t.token_id, { token_id: t.token_id, ...(t.expires_at ? { expires_at: t.expires_at } : {}) });
+  for (const t of tokens) {
+    if (!seen.has(t.token_id)) seen.set(t.token_id, { token_id: t.token_id, ...(t.expires_at ? { expires_at: t.expires_at } : {}), ...(t.created_at ? { created_at: t.created_at } : {}) });
+  }
   return [...seen.values()];
 }

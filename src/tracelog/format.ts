@@ -57,8 +57,9 @@ export class TraceLogError extends Error {
   constructor(
     /** `closed`: used after close(); `failed`: a write/fsync failed earlier (reopen the log); `io`: this write/fsync
      * failed; `corrupt`: a segment is damaged beyond a torn tail; `invalid_record`: append() got a non-trace value;
-     * `locked`: another process (or instance) has the directory open. */
-    readonly code: "closed" | "failed" | "io" | "corrupt" | "invalid_record" | "locked",
+     * `locked`: another process (or instance) has the directory open; `rolled_back`: the log went backwards (entries
+     * or segments missing behind its head marker). */
+    readonly code: "closed" | "failed" | "io" | "corrupt" | "invalid_record" | "locked" | "rolled_back",
     message: string,
     options?: { cause?: unknown },
   ) {

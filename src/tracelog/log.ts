@@ -30,7 +30,9 @@ import {
   type SignedTraceRecord,
 } from "./format.js";
 import { LineReader } from "./lines.js";
-import { acquireLockFile, releaseLockFile } from "./lock.js";
+import { lockDir, type DirLock } from "../durable/lock.js";
+import { syncDir } from "../durable/fs.js";
+import { HeadMarker, type HeadMark } from "../durable/marker.js";
 
 /** Options of {@link TraceLog.open}. Every optional field has a default in {@link TRACE_LOG_DEFAULTS}. */
 export interface TraceLogOptions {
@@ -58,6 +60,10 @@ export interface TraceLogOptions {
   now?: () => number;
   /** Receives retention problems (they never fail a decision). @defaultValue ignore */
   onWarning?: (message: string) => void;
+  /** After a write failure, how often to try to recover (reopen the tail and write a checkpoint). @defaultValue 1000 */
+  recoverIntervalMs?: number;
+  /** Called when the log fails (a write or fsync error: appends are refused) and when it recovers by itself. */
+  onHealth?: (healthy: boolean, error?: Error) => void;
 }
 
 /** Defaults merged under {@link TraceLogOptions}. */
@@ -71,6 +77,8 @@ export const TRACE_LOG_DEFAULTS: Readonly<Required<Omit<TraceLogOptions, "dir" |
   repairTail: false,
   now: Date.now,
   onWarning: () => undefined,
+  recoverIntervalMs: 1000,
+  onHealth: () => undefined,
 });
 
 /** What open() found and did; the server should log it (a non-empty `truncated_bytes` means a crash cut a write). */
@@ -146,6 +154,8 @@ interface Pending {
 const INDEX_STRIDE = 256;
 const SEGMENT_FILE_MODE = 0o600;
 const LOCK_FILE = "LOCK";
+/** The head marker (durable/marker.ts): the durable head, the retention floor and the cross-store anchors. */
+export const HEAD_FILE = "HEAD";
 const DIR_MODE = 0o750;
 
 /** The trace log. Create with {@link TraceLog.open}; one instance per directory (a LOCK file enforces it). */
@@ -178,6 +188,13 @@ export class TraceLog {
   private readonly counters: TraceLogStats = { appends: 0, commits: 0, fsyncs: 0, checkpoints: 0, rotations: 0, bytes_written: 0 };
   /** Report of what open() found; log it. */
   recovery!: RecoveryReport;
+  private lock!: DirLock;
+  private marker!: HeadMarker;
+  /** Extra fields recorded in the head marker with every commit (e.g. the approval ledger's head). */
+  private anchors: Record<string, number> = {};
+  /** Oldest retained entry as recorded in the marker (retention moves it forward before deleting). */
+  private floor = 1;
+  private recovering: Promise<void> | undefined;
 
   private constructor(
     readonly dir: string,
@@ -198,11 +215,15 @@ export class TraceLog {
     const { dir, signer, ...rest } = options;
     const log = new TraceLog(dir, signer, rest);
     await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
-    await acquireLockFile(join(dir, LOCK_FILE), `trace log ${dir}`, "--trace-dir", (m) => new TraceLogError("locked", m));
+    log.lock = await lockDir(dir, `trace log ${dir}`, "--trace-dir", (m) => new TraceLogError("locked", m), { lockName: LOCK_FILE });
     try {
+      log.marker = (await HeadMarker.open(join(dir, HEAD_FILE), { create: true }))!;
       await log.recover();
+      await log.checkAgainstMarker();
     } catch (e) {
-      await releaseLockFile(join(dir, LOCK_FILE));
+      await log.marker?.close();
+      await log.fh?.close().catch(() => undefined);
+      await log.lock.release();
       throw e;
     }
     log.startTimers();
@@ -219,9 +240,23 @@ export class TraceLog {
     return this.segments[0]?.firstSeq ?? this.durableSeq + 1;
   }
 
-  /** The error that put the log into the failed state, if any. */
+  /** The error that put the log into the failed state, if any (the log retries by itself; see onHealth). */
   get failedWith(): Error | undefined {
     return this.failure;
+  }
+
+  /** The anchors the head marker recorded at the last run (e.g. `approvals_seq`), for cross-store checks at start. */
+  get markedAnchors(): Readonly<Record<string, number>> {
+    const m = this.marker.mark ?? { seq: 0, hash: GENESIS_HASH };
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(m)) if (k.endsWith("_seq") && typeof v === "number") out[k] = v;
+    return out;
+  }
+
+  /** Record `name` (e.g. "approvals_seq") in the head marker with the next commit. */
+  setAnchor(name: string, value: number): void {
+    if (!/_seq$/.test(name)) throw new TypeError("anchor names end in _seq");
+    this.anchors[name] = value;
   }
 
   /** A snapshot of the counters. */
@@ -364,8 +399,11 @@ export class TraceLog {
     this.scheduleFlush();
     await this.drain();
     await this.sweeping?.catch(() => undefined);
+    await this.recovering?.catch(() => undefined);
+    if (!this.failure) await this.writeMarker(true).catch(() => undefined);
     await this.fh.close().catch(() => undefined);
-    await releaseLockFile(join(this.dir, LOCK_FILE));
+    await this.marker.close();
+    await this.lock.release();
     this.closed = true;
     this.events.emit("closed");
     this.events.emit("commit");
@@ -446,6 +484,9 @@ export class TraceLog {
     this.endsWithClose = cpLine !== "" && this.closing;
     this.events.emit("commit");
     for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash });
+    // after the replies: the marker never runs ahead of the data (fsynced with checkpoints only; a marker a crash
+    // left behind only weakens the next start's check, it never raises a false alarm)
+    await this.writeMarker(cpLine !== "");
   }
 
   private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
@@ -480,7 +521,10 @@ export class TraceLog {
   }
 
   private fail(cause: Error, batch: Pending[]): void {
+    const first = !this.failure;
     this.failure = cause;
+    if (first) this.opts.onHealth(false, cause);
+    this.scheduleRecovery();
     const err = new TraceLogError(
       "io",
       `trace log write failed (${cause.message}); no decision may be returned for these records, and the log refuses appends until it is reopened`,
@@ -490,13 +534,75 @@ export class TraceLog {
     this.pending = [];
     for (const p of batch) p.reject(err);
     for (const p of rest) p.reject(err);
-    this.events.emit("commit"); // wake followers so they observe the failure
+    // the rejected appends never happened: their sequence numbers are free again
+    this.tailSeq = this.durableSeq;
+    this.tailHash = this.durableHash;
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recovering || this.closing) return;
+    const t = setTimeout(() => {
+      this.recovering = this.tryRecover().finally(() => {
+        this.recovering = undefined;
+        if (this.failure && !this.closing) this.scheduleRecovery();
+      });
+    }, this.opts.recoverIntervalMs);
+    t.unref();
+  }
+
+  /**
+   * Recover from a write failure in place, as a restart would: reopen the tail (cut whatever the failed write left,
+   * finish or undo an interrupted rotation), then prove the disk takes writes again with a fsynced checkpoint of the
+   * durable head. Only then are appends accepted again.
+   */
+  private async tryRecover(): Promise<void> {
+    if (!this.failure || this.closing) return;
+    while (this.flushing) await new Promise((r) => this.events.once("idle", r));
+    try {
+      await this.fh?.close().catch(() => undefined);
+      // cut what the failed commit may have left: its appends were refused, so their lines must not appear later
+      // (activeSize is the acknowledged length of the active segment)
+      const active = this.segments[this.segments.length - 1];
+      if (active) {
+        const h = await fsp.open(active.path, "r+");
+        try {
+          if ((await h.stat()).size > this.activeSize) {
+            await h.truncate(this.activeSize);
+            await h.datasync();
+          }
+        } finally {
+          await h.close();
+        }
+      }
+      await this.recover();
+      const cp = Buffer.from(this.checkpointLine("periodic", this.durableSeq, this.durableHash));
+      await writeAll(this.fh, cp, this.activeSize);
+      await this.fh.datasync();
+      this.counters.fsyncs++;
+      this.activeSize += cp.length;
+      this.counters.bytes_written += cp.length;
+      this.lastCheckpointSeq = this.segmentCheckpointSeq = this.durableSeq;
+      this.endsWithClose = false;
+      await this.writeMarker(true);
+    } catch (e) {
+      this.failure = e as Error;
+      return;
+    }
+    this.failure = undefined;
+    this.opts.onWarning(`trace log recovered after a write failure; head ${this.durableSeq}`);
+    this.opts.onHealth(true);
+    this.events.emit("commit");
+  }
+
+  /** The head marker's content for the current durable head. */
+  private async writeMarker(sync: boolean): Promise<void> {
+    await this.marker.write({ seq: this.durableSeq, hash: this.durableHash, oldest_seq: this.floor, ...this.anchors }, { sync });
   }
 
   private failedError(): TraceLogError {
     return new TraceLogError(
       "failed",
-      `trace log is in a failed state after an earlier write error (${this.failure?.message}); reopen it to recover`,
+      `trace log cannot record right now (${this.failure?.message}); it retries by itself every ${this.opts.recoverIntervalMs} ms and no decision is returned until it can`,
       { cause: this.failure },
     );
   }
@@ -526,7 +632,7 @@ export class TraceLog {
   /** Wait until entry `seq` is durable. False when the wait ends without it (close or abort); throws on failure. */
   private async waitDurable(seq: number, signal?: AbortSignal): Promise<boolean> {
     while (this.durableSeq < seq) {
-      if (this.failure) throw this.failedError();
+      // a failed log is waited out: it recovers by itself (tryRecover), and followers resume from where they were
       if (this.closed || signal?.aborted) return false;
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -547,7 +653,7 @@ export class TraceLog {
     const result: RetentionResult = { removed_segments: [], removed_entries: 0 };
     const { maxAgeMs, maxCount } = this.opts;
     if (maxAgeMs <= 0 && maxCount <= 0) return result;
-    while (this.segments.length > 1) {
+    while (this.segments.length > 1 && !this.failure) {
       const seg = this.segments[0]!;
       const lastSeq = this.segments[1]!.firstSeq - 1;
       let expired = maxCount > 0 && this.durableSeq - lastSeq >= maxCount;
@@ -556,6 +662,10 @@ export class TraceLog {
         expired = this.opts.now() - st.mtimeMs > maxAgeMs;
       }
       if (!expired) break;
+      // the marker learns the new floor first: a segment missing below the floor at start-up is then retention's
+      // doing, one missing above it is not
+      this.floor = this.segments[1]!.firstSeq;
+      await this.writeMarker(true);
       await fsp.rm(seg.path, { force: true });
       this.segments.shift();
       result.removed_segments.push(seg.name);
@@ -689,6 +799,80 @@ export class TraceLog {
       this.endsWithClose = scan.endsWithClose;
       return;
     }
+  }
+
+  /**
+   * Start-up check against the head marker and across segments: refuse a log that went backwards (entries cut at a
+   * line boundary, the newest segment deleted, an older copy restored), a segment missing in the middle or at the
+   * start (above the retention floor), or a log without its marker. Then record the current head.
+   */
+  private async checkAgainstMarker(): Promise<void> {
+    const dir = this.dir;
+    const fix = `verify the directory with \`gait trace verify --dir ${dir}\`; if the log is intact and you accept it as it is (for example a log copied from elsewhere), record its head with \`gait trace verify --dir ${dir} --write-head\`, else restore the missing segments from your export or backup`;
+    if (this.marker.unreadable) throw new TraceLogError("corrupt", `trace log head marker ${join(dir, HEAD_FILE)} is unreadable; ${fix}`);
+    const mark = this.marker.mark;
+    if (!mark) {
+      if (this.durableSeq > 0 || this.segments.length > 1) {
+        throw new TraceLogError("rolled_back", `trace log ${dir} holds entries up to ${this.durableSeq} but has no head marker (${HEAD_FILE}): it was deleted, or the log was written by an older version or copied in; ${fix}`);
+      }
+    } else {
+      if (this.durableSeq < mark.seq && this.opts.repairTail) {
+        // the operator chose to cut the log at a damaged line: entries after it are gone, and their numbers reused
+        this.opts.onWarning(`trace log ${dir} cut at entry ${this.durableSeq} (repairTail) below its head marker (entry ${mark.seq}): entries ${this.durableSeq + 1}..${mark.seq} are lost`);
+      } else if (this.durableSeq < mark.seq) {
+        throw new TraceLogError(
+          "rolled_back",
+          `trace log ${dir} ends at entry ${this.durableSeq}, behind its head marker (entry ${mark.seq}): entries were removed (a segment deleted or cut at a line boundary); sequence numbers would be reused. ${fix}`,
+        );
+      }
+      const at = this.durableSeq < mark.seq ? undefined : await this.hashAt(mark.seq);
+      if (at !== undefined && at !== mark.hash) {
+        throw new TraceLogError("rolled_back", `trace log ${dir} does not contain the entry its head marker records (entry ${mark.seq}): the log was replaced or rewritten; ${fix}`);
+      }
+      const floor = typeof mark.oldest_seq === "number" ? mark.oldest_seq : 1;
+      if (this.segments[0] && this.segments[0].firstSeq > Math.max(floor, 1)) {
+        throw new TraceLogError("rolled_back", `trace log ${dir}: entries ${floor}..${this.segments[0].firstSeq - 1} are missing (their segment was deleted, not by retention); ${fix}`);
+      }
+      this.floor = Math.max(1, Math.min(floor, this.segments[0]?.firstSeq ?? floor));
+      for (const [k, v] of Object.entries(mark)) if (k.endsWith("_seq") && k !== "oldest_seq" && typeof v === "number") this.anchors[k] = v;
+    }
+    // every segment continues the one before it
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const a = this.segments[i]!;
+      const b = this.segments[i + 1]!;
+      const end = await lastChainPoint(a.path);
+      const start = await firstAnchor(b.path);
+      if (!end || !start || end.seq !== b.firstSeq - 1 || end.seq !== start.seq || end.hash !== start.hash) {
+        throw new TraceLogError("corrupt", `trace log ${dir}: segment ${b.name} does not continue ${a.name} (a segment is missing or was replaced); ${fix}`);
+      }
+    }
+    await this.writeMarker(true);
+  }
+
+  /** The chain hash at entry `seq` (the anchor's for a segment's seq firstSeq-1), or undefined when not on disk. */
+  private async hashAt(seq: number): Promise<string | undefined> {
+    if (seq === this.durableSeq) return this.durableHash;
+    if (seq === 0) return GENESIS_HASH;
+    const seg = this.segments.find((g, i) => seq >= g.firstSeq - 1 && (i === this.segments.length - 1 || seq < this.segments[i + 1]!.firstSeq));
+    if (!seg) return undefined;
+    const fh = await fsp.open(seg.path, "r");
+    try {
+      const reader = new LineReader(fh, 0);
+      for (let lines = await reader.readBatch(); lines.length; lines = await reader.readBatch()) {
+        for (const l of lines) {
+          if (isCheckpointLine(l.text)) {
+            const cp = parseCheckpointLine(l.text);
+            if (typeof cp !== "string" && cp.kind === "anchor" && cp.seq === seq) return cp.hash;
+            continue;
+          }
+          const e = parseEntryLine(l.text);
+          if (typeof e !== "string" && e.seq === seq) return e.hash;
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return undefined;
   }
 
   private async createSegment(firstSeq: number, headSeq: number, headHash: string): Promise<void> {
@@ -836,19 +1020,40 @@ async function writeAll(fh: fsp.FileHandle, buf: Buffer, position: number): Prom
   }
 }
 
-/** fsync a directory so a created/removed file name is durable. Best effort: some filesystems refuse it. */
-async function syncDir(dir: string): Promise<void> {
-  let h: fsp.FileHandle | undefined;
-  try {
-    h = await fsp.open(dir, fsc.O_RDONLY);
-    await h.sync();
-  } catch {
-    // best effort
-  } finally {
-    await h?.close().catch(() => undefined);
-  }
-}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The (seq, hash) a sealed segment ends at: its last line (a checkpoint, or an entry). Reads the file's tail. */
+async function lastChainPoint(path: string): Promise<{ seq: number; hash: string } | undefined> {
+  const fh = await fsp.open(path, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const n = Math.min(size, 1 << 20);
+    const buf = Buffer.alloc(n);
+    await fh.read(buf, 0, n, size - n);
+    const text = buf.toString("utf8").replace(/\n$/, "");
+    const line = text.slice(text.lastIndexOf("\n") + 1);
+    if (isCheckpointLine(line)) {
+      const cp = parseCheckpointLine(line);
+      return typeof cp === "string" ? undefined : { seq: cp.seq, hash: cp.hash };
+    }
+    const e = parseEntryLine(line);
+    return typeof e === "string" ? undefined : { seq: e.seq, hash: e.hash };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A segment's anchor (its first line). */
+async function firstAnchor(path: string): Promise<{ seq: number; hash: string } | undefined> {
+  const fh = await fsp.open(path, "r");
+  try {
+    const lines = await new LineReader(fh, 0, 64 * 1024).readBatch();
+    const cp = lines[0] ? parseCheckpointLine(lines[0].text) : "empty";
+    return typeof cp === "string" || cp.kind !== "anchor" ? undefined : { seq: cp.seq, hash: cp.hash };
+  } finally {
+    await fh.close();
+  }
 }

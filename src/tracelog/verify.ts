@@ -22,12 +22,18 @@ import {
   type Checkpoint,
 } from "./format.js";
 import { LineReader } from "./lines.js";
+import { HeadMarker } from "../durable/marker.js";
+
+/** The head marker's file name in a log directory (kept in step with log.ts HEAD_FILE). */
+const HEAD_FILE_NAME = "HEAD";
 
 /** One public key, or several (a log written across key changes has one key per segment); chosen by key_id. */
 export type VerifierSet = Verifier | readonly Verifier[];
 
 /** Options of {@link verifySegmentFile} / {@link verifyLogDir}. */
 export interface VerifyOptions {
+  /** (directory) Fail when the head marker (HEAD) is missing. @defaultValue false */
+  requireHead?: boolean;
   /** Fail when the (last) segment does not end with a `close`/`seal` checkpoint covering its last entry, i.e. when
    * its tail could have been cut. Use it on logs that were closed cleanly (the server writes `close` at shutdown).
    * @defaultValue false */
@@ -72,6 +78,13 @@ export interface LogVerifyResult {
   /** True when the log starts at its genesis (seq 1); false when retention removed its beginning, in which case
    * the first remaining segment's signed anchor checkpoint is the trust root for its first `prev`. */
   from_genesis: boolean;
+  /** The head marker (HEAD) the server keeps: "ok" (the log reaches it, through the same chain, and starts no later
+   * than its retention floor), "missing", or "mismatch" (then `error` says how). */
+  head_marker: "ok" | "missing" | "mismatch";
+  /** Seq recorded in the head marker. */
+  head_marker_seq?: number;
+  /** Hash of the last entry (the head), when the log has entries. */
+  last_hash?: string;
   error?: string;
 }
 
@@ -226,7 +239,7 @@ function checkCheckpoint(cp: Checkpoint, verifier: VerifierSet, keyIds: Set<stri
  */
 export async function verifyLogDir(dir: string, verifier: VerifierSet, options: VerifyOptions = {}): Promise<LogVerifyResult> {
   const names = (await fsp.readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
-  const out: LogVerifyResult = { ok: false, dir, segments: [], entries: 0, checkpoints: 0, from_genesis: false };
+  const out: LogVerifyResult = { ok: false, dir, segments: [], entries: 0, checkpoints: 0, from_genesis: false, head_marker: "missing" };
   if (names.length === 0) {
     out.error = `no segment files (segment-<seq>.jsonl) in ${dir}`;
     return out;
@@ -251,6 +264,33 @@ export async function verifyLogDir(dir: string, verifier: VerifierSet, options: 
     if (r.first_seq !== undefined) out.first_seq ??= r.first_seq;
     if (r.last_seq !== undefined) out.last_seq = r.last_seq;
     prev = r;
+  }
+  if (prev) out.last_hash = headOf(prev).hash;
+  // the head marker: the log must reach the head it records (a cut at a line boundary, or a deleted newest segment,
+  // leaves the log behind it) and must not start after its retention floor (a deleted oldest segment)
+  const marker = await HeadMarker.open(join(dir, HEAD_FILE_NAME), { create: false }).catch(() => undefined);
+  const mark = marker?.mark;
+  await marker?.close();
+  if (!mark) {
+    if (options.requireHead) {
+      out.error = `no head marker (${HEAD_FILE_NAME}) in ${dir}: a cut of the newest entries could not be detected`;
+      return out;
+    }
+  } else {
+    out.head_marker_seq = mark.seq;
+    const head = prev ? headOf(prev) : { seq: 0, hash: GENESIS_HASH };
+    const floor = typeof mark.oldest_seq === "number" ? mark.oldest_seq : 1;
+    const first = parseSegmentName(names[0]!)!;
+    let why: string | undefined;
+    if (head.seq < mark.seq) why = `the log ends at entry ${head.seq}, behind its head marker (entry ${mark.seq}): entries were removed (cut at a line boundary, or the newest segment deleted)`;
+    else if (head.seq === mark.seq && head.hash !== mark.hash) why = `the entry the head marker records (entry ${mark.seq}) is not the log's: the log was replaced or rewritten`;
+    else if (first > Math.max(floor, 1)) why = `entries ${floor}..${first - 1} are missing below the first segment (deleted, not by retention)`;
+    if (why) {
+      out.head_marker = "mismatch";
+      out.error = why;
+      return out;
+    }
+    out.head_marker = "ok";
   }
   out.ok = true;
   return out;

@@ -90,7 +90,7 @@ describe("health and server info", () => {
     expect((await s.health.check({ service: "" })).status).toBe(S.SERVING);
     expect((await s.health.check({ service: "gait.gate.v1.GateService" })).status).toBe(S.SERVING);
     const list = await s.health.list({});
-    expect(Object.keys(list.statuses).sort()).toEqual(["", "gait.gate.v1.GateService", "gait.gate.v1.PolicyReload"]);
+    expect(Object.keys(list.statuses).sort()).toEqual(["", "gait.gate.v1.GateService", "gait.gate.v1.PolicyReload", "gait.gate.v1.TraceLog"]);
     const e = await rejects(s.health.check({ service: "nope" }));
     expect(e.code).toBe(grpc.status.NOT_FOUND);
   });

@@ -2,22 +2,28 @@
  * Offline verification commands: `gait trace verify` (one signed trace file, or a trace-log segment) and
  * `gait verify` (a runpack zip). Exit 0 verified, 2 verification failed, 6 unreadable input or missing key.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Verifier } from "../../engine/signature.js";
+import { lockDir, type DirLock } from "../../durable/lock.js";
+import { HeadMarker } from "../../durable/marker.js";
 import { verifyTraceRecord } from "../../engine/trace.js";
 import { verifyRunpack } from "../../runpack/verify.js";
-import { verifySegmentFile } from "../../tracelog/verify.js";
+import { verifyLogDir, verifySegmentFile, type LogVerifyResult } from "../../tracelog/verify.js";
 import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "../io.js";
 import { parseJsonText, readText, verifyKey } from "../inputs.js";
 
 export const traceVerifySpec: CommandSpec = {
   name: "trace verify",
-  summary: "verify the Ed25519 signature of a trace file (or every entry and checkpoint of a trace-log segment)",
+  summary: "verify the Ed25519 signature of a trace file, or every entry and checkpoint of a trace-log segment or directory",
   usage: [
-    "trace verify <trace.json|segment.jsonl> [--json] [--public-key <path>|--public-key-env <VAR>|--private-key <path>|--private-key-env <VAR>]",
+    "trace verify <trace.json|segment.jsonl|trace-dir> [--json] [--require-sealed] [--write-head] [--public-key <path>|--public-key-env <VAR>|--private-key <path>|--private-key-env <VAR>]",
   ],
   flags: {
     json: { type: "boolean", help: "print JSON" },
+    "require-sealed": { type: "boolean", help: "fail unless the (last) segment ends with a seal or close checkpoint: a cut at its end is then detected" },
+    "write-head": { type: "boolean", help: "(directory, server stopped) after a successful verification, record the log's head in its HEAD marker" },
     "public-key": { type: "string", value: "<path>", help: "public key file (wins over a private key source)" },
     "public-key-env": { type: "string", value: "<VAR>", help: "environment variable holding the public key" },
     "private-key": { type: "string", value: "<path>", help: "derive the public key from this private key file" },
@@ -26,7 +32,10 @@ export const traceVerifySpec: CommandSpec = {
   positionals: { min: 1, max: 1, names: "<path>" },
   notes: [
     "A trace-log segment (JSONL whose first line is a log entry or checkpoint) is verified as a hash chain plus the",
-    "signatures of its records and checkpoints. Exit codes: 0 verified, 2 verification failed, 6 bad input/missing key.",
+    "signatures of its records and checkpoints. A directory (--trace-dir of gait mcp serve) is verified segment by",
+    "segment, with continuity across segments and against its HEAD marker (a cut at a line boundary, a deleted",
+    "segment). A segment file alone cannot show a cut after its last checkpoint unless --require-sealed is given.",
+    "Exit codes: 0 verified, 2 verification failed, 6 bad input/missing key.",
   ],
 };
 
@@ -64,12 +73,21 @@ export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<nu
   if (!key) {
     throw usageError("public key not configured", "pass --public-key <path> (or --public-key-env, --private-key, --private-key-env)");
   }
+  const requireSealed = f["require-sealed"] === true;
+  let isDir = false;
+  try {
+    isDir = (await stat(ctx.path(path))).isDirectory();
+  } catch {
+    /* readText reports it */
+  }
+  if (f["write-head"] === true && !isDir) throw usageError("--write-head needs a trace directory", "pass the --trace-dir of the server (stopped)");
+  if (isDir) return traceVerifyDir(ctx, path, key, requireSealed, f["write-head"] === true);
   const text = await readText(ctx, path, "trace");
 
   if (looksLikeSegment(text)) {
     let res: Awaited<ReturnType<typeof verifySegmentFile>>;
     try {
-      res = await verifySegmentFile(ctx.path(path), [key]);
+      res = await verifySegmentFile(ctx.path(path), [key], { requireSealed });
     } catch (e) {
       // verifySegmentFile rejects only when the file cannot be read (tampering is ok:false, exit 2)
       throw usageError(`read segment ${path}: ${(e as Error).message}`);
@@ -79,7 +97,15 @@ export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<nu
     if (!res.ok && !out.error) out.error = "segment verification failed";
     if (ctx.json) return ctx.printJson(out, exit);
     if (!res.ok) return ctx.fail(new CliError(`segment ${path}: ${out.error}`, EXIT.VERIFY_FAILED));
-    return ctx.printHuman([`trace verify: segment ${path} verified (${res.entries} entries, key_id=${key.keyId})`], exit);
+    return ctx.printHuman(
+      [
+        `trace verify: segment ${path} verified (${res.entries} entries, key_id=${key.keyId})`,
+        res.sealed
+          ? undefined
+          : `warning: the segment is not sealed: ${res.unsealed_entries} entries after its last checkpoint, and a cut at its end cannot be seen from this file alone; verify the whole directory, or pass --require-sealed for a segment that was closed cleanly`,
+      ],
+      exit,
+    );
   }
 
   const doc = parseJsonText(text, "trace", path);
@@ -98,6 +124,44 @@ export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<nu
   if (ctx.json) return ctx.printJson(out, exit);
   if (!res.ok) return ctx.fail(new CliError(`trace ${path}: signature verification failed: ${res.error}`, EXIT.VERIFY_FAILED));
   return ctx.printHuman([`trace verify: ok trace_id=${res.trace_id} verdict=${res.verdict} key_id=${res.key_id}`], exit);
+}
+
+async function traceVerifyDir(ctx: CommandContext, path: string, key: Verifier, requireSealed: boolean, writeHead: boolean): Promise<number> {
+  const dir = ctx.path(path);
+  let res: LogVerifyResult;
+  let lock: DirLock | undefined;
+  try {
+    if (writeHead) lock = await lockDir(dir, `trace log ${path}`, "directory", (m) => new CliError(m, EXIT.INVALID_INPUT), { lockName: "LOCK", retryMs: 0 });
+    res = await verifyLogDir(dir, [key], { requireSealed });
+    // --write-head accepts the log as it is: a head-marker mismatch is what it is for; every other check stands
+    if (writeHead && !res.ok && res.head_marker === "mismatch") res = { ...res, ok: true, error: undefined };
+    if (writeHead && res.ok) {
+      const m = (await HeadMarker.open(join(dir, "HEAD"), { create: true }))!;
+      try {
+        const first = res.segments[0]?.anchor ? res.segments[0].anchor.seq + 1 : 1;
+        await m.write({ seq: res.last_seq ?? (res.segments.at(-1)?.anchor?.seq ?? 0), hash: res.last_hash ?? res.segments.at(-1)?.anchor?.hash ?? "0".repeat(64), oldest_seq: first }, { sync: true });
+      } finally {
+        await m.close();
+      }
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw usageError(`read trace directory ${path}: ${(e as Error).message}`);
+  } finally {
+    await lock?.release();
+  }
+  const out: Record<string, unknown> = { ...res, segments: res.segments.length, path, kind: "directory", key_id: key.keyId, head_written: writeHead && res.ok };
+  const exit = res.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+  if (ctx.json) return ctx.printJson(out, exit);
+  if (!res.ok) return ctx.fail(new CliError(`trace directory ${path}: ${res.error}`, EXIT.VERIFY_FAILED));
+  return ctx.printHuman(
+    [
+      `trace verify: directory ${path} verified (${res.segments.length} segments, entries ${res.first_seq ?? "-"}..${res.last_seq ?? "-"}, key_id=${key.keyId})`,
+      res.head_marker === "missing" && !writeHead ? "warning: no HEAD marker: a cut of the newest entries could not be detected (the server writes one; --write-head records it)" : undefined,
+      writeHead ? `head marker written: entry ${res.last_seq ?? 0}` : undefined,
+    ],
+    exit,
+  );
 }
 
 export async function runpackVerify(ctx: CommandContext, args: Parsed): Promise<number> {

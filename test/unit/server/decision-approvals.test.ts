@@ -87,9 +87,9 @@ function wrap(inner: ApprovalStore, over: Partial<ApprovalStore>): ApprovalStore
     grant: (id, t) => inner.grant(id, t),
     deny: (id, by, r) => inner.deny(id, by, r),
     expireDue: () => inner.expireDue(),
-    consumeToken: (id, d, e) => inner.consumeToken(id, d, e),
     consumeTokens: (t, d) => inner.consumeTokens(t, d),
-    isConsumed: (ids) => inner.isConsumed(ids),
+    tokenStatus: (t) => inner.tokenStatus(t),
+    head: () => inner.head(),
     close: () => inner.close(),
     ...over,
   };
@@ -105,7 +105,7 @@ async function harness(
   const parsed = parseServeArgs(["--policy", policyPath, "--state", join(dir, "state")], {}, dir);
   if (parsed.help) throw new Error("unexpected help");
   const cfg: ServeConfig = { ...parsed.config, profile: opts.profile ?? "standard" };
-  const file = await FileApprovalStore.open({ dir: join(dir, "approvals"), sweepIntervalMs: 0 });
+  const file = await FileApprovalStore.open({ dir: join(dir, "approvals"), sweepIntervalMs: 0, signer: Ed25519KeyPair.generate() });
   stores.push(file);
   const consumeCalls: ConsumeRef[][] = [];
   const store = wrap(file, {
@@ -190,8 +190,8 @@ describe("single use with used and fresh tokens", () => {
     expect(mixed.verdict).toBe("allow");
     expect(mixed.result.approval_ref).toBe(fresh.token_id);
     expect(mixed.reasonCodes).toEqual(expect.arrayContaining(["approval_granted", "approval_token_consumed"]));
-    expect(h.consumeCalls.at(-1)).toEqual([{ token_id: fresh.token_id, expires_at: fresh.expires_at }]);
-    expect([...(await h.store.isConsumed([used.token_id, fresh.token_id]))].sort()).toEqual([used.token_id, fresh.token_id].sort());
+    expect(h.consumeCalls.at(-1)).toEqual([{ token_id: fresh.token_id, expires_at: fresh.expires_at, created_at: fresh.created_at }]);
+    expect([...(await h.store.tokenStatus([{ token_id: used.token_id }, { token_id: fresh.token_id }])).keys()].sort()).toEqual([used.token_id, fresh.token_id].sort());
 
     // only used tokens: treated as invalid tokens (not as "no token"), and nothing is consumed
     const calls = h.consumeCalls.length;
@@ -217,7 +217,7 @@ describe("single use with used and fresh tokens", () => {
     const short = await h.eval(call, { approvalTokens: [json(a!), json(c!)] });
     expect(short.verdict).toBe("require_approval");
     expect(short.reasonCodes).toEqual(expect.arrayContaining(["approval_token_consumed", "approval_chain_insufficient"]));
-    expect([...(await h.store.isConsumed([c!.token_id]))]).toEqual([]); // c was not burned
+    expect([...(await h.store.tokenStatus([{ token_id: c!.token_id }])).keys()]).toEqual([]); // c was not burned
 
     const ok = await h.eval(call, { approvalTokens: [json(c!), json(d!), json(b!)] });
     expect(ok.verdict).toBe("allow");
@@ -230,7 +230,7 @@ describe("single use with used and fresh tokens", () => {
     const first = await h.eval(call);
     const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
     expect((await h.eval(call, { approvalTokens: [json(t)] })).verdict).toBe("allow");
-    // the signature covers the trimmed token_id, so these are the same, already used token: the advisory isConsumed
+    // the signature covers the trimmed token_id, so these are the same, already used token: the advisory tokenStatus
     // read misses them, but consumeTokens (which gets the engine's normalized approval_ref) refuses the replay
     for (const variant of [` ${t.token_id}`, `${t.token_id}\n`, `\t${t.token_id} `]) {
       const again = await h.eval(call, { approvalTokens: [json({ ...t, token_id: variant })] });
@@ -257,8 +257,8 @@ describe("approval store errors fail closed (an error, never a verdict)", () => 
     throw new ApprovalStoreError("io", `${what}: EIO`);
   };
 
-  it("isConsumed fails: UNAVAILABLE / STATE_UNAVAILABLE and no trace record", async () => {
-    const h = await harness({ over: { isConsumed: failing("isConsumed") } });
+  it("tokenStatus fails: UNAVAILABLE / STATE_UNAVAILABLE and no trace record", async () => {
+    const h = await harness({ over: { tokenStatus: failing("tokenStatus") } });
     const call = rawIntent("tool.write", { path: "/x" });
     const first = await h.eval(call); // no tokens: the store read is not needed
     expect(first.verdict).toBe("require_approval");
@@ -267,7 +267,7 @@ describe("approval store errors fail closed (an error, never a verdict)", () => 
     const e = await grpcErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
     expect(e.code).toBe(grpc.status.UNAVAILABLE);
     expect(reasonOf(e)).toBe(ErrorReason.STATE_UNAVAILABLE);
-    expect(e.message).toMatch(/approval state unavailable: isConsumed: EIO/);
+    expect(e.message).toMatch(/approval state unavailable: tokenStatus: EIO/);
     expect(h.appended.length).toBe(before);
   });
 

@@ -58,6 +58,15 @@ export function tokenFor(
   };
 }
 
+/** Consume one token by id. */
+function consume1(s: ApprovalStore, tokenId: string, intentDigest: string, expiresAt?: string): Promise<boolean> {
+  return s.consumeTokens([{ token_id: tokenId, ...(expiresAt ? { expires_at: expiresAt } : {}) }], intentDigest);
+}
+
+async function statusOf(s: ApprovalStore, ids: string[]): Promise<Record<string, string>> {
+  return Object.fromEntries(await s.tokenStatus(ids.map((token_id) => ({ token_id }))));
+}
+
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
     await p;
@@ -121,30 +130,61 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await codeOf(s.create(newRequest(1, { ttl_ms: -1 })))).toBe("invalid");
     });
 
-    it("grants when the approvals reach the quorum, idempotently per token", async () => {
+    it("grants when the distinct approvers reach the quorum, idempotently per token", async () => {
       const s = await open();
       const { request } = await s.create(newRequest(1, { required_approvals: 2 }));
       const id = request.approval_request_id;
       const t1 = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms);
-      const after1 = await s.grant(id, t1);
-      expect(after1).toMatchObject({ state: "pending", approvers: ["alice"] });
-      expect((await s.grant(id, t1)).tokens).toHaveLength(1); // same token again: no change
+      const g1 = await s.grant(id, t1);
+      expect(g1.added).toBe(true);
+      expect(g1.request).toMatchObject({ state: "pending", approvers: ["alice"] });
+      const again = await s.grant(id, t1); // same token again: no change
+      expect(again.added).toBe(false);
+      expect(again.request.tokens).toHaveLength(1);
       const t2 = tokenFor(request.intent_digest, request.policy_digest, "carol", clock.ms + 1);
-      const after2 = await s.grant(id, t2);
-      expect(after2).toMatchObject({ state: "granted", approvers: ["alice", "carol"] });
-      expect(after2.tokens.map((t) => t.token_id)).toEqual([t1.token_id, t2.token_id]);
+      const g2 = await s.grant(id, t2);
+      expect(g2.request).toMatchObject({ state: "granted", approvers: ["alice", "carol"] });
+      expect(g2.request.tokens.map((t) => t.token_id)).toEqual([t1.token_id, t2.token_id]);
     });
 
-    it("counts distinct approvers when required", async () => {
+    it("one token per approver identity: a repeated grant (any spelling of the name) returns the first token", async () => {
       const s = await open();
-      const { request } = await s.create(newRequest(1, { required_approvals: 2, require_distinct_approvers: true }));
+      const { request } = await s.create(newRequest(1, { required_approvals: 2 }));
       const id = request.approval_request_id;
-      await s.grant(id, tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms));
-      const same = await s.grant(id, tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms + 5));
-      expect(same.state).toBe("pending");
-      expect(same.tokens).toHaveLength(2);
-      const other = await s.grant(id, tokenFor(request.intent_digest, request.policy_digest, "bob", clock.ms + 9));
-      expect(other.state).toBe("granted");
+      const first = tokenFor(request.intent_digest, request.policy_digest, "bob", clock.ms);
+      await s.grant(id, first);
+      for (const [i, spelling] of ["bob", "Bob", "bob\u200b", "\uff42\uff4f\uff42", " BOB "].entries()) {
+        const g = await s.grant(id, tokenFor(request.intent_digest, request.policy_digest, spelling, clock.ms + 5 + i));
+        expect(g.added, spelling).toBe(false);
+        expect(g.token.token_id).toBe(first.token_id);
+        expect(g.request.state).toBe("pending"); // one person is one approver: no quorum of two
+        expect(g.request.tokens).toHaveLength(1);
+      }
+      const other = await s.grant(id, tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms + 9));
+      expect(other.request.state).toBe("granted");
+      expect(other.request.approvers).toEqual(["bob", "alice"]);
+    });
+
+    it("an approver's expired token is replaced by a new grant", async () => {
+      const s = await open();
+      const { request } = await s.create(newRequest(1, { ttl_ms: 3_600_000 }));
+      const id = request.approval_request_id;
+      const short = tokenFor(request.intent_digest, request.policy_digest, "bob", clock.ms, 1000);
+      await s.grant(id, short);
+      clock.ms += 2000;
+      const fresh = tokenFor(request.intent_digest, request.policy_digest, "bob", clock.ms);
+      const g = await s.grant(id, fresh);
+      expect(g.added).toBe(true);
+      expect(g.request.tokens.map((t) => t.token_id)).toEqual([fresh.token_id]);
+    });
+
+    it("the agent whose call waits cannot approve it", async () => {
+      const s = await open();
+      const { request } = await s.create(newRequest(1, { identity: "agent-1" }));
+      for (const who of ["agent-1", "Agent-1", "agent-1\u200d"]) {
+        expect(await codeOf(s.grant(request.approval_request_id, tokenFor(request.intent_digest, request.policy_digest, who, clock.ms)))).toBe("forbidden");
+      }
+      expect((await s.get(request.approval_request_id))!.state).toBe("pending");
     });
 
     it("refuses a token bound to another intent or policy, and unknown ids", async () => {
@@ -167,6 +207,18 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(denied).toMatchObject({ state: "denied", denied_by: "bob", deny_reason: "not today" });
       expect((await s.deny(id, "bob", "again")).deny_reason).toBe("not today"); // idempotent
       expect(await codeOf(s.grant(id, tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms)))).toBe("conflict");
+      expect((await s.get(id))!.state).toBe("denied");
+    });
+
+    it("a deny after a grant revokes the token already minted, wherever it is presented", async () => {
+      const s = await open();
+      const { request } = await s.create(newRequest(1));
+      const id = request.approval_request_id;
+      const t = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms);
+      expect((await s.grant(id, t)).request.state).toBe("granted");
+      await s.deny(id, "carol", "changed my mind");
+      expect(await statusOf(s, [t.token_id])).toEqual({ [t.token_id]: "revoked" });
+      expect(await consume1(s, t.token_id, request.intent_digest)).toBe(false);
       expect((await s.get(id))!.state).toBe("denied");
     });
 
@@ -214,9 +266,9 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       const { request } = await s.create(newRequest(1));
       const t = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms);
       await s.grant(request.approval_request_id, t);
-      expect(await s.consumeToken(t.token_id, request.intent_digest, t.expires_at)).toBe(true);
-      expect(await s.consumeToken(t.token_id, request.intent_digest, t.expires_at)).toBe(false);
-      expect(await s.consumeToken(t.token_id, sha256Hex("another intent"))).toBe(false);
+      expect(await consume1(s, t.token_id, request.intent_digest, t.expires_at)).toBe(true);
+      expect(await consume1(s, t.token_id, request.intent_digest, t.expires_at)).toBe(false);
+      expect(await consume1(s, t.token_id, sha256Hex("another intent"))).toBe(false);
       const after = (await s.get(request.approval_request_id))!;
       expect(after.state).toBe("consumed");
       expect(after.consumed_at).toBe("2026-03-01T12:00:00Z");
@@ -226,9 +278,28 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await codeOf(s.grant(r2.approval_request_id, reuse))).toBe("conflict");
     });
 
+    it("spending one token of a request spends the request: its other tokens are used up too", async () => {
+      const s = await open();
+      const { request } = await s.create(newRequest(1, { required_approvals: 2 }));
+      const id = request.approval_request_id;
+      const a = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms);
+      const b = tokenFor(request.intent_digest, request.policy_digest, "carol", clock.ms + 1);
+      await s.grant(id, a);
+      await s.grant(id, b);
+      expect(await s.consumeTokens([{ token_id: a.token_id }, { token_id: b.token_id }], request.intent_digest)).toBe(true);
+      const { request: r1 } = await s.create(newRequest(3));
+      const x = tokenFor(r1.intent_digest, r1.policy_digest, "alice", clock.ms);
+      const y = tokenFor(r1.intent_digest, r1.policy_digest, "carol", clock.ms + 1);
+      await s.grant(r1.approval_request_id, x);
+      await s.grant(r1.approval_request_id, y);
+      expect(await consume1(s, x.token_id, r1.intent_digest)).toBe(true); // one token (e.g. a quorum of one) ...
+      expect(await statusOf(s, [y.token_id])).toEqual({ [y.token_id]: "consumed" }); // ... spends its sibling
+      expect(await consume1(s, y.token_id, r1.intent_digest)).toBe(false);
+    });
+
     it("concurrent consumption of one token: exactly one true", async () => {
       const s = await open();
-      const results = await Promise.all(Array.from({ length: 20 }, () => s.consumeToken("tok-1", sha256Hex("i"))));
+      const results = await Promise.all(Array.from({ length: 20 }, () => consume1(s, "tok-1", sha256Hex("i"))));
       expect(results.filter(Boolean)).toHaveLength(1);
     });
 
@@ -238,15 +309,15 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await s.consumeTokens([{ token_id: "b" }, { token_id: "a" }], "d")).toBe(false);
       // "b" was not burned by the failed attempt
       expect(await s.consumeTokens([{ token_id: "b" }, { token_id: "c" }], "d")).toBe(true);
-      expect(await s.consumeToken("c", "d")).toBe(false);
+      expect(await consume1(s, "c", "d")).toBe(false);
       expect(await codeOf(s.consumeTokens([], "d"))).toBe("invalid");
-      expect(await codeOf(s.consumeToken("", "d"))).toBe("invalid");
+      expect(await codeOf(consume1(s, "", "d"))).toBe("invalid");
     });
 
     it("tokens consumed out of band (no request) are single-use too", async () => {
       const s = await open();
-      expect(await s.consumeToken("cli-minted", sha256Hex("x"))).toBe(true);
-      expect(await s.consumeToken("cli-minted", sha256Hex("x"))).toBe(false);
+      expect(await consume1(s, "cli-minted", sha256Hex("x"))).toBe(true);
+      expect(await consume1(s, "cli-minted", sha256Hex("x"))).toBe(false);
     });
 
     it("keeps a delegated request's delegation_binding_digest and grants only tokens that carry it", async () => {
@@ -262,7 +333,7 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await codeOf(s.grant(id, other))).toBe("invalid");
       expect((await s.get(id))!.state).toBe("pending");
       const bound = tokenFor(request.intent_digest, request.policy_digest, "alice", clock.ms + 2, 60_000, binding);
-      expect((await s.grant(id, bound)).state).toBe("granted");
+      expect((await s.grant(id, bound)).request.state).toBe("granted");
       // an undelegated request has no binding field at all
       expect("delegation_binding_digest" in (await s.create(newRequest(2))).request).toBe(false);
     });
@@ -274,26 +345,25 @@ export function runApprovalStoreContract(name: string, factory: (clock: () => nu
       expect(await codeOf(s.create(newRequest(1, { delegation_binding_digest: "" })))).toBe("invalid");
     });
 
-    it("isConsumed reports the used subset and changes nothing", async () => {
+    it("tokenStatus reports used and revoked tokens and changes nothing", async () => {
       const s = await open();
-      expect([...(await s.isConsumed(["a", "b"]))]).toEqual([]);
+      expect(await statusOf(s, ["a", "b"])).toEqual({});
       expect(await s.consumeTokens([{ token_id: "a" }], "d")).toBe(true);
-      const used = await s.isConsumed(["a", "b", "a"]);
-      expect([...used].sort()).toEqual(["a"]);
-      expect([...(await s.isConsumed([]))]).toEqual([]);
+      expect(await statusOf(s, ["a", "b", "a"])).toEqual({ a: "consumed" });
+      expect(await statusOf(s, [])).toEqual({});
       // the read burned nothing: "b" is still usable once
       expect(await s.consumeTokens([{ token_id: "b" }], "d")).toBe(true);
-      expect([...(await s.isConsumed(["a", "b", "c"]))].sort()).toEqual(["a", "b"]);
-      expect(await codeOf(s.isConsumed([""]))).toBe("invalid");
-      expect(await codeOf(s.isConsumed([1 as unknown as string]))).toBe("invalid");
+      expect(await statusOf(s, ["a", "b", "c"])).toEqual({ a: "consumed", b: "consumed" });
+      expect(await codeOf(s.tokenStatus([{ token_id: "" }]))).toBe("invalid");
+      expect(await codeOf(s.tokenStatus([{ token_id: 1 as unknown as string }]))).toBe("invalid");
     });
 
     it("rejects every operation after close", async () => {
       const s = await open();
       await s.close();
       expect(await codeOf(s.create(newRequest(1)))).toBe("closed");
-      expect(await codeOf(s.consumeToken("t", "d"))).toBe("closed");
-      expect(await codeOf(s.isConsumed(["t"]))).toBe("closed");
+      expect(await codeOf(consume1(s, "t", "d"))).toBe("closed");
+      expect(await codeOf(s.tokenStatus([{ token_id: "t" }]))).toBe("closed");
     });
   });
 }

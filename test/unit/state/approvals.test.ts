@@ -3,8 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../../src/engine/canon.js";
-import { FileApprovalStore, isApprovalStoreError } from "../../../src/state/approvals.js";
+import { FileApprovalStore, isApprovalStoreError, type ApprovalStore, type FileApprovalStoreOptions } from "../../../src/state/approvals.js";
+import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
 import { T0, newRequest, runApprovalStoreContract, tokenFor } from "./approvals.contract.js";
+
+const signer = Ed25519KeyPair.generate();
+const openAt = (o: Omit<FileApprovalStoreOptions, "signer">) => FileApprovalStore.open({ signer, ...o });
+const consume1 = (s: ApprovalStore, id: string, d: string, exp?: string) => s.consumeTokens([{ token_id: id, ...(exp ? { expires_at: exp } : {}) }], d);
+const codeOf = (e: unknown) => (isApprovalStoreError(e) ? e.code : `not a store error: ${String(e)}`);
 
 const dirs: string[] = [];
 async function freshDir(): Promise<string> {
@@ -17,14 +23,14 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-runApprovalStoreContract("file", async (now) => FileApprovalStore.open({ dir: await freshDir(), now, sweepIntervalMs: 0 }));
+runApprovalStoreContract("file", async (now) => openAt({ dir: await freshDir(), now, sweepIntervalMs: 0 }));
 
 describe("FileApprovalStore durability", () => {
   let dir: string;
   let clock: number;
   const stores: FileApprovalStore[] = [];
   const openStore = async (): Promise<FileApprovalStore> => {
-    const s = await FileApprovalStore.open({ dir, now: () => clock, sweepIntervalMs: 0 });
+    const s = await openAt({ dir, now: () => clock, sweepIntervalMs: 0 });
     stores.push(s);
     return s;
   };
@@ -47,21 +53,21 @@ describe("FileApprovalStore durability", () => {
     const consumed = (await s.create(newRequest(4))).request;
     const t4 = tokenFor(consumed.intent_digest, consumed.policy_digest, "alice", clock);
     await s.grant(consumed.approval_request_id, t4);
-    expect(await s.consumeToken(t4.token_id, consumed.intent_digest, t4.expires_at)).toBe(true);
+    expect(await consume1(s, t4.token_id, consumed.intent_digest, t4.expires_at)).toBe(true);
     await s.close();
 
     s = await openStore();
-    expect(s.recovery).toMatchObject({ requests: 4, consumed_tokens: 1, torn_bytes: 0 });
+    expect(s.recovery).toMatchObject({ requests: 4, spent_tokens: 1, torn_bytes: 0 });
     expect((await s.get(pending.approval_request_id))!.state).toBe("pending");
     expect(await s.get(granted.approval_request_id)).toMatchObject({ state: "granted", approvers: ["alice"] });
     expect((await s.get(granted.approval_request_id))!.tokens[0]).toEqual(t);
     expect(await s.get(denied.approval_request_id)).toMatchObject({ state: "denied", denied_by: "bob" });
     expect((await s.get(consumed.approval_request_id))!.state).toBe("consumed");
     // the single-use mark survived: no replay after restart
-    expect(await s.consumeToken(t4.token_id, consumed.intent_digest)).toBe(false);
+    expect(await consume1(s, t4.token_id, consumed.intent_digest)).toBe(false);
     // idempotent create still finds the open request after restart
     expect((await s.create(newRequest(1))).request.approval_request_id).toBe(pending.approval_request_id);
-    expect(await s.consumeToken(t.token_id, granted.intent_digest)).toBe(true);
+    expect(await consume1(s, t.token_id, granted.intent_digest)).toBe(true);
   });
 
   it("a delegated request keeps its delegation_binding_digest across a restart and compaction", async () => {
@@ -79,58 +85,62 @@ describe("FileApprovalStore durability", () => {
     expect(await s.grant(request.approval_request_id, unbound).catch((e: unknown) => isApprovalStoreError(e) && e.code)).toBe("invalid");
   });
 
-  it("compacts the journal on open", async () => {
+  it("compacts the journal on open: a signed anchor plus the surviving state, continuing the chain", async () => {
     let s = await openStore();
-    const { request } = await s.create(newRequest(1));
+    const { request } = await s.create(newRequest(1, { required_approvals: 3 }));
     for (let i = 0; i < 3; i++) await s.grant(request.approval_request_id, tokenFor(request.intent_digest, request.policy_digest, `a${i}`, clock + i));
+    const head = s.head();
     await s.close();
     const before = (await readFile(join(dir, "approvals.jsonl"), "utf8")).trim().split("\n").length;
-    expect(before).toBe(4);
     s = await openStore();
-    expect(s.recovery.journal_lines).toBe(4);
-    const after = (await readFile(join(dir, "approvals.jsonl"), "utf8")).trim().split("\n").length;
-    expect(after).toBe(1);
+    expect(s.recovery.journal_lines).toBe(before);
+    const lines = (await readFile(join(dir, "approvals.jsonl"), "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(2); // anchor + one put
+    const anchor = JSON.parse(lines[0]!).anchor;
+    expect(anchor).toMatchObject({ schema_id: "gait.approvals.anchor", seq: head.seq, hash: head.hash, key_id: signer.keyId });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ seq: head.seq + 1, prev: head.hash });
     expect((await s.get(request.approval_request_id))!.tokens).toHaveLength(3);
   });
 
-  it("drops terminal requests and expired consumed-token marks older than the retention at compaction", async () => {
+  it("drops terminal requests and expired spent-token marks older than the retention at compaction", async () => {
     let s = await openStore();
     const { request } = await s.create(newRequest(1));
     await s.deny(request.approval_request_id, "bob", "no");
-    await s.consumeToken("old-token", "d", "2026-03-01T12:05:00Z");
-    await s.consumeToken("forever-token", "d");
+    await consume1(s, "old-token", "d", "2026-03-01T12:05:00Z");
+    await consume1(s, "forever-token", "d");
     await s.close();
     clock = T0 + 8 * 86_400_000;
     s = await openStore();
     expect(await s.get(request.approval_request_id)).toBeUndefined();
-    expect(s.recovery).toMatchObject({ requests: 0, consumed_tokens: 1 });
-    expect(await s.consumeToken("forever-token", "d")).toBe(false);
+    expect(s.recovery).toMatchObject({ requests: 0, spent_tokens: 1 });
+    expect(await consume1(s, "forever-token", "d")).toBe(false);
   });
 
   it("ignores a torn final line (an interrupted write) and reports it", async () => {
     let s = await openStore();
     const { request } = await s.create(newRequest(1));
     await s.close();
-    await appendFile(join(dir, "approvals.jsonl"), '{"op":"consume","at":"2026');
+    const torn = '{"seq":9,"prev":"00","op":{"op":"consume","at":"2026';
+    await appendFile(join(dir, "approvals.jsonl"), torn);
     s = await openStore();
-    expect(s.recovery.torn_bytes).toBe(26);
+    expect(s.recovery.torn_bytes).toBe(Buffer.byteLength(torn));
     expect((await s.get(request.approval_request_id))!.state).toBe("pending");
-    expect(await s.consumeToken("t", "d")).toBe(true);
+    expect(await consume1(s, "t", "d")).toBe(true);
   });
 
   it("refuses to open when a middle journal line is unreadable (fails closed)", async () => {
     const s = await openStore();
-    await s.consumeToken("t1", "d");
-    await s.consumeToken("t2", "d");
+    await consume1(s, "t1", "d");
+    await consume1(s, "t2", "d");
     await s.close();
     stores.pop();
     const path = join(dir, "approvals.jsonl");
     const lines = (await readFile(path, "utf8")).split("\n");
-    lines[0] = "garbage";
+    lines[1] = "garbage";
     await writeFile(path, lines.join("\n"));
-    const err = await FileApprovalStore.open({ dir, sweepIntervalMs: 0 }).catch((e: unknown) => e);
-    expect(isApprovalStoreError(err) && err.code).toBe("corrupt");
-    expect((err as Error).message).toMatch(/line 1 is unreadable/);
+    const err = await openAt({ dir, sweepIntervalMs: 0 }).catch((e: unknown) => e);
+    expect(codeOf(err)).toBe("corrupt");
+    expect((err as Error).message).toMatch(/line 2: not JSON/);
   });
 
   it("a failed fsync rejects the consumption (never true or false) and every later mutation until reopened", async () => {
@@ -139,21 +149,21 @@ describe("FileApprovalStore durability", () => {
     const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
     await probe.close();
     vi.spyOn(proto, "datasync").mockRejectedValueOnce(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
-    const err = await s.consumeToken("t1", "d").catch((e: unknown) => e);
+    const err = await consume1(s, "t1", "d").catch((e: unknown) => e);
     expect(isApprovalStoreError(err) && err.code).toBe("io");
     expect((err as Error).message).toMatch(/EIO/);
     const later = await s.create(newRequest(1)).catch((e: unknown) => e);
     expect(isApprovalStoreError(later) && later.code).toBe("failed");
-    const later2 = await s.consumeToken("t2", "d").catch((e: unknown) => e);
+    const later2 = await consume1(s, "t2", "d").catch((e: unknown) => e);
     expect(isApprovalStoreError(later2) && later2.code).toBe("failed");
     await s.close();
     vi.restoreAllMocks();
     s = await openStore();
     // the errored consumption's line reached the file (only its fsync failed): after restart the token counts as
     // used, the safe direction (the caller denied that decision, and the token cannot let a later one through)
-    expect(await s.consumeToken("t1", "d")).toBe(false);
+    expect(await consume1(s, "t1", "d")).toBe(false);
     // t2 was refused before anything was written
-    expect(await s.consumeToken("t2", "d")).toBe(true);
+    expect(await consume1(s, "t2", "d")).toBe(true);
   });
 
   it("a failed write rejects the mutation and leaves memory unchanged", async () => {
@@ -169,12 +179,12 @@ describe("FileApprovalStore durability", () => {
 
   it("refuses a second open of the same directory", async () => {
     await openStore();
-    const err = await FileApprovalStore.open({ dir, sweepIntervalMs: 0 }).catch((e: unknown) => e);
-    expect(isApprovalStoreError(err) && err.code).toBe("locked");
+    const err = await openAt({ dir, sweepIntervalMs: 0 }).catch((e: unknown) => e);
+    expect(codeOf(err)).toBe("locked");
   });
 
   it("the background sweep persists expiry", async () => {
-    const s = await FileApprovalStore.open({ dir, now: () => clock, sweepIntervalMs: 5 });
+    const s = await openAt({ dir, now: () => clock, sweepIntervalMs: 5 });
     stores.push(s);
     const { request } = await s.create(newRequest(1, { ttl_ms: 1000 }));
     clock += 5000;
@@ -185,5 +195,108 @@ describe("FileApprovalStore durability", () => {
     }
     expect(await readFile(join(dir, "approvals.jsonl"), "utf8")).toContain('"state":"expired"');
     expect((await s.get(request.approval_request_id))!.state).toBe("expired");
+  });
+
+  // ---- issue 7 item 6: lost state is noticed ------------------------------------------------------------------
+
+  /** A ledger with one spent token (the replay a rollback would enable) and a few more entries. */
+  async function spentLedger(): Promise<{ spent: string; intent: string }> {
+    const s = await openStore();
+    const { request } = await s.create(newRequest(1));
+    const t = tokenFor(request.intent_digest, request.policy_digest, "alice", clock);
+    await s.grant(request.approval_request_id, t);
+    await s.create(newRequest(2));
+    expect(await consume1(s, t.token_id, request.intent_digest, t.expires_at)).toBe(true);
+    await s.close();
+    stores.pop();
+    return { spent: t.token_id, intent: request.intent_digest };
+  }
+  const refused = async (why: RegExp, code = "rolled_back") => {
+    const err = await openAt({ dir, now: () => clock, sweepIntervalMs: 0 }).catch((e: unknown) => e);
+    expect(codeOf(err)).toBe(code);
+    expect((err as Error).message).toMatch(why);
+    expect((err as Error).message).toMatch(/--reset-approval-state/); // says how to recover
+  };
+
+  it("refuses to start on an emptied journal (spent tokens would be good again)", async () => {
+    await spentLedger();
+    await writeFile(join(dir, "approvals.jsonl"), "");
+    await refused(/missing or empty but the head marker records/);
+  });
+
+  it("refuses to start when the consume line was deleted", async () => {
+    await spentLedger();
+    {
+      // a consume line in the middle: the chain is broken
+      const s = await openStore();
+      await consume1(s, "mid", "d");
+      await s.create(newRequest(9));
+      await s.close();
+      stores.pop();
+      const path = join(dir, "approvals.jsonl");
+      const lines = (await readFile(path, "utf8")).trim().split("\n");
+      await writeFile(path, lines.filter((l) => !l.includes('"mid"')).join("\n") + "\n");
+      const err = await openAt({ dir, now: () => clock, sweepIntervalMs: 0 }).catch((e: unknown) => e);
+      // the line after the gap is the last one, so it reads as a torn tail: either way the ledger is refused
+      expect(["corrupt", "rolled_back"]).toContain(codeOf(err));
+      expect((err as Error).message).toMatch(/entries missing or reordered|behind its head marker/);
+      await writeFile(path, lines.join("\n") + "\n"); // put it back
+    }
+    const path = join(dir, "approvals.jsonl");
+    const lines = (await readFile(path, "utf8")).trim().split("\n");
+    await writeFile(path, lines.filter((l) => !l.includes('"op":"consume"')).join("\n") + "\n");
+    // the consume op was the newest line: the journal now ends behind its marker
+    await refused(/behind its head marker/);
+  });
+
+  it("refuses to start when the journal was cut at a line boundary", async () => {
+    const { spent, intent } = await spentLedger();
+    let s = await openStore(); // compacts: anchor + snapshot
+    await consume1(s, "later", intent);
+    await s.close();
+    stores.pop();
+    const path = join(dir, "approvals.jsonl");
+    const lines = (await readFile(path, "utf8")).trim().split("\n");
+    await writeFile(path, lines.slice(0, -1).join("\n") + "\n");
+    await refused(/behind its head marker/);
+    expect(spent).toBeTruthy();
+  });
+
+  it("refuses to start when the head marker was deleted but the journal has entries", async () => {
+    await spentLedger();
+    await rm(join(dir, "approvals.head"));
+    await refused(/head marker approvals.head is missing/);
+  });
+
+  it("refuses a journal whose entry was altered, or replaced by an older copy", async () => {
+    await spentLedger();
+    const path = join(dir, "approvals.jsonl");
+    const text = await readFile(path, "utf8");
+    await writeFile(path, text.replace('"tool_name":"tool.write"', '"tool_name":"tool.read"'));
+    const err = await openAt({ dir, now: () => clock, sweepIntervalMs: 0 }).catch((e: unknown) => e);
+    expect(codeOf(err)).toBe("corrupt");
+    expect((err as Error).message).toMatch(/hash mismatch/);
+  });
+
+  it("--reset-approval-state starts a fresh ledger that refuses every token issued before the reset", async () => {
+    const { spent, intent } = await spentLedger();
+    await writeFile(join(dir, "approvals.jsonl"), ""); // lost
+    clock += 1000;
+    const s = await openAt({ dir, now: () => clock, sweepIntervalMs: 0, reset: true });
+    stores.push(s);
+    expect(s.recovery.not_before).toBe("2026-03-01T12:00:01Z");
+    expect(s.recovery.reset_moved_to).toMatch(/reset-/);
+    // the spent token (created before the reset) is refused although the ledger forgot it
+    expect(await s.tokenStatus([{ token_id: spent, created_at: "2026-03-01T12:00:00Z" }])).toEqual(new Map([[spent, "revoked"]]));
+    expect(await s.consumeTokens([{ token_id: spent, created_at: "2026-03-01T12:00:00Z" }], intent)).toBe(false);
+    // a token without a creation time is refused too; a token minted after the reset works
+    expect(await s.consumeTokens([{ token_id: "no-time" }], intent)).toBe(false);
+    expect(await s.consumeTokens([{ token_id: "fresh", created_at: "2026-03-01T12:00:02Z" }], intent)).toBe(true);
+    await s.close();
+    stores.pop();
+    // the floor is durable (in the anchor and the marker)
+    const again = await openStore();
+    expect(again.recovery.not_before).toBe("2026-03-01T12:00:01Z");
+    expect(await again.consumeTokens([{ token_id: "other-old", created_at: "2026-03-01T12:00:00Z" }], intent)).toBe(false);
   });
 });

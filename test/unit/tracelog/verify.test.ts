@@ -202,14 +202,43 @@ describe("verifyLogDir", () => {
     expect(r.error).toMatch(/its anchor \(seq \d+\) does not continue/);
   });
 
-  it("accepts a log whose oldest segments were removed (retention), anchored by a signed checkpoint", async () => {
+  it("accepts a log whose oldest segments were removed by retention, anchored by a signed checkpoint", async () => {
+    await rm(dir, { recursive: true, force: true });
+    const log = await TraceLog.open({ dir, signer: key, maxSegmentBytes: 3000, checkpointIntervalMs: 0, maxCount: 15, retentionIntervalMs: 0 });
+    for (let i = 0; i < 30; i++) await log.append(makeRecord(key, i));
+    expect((await log.sweepRetention()).removed_segments.length).toBeGreaterThan(0);
+    await log.close();
+    const r = await verifyLogDir(dir, key, { requireSealed: true, requireHead: true });
+    expect(r).toMatchObject({ ok: true, from_genesis: false, head_marker: "ok", last_seq: 30 });
+    expect(r.first_seq).toBeGreaterThan(1);
+  });
+
+  it("detects oldest segments removed by hand (below the retention floor the head marker records)", async () => {
     const segs = await multiSegmentLog();
     await rm(segs[0]!);
-    await rm(segs[1]!);
     const r = await verifyLogDir(dir, key, { requireSealed: true });
-    expect(r.ok).toBe(true);
-    expect(r.from_genesis).toBe(false);
-    expect(r.first_seq).toBeGreaterThan(1);
+    expect(r).toMatchObject({ ok: false, head_marker: "mismatch" });
+    expect(r.error).toMatch(/missing below the first segment/);
+  });
+
+  it("detects a log cut at a line boundary, which the head marker still remembers", async () => {
+    const segs = await multiSegmentLog();
+    const last = segs[segs.length - 1]!;
+    const l = await readLines(last);
+    await writeLines(last, l.slice(0, -3)); // the close checkpoint and two entries
+    expect((await verifySegmentFile(last, key)).ok).toBe(true); // the file alone looks fine ...
+    expect((await verifySegmentFile(last, key, { requireSealed: true })).ok).toBe(false); // ... unless a seal is required
+    const r = await verifyLogDir(dir, key);
+    expect(r).toMatchObject({ ok: false, head_marker: "mismatch" });
+    expect(r.error).toMatch(/behind its head marker \(entry 30\)/);
+  });
+
+  it("detects the newest segment deleted", async () => {
+    const segs = await multiSegmentLog();
+    await rm(segs[segs.length - 1]!);
+    const r = await verifyLogDir(dir, key);
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/behind its head marker/);
   });
 
   it("detects a renamed segment (its name and its anchor disagree)", async () => {

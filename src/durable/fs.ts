@@ -69,7 +69,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await syncDir(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory so a created, renamed or removed name in it is durable. Best effort: some filesystems refuse. */
+export async function syncDir(dir: string): Promise<void> {
   let h: fsp.FileHandle | undefined;
   try {
     h = await fsp.open(dir || ".", fsc.O_RDONLY);
