@@ -5,6 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
+import * as http2 from "node:http2";
 import {
   create,
   fromBinary,
@@ -118,6 +119,20 @@ export interface HandlerContext {
   cancelled(): boolean;
 }
 
+/** The HTTP/2 stream under a grpc-js server call (internal to grpc-js: found by walking its call chain). */
+function resetStream(call: object, code: number): void {
+  let c: unknown = call;
+  for (let i = 0; i < 8 && c && typeof c === "object"; i++) {
+    const st = (c as { stream?: { close?: (code: number) => void; destroyed?: boolean } }).stream;
+    if (st && typeof st.close === "function") {
+      if (!st.destroyed) st.close(code);
+      return;
+    }
+    c = (c as { call?: unknown; nextCall?: unknown }).call ?? (c as { nextCall?: unknown }).nextCall;
+  }
+  (call as { destroy?: () => void }).destroy?.(); // grpc-js changed its internals: at least drop our side
+}
+
 /** Request types of methods whose requests a {@link RequestDecoders} entry decodes (instead of the message). */
 export type RequestOverrides<S extends AnyGenService> = { [K in keyof Methods<S>]?: unknown };
 
@@ -174,6 +189,21 @@ class CallContext implements HandlerContext {
   }
 }
 
+/**
+ * Bounds for server-streaming calls, shared by every service and listener it is given to: at most `max` streams at
+ * once (a further one is refused with `onLimit`), and a stream whose client stops reading for `stallMs` is ended
+ * with `onStall` (its buffered messages are released). Without it, each idle subscriber costs memory without bound.
+ */
+export class StreamLimits {
+  active = 0;
+  constructor(
+    readonly max: number,
+    readonly stallMs: number,
+    readonly onLimit: (method: string) => GrpcError,
+    readonly onStall: (method: string) => GrpcError,
+  ) {}
+}
+
 export interface AddServiceOptions<R = {}> {
   /** Turns an unexpected (non-GrpcError) throw into a status, typically after logging it. Default: generic INTERNAL. */
   onUnexpected?: (e: unknown) => GrpcError;
@@ -181,6 +211,8 @@ export interface AddServiceOptions<R = {}> {
   requestDecoders?: { [K in keyof R]: (buf: Buffer) => R[K] };
   /** The status for a request the decoder refused. Default: INVALID_ARGUMENT with the decoder's message. */
   onDecodeError?: (e: Error) => GrpcError;
+  /** Limits for server-streaming methods (see {@link StreamLimits}). Default: none. */
+  streams?: StreamLimits;
 }
 
 /** Turn the typed impl into grpc-js handlers and add them to the server. */
@@ -230,19 +262,51 @@ export function addService<S extends AnyGenService, R extends RequestOverrides<S
           call.emit("error", toServiceError(decodeError(call.request)));
           return;
         }
+        const limits = opts.streams;
+        if (limits && limits.active >= limits.max) {
+          ctx.finish();
+          call.emit("error", toServiceError(limits.onLimit(m.name)));
+          return;
+        }
+        if (limits) limits.active++;
+        let stalled = false;
         try {
           for await (const msg of fn.call(impl, call.request, ctx) as AsyncIterable<unknown>) {
             if (call.cancelled) return; // for-await calls the generator's return()
-            // back-pressure: a slow reader slows the producer down; rejects on cancel
-            if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
+            // back-pressure: a slow reader slows the producer down; rejects on cancel. A reader that stops for
+            // good is cut off after stallMs, so an idle subscriber cannot hold buffers forever.
+            if (!call.write(msg)) {
+              if (!limits) await once(call, "drain", { signal: ctx.signal });
+              else {
+                const timeout = AbortSignal.timeout(limits.stallMs);
+                try {
+                  await once(call, "drain", { signal: AbortSignal.any([ctx.signal, timeout]) });
+                } catch (e) {
+                  if (timeout.aborted && !ctx.signal.aborted) {
+                    stalled = true;
+                    throw limits.onStall(m.name);
+                  }
+                  throw e;
+                }
+              }
+            }
           }
           call.end();
         } catch (e) {
           if (call.cancelled) return;
           ctx.finish();
+          if (stalled) {
+            // the client is not reading: a status would queue behind the unread messages and never arrive. Reset the
+            // stream with ENHANCE_YOUR_CALM, which gRPC clients report as RESOURCE_EXHAUSTED ("memory limit
+            // exceeded"), and release everything it buffered.
+            resetStream(call, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+            return;
+          }
           // NOT call.destroy(err): that drops queued messages and never sends a status (client hangs to its deadline).
           // grpc-js' own 'error' listener sets the status and end()s after flushing queued writes.
           call.emit("error", toServiceError(e, opts.onUnexpected));
+        } finally {
+          if (limits) limits.active--;
         }
       };
     }

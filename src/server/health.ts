@@ -4,7 +4,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { EventEmitter, on } from "node:events";
-import { addService, GrpcError } from "./grpc-adapter.js";
+import { addService, GrpcError, type StreamLimits } from "./grpc-adapter.js";
 import { Health, HealthCheckResponse_ServingStatus as S } from "../gen/grpc/health/v1/health_pb.js";
 
 export { S as ServingStatus };
@@ -24,7 +24,7 @@ export class HealthStatus {
   get(service: string): S | undefined {
     return this.m.get(service);
   }
-  addTo(server: grpc.Server): void {
+  addTo(server: grpc.Server, streams?: StreamLimits): void {
     const m = this.m;
     const ev = this.ev;
     addService(server, Health, {
@@ -44,6 +44,6 @@ export class HealthStatus {
       list() {
         return { statuses: Object.fromEntries([...m].map(([k, v]) => [k, { status: v }])) };
       },
-    });
+    }, { streams });
   }
 }

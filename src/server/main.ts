@@ -26,7 +26,7 @@ import { loadServerKeys } from "./keys.js";
 import { PolicyHolder, watchFile } from "./policy-holder.js";
 import { HealthStatus, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
-import { addService, type GrpcError } from "./grpc-adapter.js";
+import { addService, StreamLimits, type GrpcError } from "./grpc-adapter.js";
 import { bindUds, removeSocket } from "./uds.js";
 import { ServerMetrics } from "./metrics.js";
 import { DecisionService, type KillSwitchSource } from "./decision.js";
@@ -315,6 +315,21 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     metrics.failClosed.inc({ reason: "INTERNAL" });
     return gateError(grpc.status.INTERNAL, ErrorReason.INTERNAL, "internal error (see server log)");
   };
+  // one budget of streaming calls (ExportTraces, health Watch) for every listener: an idle subscriber cannot hold
+  // buffers forever, and a flood of subscribers is refused instead of taking the process's memory
+  const streams = new StreamLimits(
+    cfg.maxExportStreams,
+    cfg.exportStallTimeoutMs,
+    (method) => {
+      metrics.failClosed.inc({ reason: "EXPORT_STALLED" });
+      return gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.EXPORT_STALLED, `${method}: too many streams open (limit ${cfg.maxExportStreams}, --max-export-streams); retry later`);
+    },
+    (method) => {
+      metrics.failClosed.inc({ reason: "EXPORT_STALLED" });
+      log.warn({ method, stall_ms: cfg.exportStallTimeoutMs }, "streaming call ended: its client stopped reading");
+      return gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.EXPORT_STALLED, `${method}: the client read nothing for ${cfg.exportStallTimeoutMs} ms; resume from the last received sequence + 1`);
+    },
+  );
   const grpcServers: { server: grpc.Server; addr: ListenAddr }[] = [];
   const makeServer = (role: ListenerRole): grpc.Server => {
     const server = new grpc.Server({
@@ -323,7 +338,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       // channelz bookkeeping costs two Date.now() calls, closures and counters per call; nothing here reads channelz
       "grpc.enable_channelz": 0,
     });
-    health.addTo(server);
+    health.addTo(server, streams);
     addReflection(server, [GateService, Health], [file_google_rpc_error_details, file_gait_gate_v1_error_reason]);
     addService(
       server,
@@ -349,6 +364,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
           metrics.failClosed.inc({ reason: "INVALID_REQUEST" });
           return invalidArgument(ErrorReason.INVALID_REQUEST, e.message);
         },
+        streams,
       },
     );
     return server;
@@ -415,7 +431,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   };
   const watchers: FSWatcher[] = [];
   try {
-    watchers.push(watchFile(cfg.policyPath, () => policy.reload()));
+    watchers.push(watchFile(cfg.policyPath, () => void policy.reloadWhenSettled()));
     if (cfg.killSwitchStatePath) watchers.push(watchFile(cfg.killSwitchStatePath, reloadKillSwitch));
   } catch (e) {
     log.warn({ err: (e as Error).message }, "file watching unavailable; reload with SIGHUP");
@@ -511,7 +527,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     shutdown,
     reload: () => {
       log.info("reload requested");
-      policy.reload();
+      void policy.reloadWhenSettled();
       if (cfg.killSwitchStatePath) reloadKillSwitch();
     },
     httpPort,

@@ -4,7 +4,7 @@
  * request. A reload that fails (unreadable file, parse error, digest mismatch) keeps the last good policy and is
  * reported (logs, GetServerInfo.policy_reload_error, health service "gait.gate.v1.PolicyReload" NOT_SERVING).
  */
-import { readFileSync, watch, type FSWatcher } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync, realpathSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import { parsePolicy } from "../engine/policy.js";
 import type { Policy } from "../engine/types.js";
@@ -88,11 +88,22 @@ export class PolicyHolder {
     this.listeners.push(fn);
   }
 
-  /** Re-read the file; on any failure keep the current policy. */
+  /**
+   * Re-read the file once; on any failure keep the current policy. Refuses (keeping the current policy) a file that
+   * a process holds open for writing, or that changed while it was read: a policy rewritten in place can parse as a
+   * valid YAML prefix of itself. Watchers and SIGHUP use {@link reloadWhenSettled}, which waits such a write out.
+   */
   reload(): ReloadOutcome {
     let out: ReloadOutcome;
     try {
+      const writer = openForWriting(this.path);
+      if (writer !== undefined) throw new PolicyLoadError(`policy ${this.path} is being written (open for writing by pid ${writer}); keeping the last good policy until the write is finished`);
+      const before = statSync(this.path);
       const next = loadPolicyFile(this.path, this.pin, this.check, true);
+      const after = statSync(this.path);
+      if (before.ino !== after.ino || before.size !== after.size || before.mtimeMs !== after.mtimeMs) {
+        throw new PolicyLoadError(`policy ${this.path} changed while it was read; keeping the last good policy until it settles`);
+      }
       const previousDigest = this.cur.digest;
       this.cur = next;
       this.lastError = undefined;
@@ -104,6 +115,86 @@ export class PolicyHolder {
     for (const l of this.listeners) l(out);
     return out;
   }
+
+  private settling: Promise<ReloadOutcome> | undefined;
+  private again = false;
+
+  /**
+   * Reload once the file has settled: no process holds it open for writing and it was last modified at least
+   * `settleMs` ago. A file that does not settle within `maxWaitMs` is reported as a failed reload (the current
+   * policy stays). Calls during a wait join it (and trigger one more read at its end).
+   */
+  reloadWhenSettled(settleMs = 250, maxWaitMs = 30_000): Promise<ReloadOutcome> {
+    if (this.settling) {
+      this.again = true;
+      return this.settling;
+    }
+    const run = async (): Promise<ReloadOutcome> => {
+      const deadline = Date.now() + maxWaitMs;
+      for (;;) {
+        this.again = false;
+        let busy: string | undefined;
+        try {
+          const st = statSync(this.path);
+          const writer = openForWriting(this.path);
+          if (writer !== undefined) busy = `open for writing by pid ${writer}`;
+          else if (Date.now() - st.mtimeMs < settleMs) busy = "modified moments ago";
+        } catch {
+          busy = undefined; // missing (mid-rename?): let reload() report it if it stays missing
+        }
+        if (!busy && !this.again) {
+          const out = this.reload();
+          if (out.ok || !/changed while it was read|is being written/.test(out.error) || Date.now() > deadline) return out;
+        } else if (busy && Date.now() > deadline) {
+          const error = `policy ${this.path} did not settle within ${maxWaitMs} ms (${busy}); keeping the last good policy`;
+          this.lastError = error;
+          const out: ReloadOutcome = { ok: false, error, digest: this.cur.digest };
+          for (const l of this.listeners) l(out);
+          return out;
+        }
+        await new Promise((r) => setTimeout(r, Math.max(20, settleMs / 2)));
+      }
+    };
+    this.settling = run().finally(() => (this.settling = undefined));
+    return this.settling;
+  }
+}
+
+/**
+ * A pid holding `path` open for writing (Linux /proc; only processes this user may inspect), or undefined. A policy
+ * rewritten in place is held open by its writer until the write is done.
+ */
+export function openForWriting(path: string): number | undefined {
+  let target: string;
+  try {
+    target = realpathSync(path);
+  } catch {
+    return undefined;
+  }
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined; // no /proc: the stat checks still apply
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== target) continue;
+        const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+        if (flags && (parseInt(flags[1]!, 8) & 3) !== 0) return Number(pid); // O_WRONLY or O_RDWR
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -132,6 +132,8 @@ export interface ReadOptions {
   follow?: boolean;
   /** Ends the iteration (quietly, without an error) when aborted. */
   signal?: AbortSignal;
+  /** Read size (bytes held per reader). @defaultValue 1 MiB (64 KiB with `follow`: followers are many and long-lived) */
+  chunkBytes?: number;
 }
 
 interface Segment {
@@ -342,7 +344,7 @@ export class TraceLog {
       }
       try {
         const start = indexFloor(seg, next);
-        const reader = new LineReader(fh, start.offset);
+        const reader = new LineReader(fh, start.offset, options.chunkBytes ?? (follow ? 64 * 1024 : undefined));
         for (;;) {
           const hadNext = this.segments.indexOf(seg) < this.segments.length - 1;
           const lines = await reader.readBatch();

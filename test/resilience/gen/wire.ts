@@ -253,3 +253,40 @@ export function requestBytes(desc: DescMessage, opts: WireOptions): fc.Arbitrary
     return Uint8Array.from([...b.slice(0, a), 0x80, ...b.slice(a)]); // a stray continuation byte
   });
 }
+
+// ---- JSON -> wire, keeping every own key (protobuf-es' fromJson drops a `__proto__` key) ------------------------
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** google.protobuf.Value fields of a JSON value. */
+export function valueFields(v: unknown): WireField[] {
+  if (v === null) return [{ no: 1, wire: 0, varint: [0] }];
+  if (typeof v === "number") {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(v);
+    return [{ no: 2, wire: 1, raw: [...b] }];
+  }
+  if (typeof v === "string") return [{ no: 3, wire: 2, body: enc(v) }];
+  if (typeof v === "boolean") return [{ no: 4, wire: 0, varint: [v ? 1 : 0] }];
+  if (Array.isArray(v)) return [{ no: 6, wire: 2, body: v.map((x) => ({ no: 1, wire: 2 as const, body: valueFields(x) })) }];
+  return [{ no: 5, wire: 2, body: structFields(v as Record<string, unknown>) }];
+}
+
+/** google.protobuf.Struct fields of a JSON object (own keys, `__proto__` included). */
+export function structFields(o: Record<string, unknown>): WireField[] {
+  return Object.keys(o).map((k) => ({ no: 1, wire: 2 as const, body: [{ no: 1, wire: 2 as const, body: enc(k) }, { no: 2, wire: 2 as const, body: valueFields(o[k]) }] }));
+}
+
+/** EvaluateRequest bytes for an intent given as JSON (tool_name, args, targets, context), plus approval tokens. */
+export function evaluateRequestBytes(intent: { tool_name: string; args?: Record<string, unknown>; targets?: { kind: string; value: string; operation?: string }[]; context?: Record<string, string> }, approvalTokens: string[] = []): Uint8Array {
+  const fields: WireField[] = [{ no: 1, wire: 2, body: enc(intent.tool_name) }];
+  if (intent.args) fields.push({ no: 2, wire: 2, body: structFields(intent.args) });
+  for (const t of intent.targets ?? []) {
+    fields.push({ no: 3, wire: 2, body: [{ no: 1, wire: 2, body: enc(t.kind) }, { no: 2, wire: 2, body: enc(t.value) }, ...(t.operation ? [{ no: 3, wire: 2 as const, body: enc(t.operation) }] : [])] });
+  }
+  if (intent.context) {
+    const names: Record<string, number> = { identity: 1, workspace: 2, risk_class: 3 };
+    fields.push({ no: 7, wire: 2, body: Object.entries(intent.context).map(([k, v]) => ({ no: names[k]!, wire: 2 as const, body: enc(v) })) });
+  }
+  return encodeWire([{ no: 1, wire: 2, body: fields }, ...approvalTokens.map((t) => ({ no: 5, wire: 2 as const, body: enc(t) }))]);
+}
