@@ -62,6 +62,14 @@ lint: setup ## buf lint, buf breaking against main, TypeScript type check
 test: setup build ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
 	./scripts/test-all.sh
 
+.PHONY: fuzz
+fuzz: setup build ## resilience suite scaled up (GAIT_FUZZ_SCALE, default 20); prints the counts
+	./scripts/fuzz.sh
+
+.PHONY: soak
+soak: setup build ## 10-minute load at 64 in flight (SOAK_SECONDS); fails on RSS or fd growth
+	./scripts/soak.sh
+
 .PHONY: run
 run: setup build ## start the decision service on the embedded defaults
 	./scripts/run.sh

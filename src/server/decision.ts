@@ -36,7 +36,7 @@ import type { ServerKeys } from "./keys.js";
 import type { PolicyHolder } from "./policy-holder.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { TraceLogPort } from "./ports.js";
-import type { ApprovalRequest, ApprovalStore, ConsumeRef, NewApprovalRequest, TokenBlock } from "../state/approvals.js";
+import { isApprovalStoreError, type ApprovalRequest, type ApprovalStore, type ConsumeRef, type NewApprovalRequest, type TokenBlock } from "../state/approvals.js";
 import type { SignedTraceRecord } from "../tracelog/format.js";
 
 /** Reason codes the service adds on top of Gait's catalogue (documented in docs/service.md). */
@@ -51,6 +51,8 @@ export const SERVICE_REASON = {
   requestExpired: "approval_request_expired",
   /** the approval request named by approval_request_id is still waiting for an operator */
   requestPending: "approval_request_pending",
+  /** no approval request was created for this require_approval: too many are open (the call still does not run) */
+  requestCapacity: "approval_request_capacity_exceeded",
 } as const;
 
 /** Kill-switch state loaded from `--kill-switch-state` at start and on file change / SIGHUP. */
@@ -368,9 +370,15 @@ export class DecisionService {
         };
         // a delegated call needs tokens bound to its delegation (gate.md §5): Approve mints them with this digest
         if (intent.delegation) req.delegation_binding_digest = delegationDigest(intent.delegation);
-        const { request, created } = await this.approvalsCall(() => d.approvals.create(req));
-        approvalRequestId = request.approval_request_id;
-        if (created) d.metrics.approvalsCreated.inc();
+        const made = await this.approvalsCall(() => d.approvals.create(req), true);
+        if (made) {
+          approvalRequestId = made.request.approval_request_id;
+          if (made.created) d.metrics.approvalsCreated.inc();
+        } else {
+          // too many open requests: the call still needs approval (it does not run); the operator sees no request
+          serviceReasons.push(SERVICE_REASON.requestCapacity);
+          warnings.push("approval request not created: too many open requests; answer or let some expire");
+        }
       }
     }
 
@@ -442,11 +450,18 @@ export class DecisionService {
     if (input.cancelled?.()) throw new GrpcError(grpc.status.CANCELLED, "call cancelled or deadline exceeded before a decision was recorded");
   }
 
-  /** Approval-store calls fail closed as UNAVAILABLE (STATE_UNAVAILABLE), never as a verdict. */
-  private async approvalsCall<T>(fn: () => Promise<T>): Promise<T> {
+  /** Approval-store calls fail closed as UNAVAILABLE (STATE_UNAVAILABLE), never as a verdict. With `full`, a store
+   * that is at capacity answers undefined instead (the caller keeps its restrictive verdict). */
+  private async approvalsCall<T>(fn: () => Promise<T>): Promise<T>;
+  private async approvalsCall<T>(fn: () => Promise<T>, full: true): Promise<T | undefined>;
+  private async approvalsCall<T>(fn: () => Promise<T>, full?: true): Promise<T | undefined> {
     try {
       return await fn();
     } catch (e) {
+      if (full && isApprovalStoreError(e) && e.code === "full") {
+        this.d.log.warn({ err: e.message }, "approval request not created");
+        return undefined;
+      }
       if (e instanceof GrpcError) throw e;
       this.d.log.error({ err: e }, "approval state unavailable");
       throw unavailable(ErrorReason.STATE_UNAVAILABLE, `approval state unavailable: ${(e as Error).message}`);

@@ -197,8 +197,9 @@ export class ApprovalStoreError extends Error {
   constructor(
     /** `not_found`, `conflict` (wrong state), `invalid` (bad input), `forbidden` (self-approval), `io` (this write
      * failed), `failed` (an earlier write failed; reopen), `closed`, `corrupt` (journal unreadable), `rolled_back`
-     * (state went backwards), `locked` (another process has it). */
-    readonly code: "not_found" | "conflict" | "invalid" | "forbidden" | "io" | "failed" | "closed" | "corrupt" | "rolled_back" | "locked",
+     * (state went backwards), `locked` (another process has it), `full` (too many open requests: a flood of distinct
+     * calls must not grow the ledger without bound). */
+    readonly code: "not_found" | "conflict" | "invalid" | "forbidden" | "full" | "io" | "failed" | "closed" | "corrupt" | "rolled_back" | "locked",
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -231,6 +232,10 @@ export interface FileApprovalStoreOptions {
   traceSeq?: () => number;
   /** Called with the new head after every durable change (the server records it in the trace log's marker). */
   onChange?: (head: LedgerHead) => void;
+  /** Open (pending or granted) requests kept at most; create() beyond it rejects `full`. @defaultValue 10000 */
+  maxOpen?: number;
+  /** Open requests one identity may have at most; create() beyond it rejects `full`. @defaultValue 100 */
+  maxOpenPerIdentity?: number;
   /** Receives background sweep problems and key-rotation notices. @defaultValue ignore */
   onWarning?: (message: string) => void;
 }
@@ -358,10 +363,18 @@ export class FileApprovalStore implements ApprovalStore {
     validateNew(input);
     return this.mutate(async () => {
       const now = this.now();
-      for (const r of this.requests.values()) {
-        if (r.intent_digest === input.intent_digest && r.policy_digest === input.policy_digest && this.isOpen(r, now)) {
-          return { request: clone(r), created: false };
-        }
+      const existingId = this.openByDigest.get(`${input.intent_digest}:${input.policy_digest}`);
+      const existing = existingId ? this.requests.get(existingId) : undefined;
+      if (existing && this.isOpen(existing, now)) return { request: clone(existing), created: false };
+      const who = identityKey(input.identity);
+      const maxOpen = this.opts.maxOpen ?? 10_000;
+      const maxMine = this.opts.maxOpenPerIdentity ?? 100;
+      // the counts include requests that expired since the last sweep: recount exactly only when they say "full"
+      if (this.openCount >= maxOpen || (this.openPerIdentity.get(who) ?? 0) >= maxMine) this.recountOpen(now);
+      const open = this.openCount;
+      const mine = this.openPerIdentity.get(who) ?? 0;
+      if (open >= maxOpen || mine >= maxMine) {
+        throw new ApprovalStoreError("full", open >= maxOpen ? `${open} approval requests are open (limit ${maxOpen}); answer or let some expire` : `identity ${JSON.stringify(input.identity)} has ${mine} open approval requests (limit ${maxMine})`);
       }
       const at = formatGoTime(now);
       const req: ApprovalRequest = {
@@ -386,17 +399,25 @@ export class FileApprovalStore implements ApprovalStore {
         updated_at: at,
         tokens: [],
       };
-      await this.write({ op: "put", request: req });
+      this.stage({ op: "put", request: req });
       return { request: clone(req), created: true };
     });
   }
 
+  /** After a failed commit the in-memory state may hold changes that never became durable: answer nothing. */
+  private readable(): void {
+    if (this.closed) throw new ApprovalStoreError("closed", "approval store is closed");
+    if (this.failure) throw new ApprovalStoreError("failed", `approval store is unavailable after a journal write failed (${this.failure.message}); reopen it`, { cause: this.failure });
+  }
+
   async get(id: string): Promise<ApprovalRequest | undefined> {
+    this.readable();
     const r = this.requests.get(id);
     return r ? this.view(r, this.now()) : undefined;
   }
 
   async list(query: ListQuery = {}): Promise<ListPage> {
+    this.readable();
     const size = Math.min(Math.max(1, Math.floor(query.page_size ?? 100)), 1000);
     const states = query.states?.length ? new Set(query.states) : undefined;
     const after = query.page_token ?? "";
@@ -457,7 +478,7 @@ export class FileApprovalStore implements ApprovalStore {
       next.approvers = distinctApprovers(next.tokens);
       if (next.approvers.length >= next.required_approvals) next.state = "granted";
       next.updated_at = formatGoTime(now);
-      await this.write({ op: "put", request: next });
+      this.stage({ op: "put", request: next });
       return { request: clone(next), token: clone(token), added: true };
     });
   }
@@ -473,9 +494,9 @@ export class FileApprovalStore implements ApprovalStore {
       }
       const at = formatGoTime(now);
       const next: ApprovalRequest = { ...clone(r), state: "denied", denied_by: deniedBy, deny_reason: reason, updated_at: at };
-      await this.write({ op: "put", request: next });
+      this.stage({ op: "put", request: next });
       // the tokens already minted for it are revoked: the agent may hold them (bearer artifacts)
-      if (r.tokens.length) await this.write({ op: "revoke", at, request_id: id, tokens: r.tokens.map(refOf) });
+      if (r.tokens.length) this.stage({ op: "revoke", at, request_id: id, tokens: r.tokens.map(refOf) });
       return clone(next);
     });
   }
@@ -486,7 +507,7 @@ export class FileApprovalStore implements ApprovalStore {
       let n = 0;
       for (const r of [...this.requests.values()]) {
         if (!OPEN_STATES.has(r.state) || this.effectiveState(r, now) !== "expired") continue;
-        await this.write({ op: "put", request: { ...clone(r), state: "expired", updated_at: formatGoTime(now) } });
+        this.stage({ op: "put", request: { ...clone(r), state: "expired", updated_at: formatGoTime(now) } });
         n++;
       }
       return n;
@@ -507,7 +528,7 @@ export class FileApprovalStore implements ApprovalStore {
       for (const r of this.requests.values()) {
         if (r.tokens.some((t) => ids.has(t.token_id))) for (const t of r.tokens) if (!all.has(t.token_id)) all.set(t.token_id, refOf(t));
       }
-      await this.write({ op: "consume", at: formatGoTime(this.now()), intent_digest: intentDigest, tokens: [...all.values()] });
+      this.stage({ op: "consume", at: formatGoTime(this.now()), intent_digest: intentDigest, tokens: [...all.values()] });
       return true;
     });
   }
@@ -516,7 +537,7 @@ export class FileApprovalStore implements ApprovalStore {
     if (!Array.isArray(tokens) || tokens.some((t) => !t || typeof t.token_id !== "string" || !t.token_id)) {
       throw new ApprovalStoreError("invalid", "tokenStatus needs a list of non-empty token ids");
     }
-    if (this.closed) throw new ApprovalStoreError("closed", "approval store is closed");
+    this.readable();
     const out = new Map<string, TokenBlock>();
     for (const t of tokens) {
       const b = this.blocked(t);
@@ -530,12 +551,52 @@ export class FileApprovalStore implements ApprovalStore {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
+    await this.durable(this.seq).catch(() => undefined);
     await this.fh?.close().catch(() => undefined);
+    if (!this.failure) await this.marker?.sync().catch(() => undefined);
     await this.marker?.close();
     await this.lock.release();
   }
 
   // ---- internals --------------------------------------------------------------------------------------------------
+
+  /** Open requests by `intent:policy` digest (the idempotency key of create), and open counts in total and per
+   * identity key, maintained as requests change (expiry is lazy: see recountOpen). */
+  private readonly openByDigest = new Map<string, string>();
+  private openCount = 0;
+  private readonly openPerIdentity = new Map<string, number>();
+
+  private countOpen(r: ApprovalRequest, delta: 1 | -1): void {
+    this.openCount += delta;
+    const k = identityKey(r.identity);
+    const n = (this.openPerIdentity.get(k) ?? 0) + delta;
+    if (n > 0) this.openPerIdentity.set(k, n);
+    else this.openPerIdentity.delete(k);
+    const key = `${r.intent_digest}:${r.policy_digest}`;
+    if (delta > 0) this.openByDigest.set(key, r.approval_request_id);
+    else if (this.openByDigest.get(key) === r.approval_request_id) this.openByDigest.delete(key);
+  }
+
+  private setRequest(r: ApprovalRequest): void {
+    const prev = this.requests.get(r.approval_request_id);
+    if (prev && OPEN_STATES.has(prev.state)) this.countOpen(prev, -1);
+    this.requests.set(r.approval_request_id, r);
+    if (OPEN_STATES.has(r.state)) this.countOpen(r, 1);
+  }
+
+  private deleteRequest(id: string): void {
+    const prev = this.requests.get(id);
+    if (prev && OPEN_STATES.has(prev.state)) this.countOpen(prev, -1);
+    this.requests.delete(id);
+  }
+
+  /** Recompute the open counts with expiry applied (a scan; used only when the counts say "full"). */
+  private recountOpen(now: number): void {
+    this.openCount = 0;
+    this.openPerIdentity.clear();
+    this.openByDigest.clear();
+    for (const r of this.requests.values()) if (this.isOpen(r, now)) this.countOpen(r, 1);
+  }
 
   /** Why `t` may not be used, or undefined. */
   private blocked(t: ConsumeRef): TokenBlock | undefined {
@@ -549,65 +610,123 @@ export class FileApprovalStore implements ApprovalStore {
     return undefined;
   }
 
-  /** Run `fn` after every earlier mutation (one writer), failing fast when closed or failed. */
-  private mutate<T>(fn: () => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
+  /**
+   * Run `fn` after every earlier mutation (one writer), failing fast when closed or failed. `fn` decides on the
+   * in-memory state and stages its journal ops (stage()); the next mutation may run at once, while the caller's
+   * promise resolves only after a group commit has made everything staged so far durable (one write and one fdatasync
+   * for all the mutations staged meanwhile). A failed commit rejects every waiting caller and fails the store.
+   */
+  private mutate<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = async (): Promise<{ value: T; seq: number }> => {
       if (this.closed) throw new ApprovalStoreError("closed", "approval store is closed");
       if (this.failure) {
         throw new ApprovalStoreError("failed", `approval store refuses changes after a journal write failed (${this.failure.message}); reopen it`, { cause: this.failure });
       }
-      return fn();
+      const value = await fn();
+      return { value, seq: this.seq };
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
-    return p;
+    return p.then(async ({ value, seq }) => {
+      await this.durable(seq);
+      return value;
+    });
   }
 
-  /** Append one chained journal line (fdatasync), apply it, then rewrite the marker; on failure fail closed. */
-  private async write(op: JournalOp): Promise<void> {
+  /** Apply `op` in memory and queue its chained journal line for the next group commit. */
+  private stage(op: JournalOp): void {
     const seq = this.seq + 1;
     const opText = JSON.stringify(op);
     const hash = opHash(this.hash, seq, opText);
-    const buf = Buffer.from(`{"seq":${seq},"prev":"${this.hash}","hash":"${hash}","op":${opText}}\n`);
-    try {
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
-        if (bytesWritten <= 0) throw new Error("write returned 0 bytes");
-        off += bytesWritten;
-      }
-      await this.fh.datasync();
-    } catch (e) {
-      this.failure = e as Error;
-      throw new ApprovalStoreError("io", `approval journal write failed (${(e as Error).message}); the change was not made`, { cause: e });
-    }
+    this.staged.push(`{"seq":${seq},"prev":"${this.hash}","hash":"${hash}","op":${opText}}\n`);
     this.seq = seq;
     this.hash = hash;
     this.apply(op);
-    this.opts.onChange?.({ seq, hash });
-    try {
-      await this.writeMarker();
-    } catch (e) {
-      // the change is durable in the journal; a marker that lags by one write is accepted at the next open
-      this.failure = e as Error;
-      throw new ApprovalStoreError("io", `approval head marker write failed (${(e as Error).message}); the store refuses further changes until reopened`, { cause: e });
-    }
   }
 
-  private async writeMarker(): Promise<void> {
-    const body = { seq: this.seq, hash: this.hash, ...(this.notBefore ? { not_before: this.notBefore } : {}) };
+  private staged: string[] = [];
+  private durableSeq = 0;
+  private flushing = false;
+  private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  /** Resolves once every journal line up to `seq` is durable. */
+  private durable(seq: number): Promise<void> {
+    if (seq <= this.durableSeq) return Promise.resolve();
+    if (this.failure && !this.flushing && !this.staged.length) return Promise.reject(this.ioError(this.failure));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ seq, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private ioError(cause: Error): ApprovalStoreError {
+    return new ApprovalStoreError("io", `approval journal write failed (${cause.message}); the change was not made durable, and the store refuses further changes until reopened`, { cause });
+  }
+
+  /** Group commit: write every staged line, fdatasync once, then release the waiters it covers; repeat. */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.staged.length && !this.failure) {
+        const lines = this.staged;
+        this.staged = [];
+        // the head these lines end at (stage() is synchronous: the last staged line is the current head)
+        const last = this.seq;
+        const lastHash = this.hash;
+        try {
+          const buf = Buffer.from(lines.join(""));
+          let off = 0;
+          while (off < buf.length) {
+            const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+            if (bytesWritten <= 0) throw new Error("write returned 0 bytes");
+            off += bytesWritten;
+          }
+          await this.fh.datasync();
+        } catch (e) {
+          this.failure = e as Error;
+          break;
+        }
+        this.durableSeq = last;
+        this.opts.onChange?.({ seq: last, hash: lastHash });
+        try {
+          // not fsynced per commit (the journal is): a process crash keeps it (page cache), an OS crash can leave it
+          // behind the journal, which only weakens the next start's check. It is fsynced at close and compaction.
+          await this.writeMarker(false, last, lastHash);
+        } catch (e) {
+          this.failure = e as Error; // the journal is durable; the marker lags (accepted at the next open)
+        }
+        this.release();
+      }
+    } finally {
+      this.flushing = false;
+    }
+    if (this.failure) {
+      const err = this.ioError(this.failure);
+      for (const w of this.waiters.splice(0)) w.reject(err);
+    } else this.release();
+  }
+
+  private release(): void {
+    const keep: typeof this.waiters = [];
+    for (const w of this.waiters) (w.seq <= this.durableSeq ? w.resolve : () => keep.push(w))();
+    this.waiters = keep;
+  }
+
+  /** Rewrite the marker for the head (seq, hash): never a head whose lines are not durable yet. */
+  private async writeMarker(sync = true, seq = this.seq, hash = this.hash): Promise<void> {
+    const body = { seq, hash, ...(this.notBefore ? { not_before: this.notBefore } : {}) };
     const mark: HeadMark = {
       ...body,
       trace_seq: this.opts.traceSeq?.() ?? 0,
       key_id: this.opts.signer.keyId,
       signature: signDocument({ schema_id: "gait.approvals.head", ...body }, this.opts.signer),
     };
-    await this.marker.write(mark, { sync: true });
+    await this.marker.write(mark, { sync });
   }
 
   private apply(op: JournalOp): void {
     if (op.op === "put") {
-      this.requests.set(op.request.approval_request_id, op.request);
+      this.setRequest(op.request);
       return;
     }
     const target = op.op === "consume" ? this.spent : this.revoked;
@@ -616,7 +735,7 @@ export class FileApprovalStore implements ApprovalStore {
       const ids = new Set(op.tokens.map((t) => t.token_id));
       for (const [id, r] of this.requests) {
         if ((r.state === "granted" || r.state === "pending") && r.tokens.some((t) => ids.has(t.token_id))) {
-          this.requests.set(id, { ...r, state: "consumed", consumed_at: op.at, updated_at: op.at });
+          this.setRequest({ ...r, state: "consumed", consumed_at: op.at, updated_at: op.at });
         }
       }
     }
@@ -815,7 +934,7 @@ export class FileApprovalStore implements ApprovalStore {
     const retain = this.opts.retainMs ?? 7 * DAY_MS;
     for (const [id, r] of this.requests) {
       const st = this.effectiveState(r, now);
-      if (!OPEN_STATES.has(st) && now - (timeMs(r.updated_at) ?? 0) > retain && now - (timeMs(r.expires_at) ?? 0) > retain) this.requests.delete(id);
+      if (!OPEN_STATES.has(st) && now - (timeMs(r.updated_at) ?? 0) > retain && now - (timeMs(r.expires_at) ?? 0) > retain) this.deleteRequest(id);
     }
     for (const marks of [this.spent, this.revoked]) {
       for (const [id, c] of marks) {
@@ -851,6 +970,7 @@ export class FileApprovalStore implements ApprovalStore {
     await writeFileAtomic(join(this.dir, JOURNAL), out.map((l) => l + "\n").join(""), 0o600);
     this.seq = seq;
     this.hash = hash;
+    this.durableSeq = seq;
     await this.writeMarker();
   }
 }

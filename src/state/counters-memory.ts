@@ -12,6 +12,11 @@ interface Bucket {
 
 export class MemoryCounterStore implements CounterStore {
   private readonly buckets = new Map<string, Bucket>();
+  /**
+   * @param maxBuckets live buckets kept at most: a flood of distinct keys (identities are client-asserted) cannot grow
+   * memory without bound. A new key beyond it is denied (the engine blocks the call as rate-limited): fail closed.
+   */
+  constructor(private readonly maxBuckets = 1_000_000) {}
   /** earliest expiry among stored buckets: pruning scans only once something can have expired */
   private nextExpiryMs = Number.POSITIVE_INFINITY;
 
@@ -22,6 +27,7 @@ export class MemoryCounterStore implements CounterStore {
   async consume(key: string, limit: number, bucketExpiresAtMs: number, nowMs: number = Date.now()): Promise<{ allowed: boolean; used: number }> {
     this.prune(nowMs, key);
     const bucket = this.buckets.get(key);
+    if (!bucket && this.buckets.size >= this.maxBuckets) return { allowed: false, used: 0 };
     const used = bucket?.count ?? 0;
     if (used >= limit) return { allowed: false, used };
     const next = used + 1;

@@ -149,6 +149,13 @@ describe("approval binding attacks", () => {
     expect(second.request?.grantedApprovals).toBe(1);
   });
 
+  it("a flood of distinct calls needing approval does not grow the ledger: beyond 100 open requests per identity none is created", async () => {
+    const flood = await Promise.all(Array.from({ length: 130 }, (_, i) => evaluate({ ...call("tool.write", { flood: i }), context: { ...CONTEXT, identity: "flooder" } })));
+    expect(flood.every((r) => r.verdict === Verdict.REQUIRE_APPROVAL)).toBe(true);
+    expect(flood.filter((r) => r.approvalRequestId !== "")).toHaveLength(100);
+    expect(flood.filter((r) => r.reasonCodes.includes("approval_request_capacity_exceeded"))).toHaveLength(30);
+  });
+
   it("the agent whose call waits cannot approve it", async () => {
     const first = await evaluate(call("tool.write", { path: "/self" }));
     const e = await rejects(grant(first.approvalRequestId, "Agent-1"));

@@ -13,7 +13,6 @@ import { toBinary, create } from "@bufbuild/protobuf";
 import { ExportTracesRequestSchema } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
 import { BASE_POLICY, cleanup, intent, startServer, type Server } from "../integration/harness.js";
-import { runs } from "./oracle.js";
 import { report } from "./report.js";
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
@@ -35,7 +34,7 @@ describe("stalled export subscribers", () => {
   it("are bounded, cut off with RESOURCE_EXHAUSTED, and leave memory bounded", async () => {
     const pid = s.child.pid!;
     const before = rssMb(pid);
-    const n = runs(2000);
+    const n = 2000; // the figure the issue asks for; not scaled by make fuzz
     // raw HTTP/2 clients that send the ExportTraces request and then never read: no WINDOW_UPDATE ever reaches the
     // server, as with a client that is stuck (a grpc-js client would keep reading into its own memory)
     const sessions = Array.from({ length: 20 }, () => http2.connect("http://localhost", { createConnection: () => connect(s.socket) }));

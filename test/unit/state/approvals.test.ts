@@ -166,7 +166,7 @@ describe("FileApprovalStore durability", () => {
     expect(await consume1(s, "t2", "d")).toBe(true);
   });
 
-  it("a failed write rejects the mutation and leaves memory unchanged", async () => {
+  it("a failed write rejects the mutation, and the store answers nothing (reads included) until reopened", async () => {
     const s = await openStore();
     const probe = await open(join(dir, "probe"), "w");
     const proto = Object.getPrototypeOf(probe) as { write: () => Promise<unknown> };
@@ -174,7 +174,8 @@ describe("FileApprovalStore durability", () => {
     vi.spyOn(proto, "write").mockRejectedValueOnce(Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" }));
     const err = await s.create(newRequest(1)).catch((e: unknown) => e);
     expect(isApprovalStoreError(err) && err.code).toBe("io");
-    expect((await s.list()).requests).toEqual([]);
+    expect(codeOf(await s.list().catch((e: unknown) => e))).toBe("failed");
+    expect(codeOf(await s.tokenStatus([{ token_id: "t" }]).catch((e: unknown) => e))).toBe("failed");
   });
 
   it("refuses a second open of the same directory", async () => {
@@ -298,5 +299,35 @@ describe("FileApprovalStore durability", () => {
     const again = await openStore();
     expect(again.recovery.not_before).toBe("2026-03-01T12:00:01Z");
     expect(await again.consumeTokens([{ token_id: "other-old", created_at: "2026-03-01T12:00:00Z" }], intent)).toBe(false);
+  });
+
+  it("bounds open requests, per identity and in total: a flood of distinct calls cannot grow the ledger", async () => {
+    const s = await openAt({ dir, now: () => clock, sweepIntervalMs: 0, maxOpen: 3, maxOpenPerIdentity: 2 });
+    stores.push(s);
+    await s.create(newRequest(1, { identity: "a" }));
+    await s.create(newRequest(2, { identity: "A" })); // the same identity
+    expect(codeOf(await s.create(newRequest(3, { identity: "a\u200b" })).catch((e: unknown) => e))).toBe("full");
+    expect((await s.create(newRequest(1, { identity: "a" }))).created).toBe(false); // an existing one is still found
+    await s.create(newRequest(4, { identity: "b" }));
+    expect(codeOf(await s.create(newRequest(5, { identity: "c" })).catch((e: unknown) => e))).toBe("full");
+    clock += 120_000; // they expire: room again
+    expect((await s.create(newRequest(5, { identity: "c" }))).created).toBe(true);
+  });
+
+  it("group commit: concurrent changes share fdatasyncs, and each caller hears back only once its change is durable", async () => {
+    let s = await openStore();
+    const probe = await open(join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const spy = vi.spyOn(proto, "datasync");
+    const made = await Promise.all(Array.from({ length: 50 }, (_, i) => s.create(newRequest(100 + i, { identity: `id-${i}` }))));
+    const syncs = spy.mock.calls.length;
+    vi.restoreAllMocks();
+    expect(made.every((m) => m.created)).toBe(true);
+    expect(syncs).toBeLessThan(50);
+    await s.close();
+    stores.pop();
+    s = await openStore();
+    for (const m of made) expect((await s.get(m.request.approval_request_id))?.state).toBe("pending");
   });
 });

@@ -174,3 +174,13 @@ describe("FileCounterStore", () => {
     expect(() => new FileCounterStore("  ")).toThrow(CounterStateError);
   });
 });
+
+describe("MemoryCounterStore bound", () => {
+  it("denies a new key once maxBuckets live buckets exist (fail closed), and admits it after they expire", async () => {
+    const m = new MemoryCounterStore(3);
+    for (const k of ["a", "b", "c"]) expect((await m.consume(k, 10, 1000, 0)).allowed).toBe(true);
+    expect((await m.consume("d", 10, 1000, 1)).allowed).toBe(false);
+    expect((await m.consume("a", 10, 1000, 1)).allowed).toBe(true); // existing keys keep counting
+    expect((await m.consume("d", 10, 2000, 1000)).allowed).toBe(true);
+  });
+});
