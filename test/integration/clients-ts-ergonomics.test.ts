@@ -155,7 +155,10 @@ describe("raw intent JSON (intentJson) is checked at run time", () => {
       // a typed intent forced past the compiler (a cast, or plain JS) is checked the same way
       const cast = await c.evaluate({ intent: { tool_name: "x", contxt: {} } as unknown as Intent });
       expect(cast.message).toBe('invalid call: intent: unknown field "contxt" (did you mean "context"?)');
-      expect(c.failClosedCounts()).toEqual({ fail_closed_invalid_argument: 3 });
+      // a value JSON cannot carry (the types allow any value in args) fails closed too
+      const big = await c.evaluate({ intent: { tool_name: "x", args: { n: 1n }, context: { identity: "a", workspace: "/w", risk_class: "low" } } });
+      expect([big.reasonCodes, big.message]).toEqual([["fail_closed_invalid_argument"], "invalid call: Do not know how to serialize a BigInt"]);
+      expect(c.failClosedCounts()).toEqual({ fail_closed_invalid_argument: 4 });
     } finally {
       c.close();
     }

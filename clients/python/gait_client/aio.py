@@ -6,7 +6,8 @@ and the guards (``guarded`` decorator, ``async with client.gate(call)``, ``await
 only on ``allow``. Cancelling the task that awaits a call (``asyncio.CancelledError``) is not turned into a decision:
 it propagates as asyncio expects, so the guarded tool does not run either.
 
-Create the client inside the event loop that uses it (a grpc.aio channel belongs to one loop)::
+The channel is opened on the first call, in the event loop that makes it, so the client may be created anywhere
+(at import time too); use it from one event loop only (a grpc.aio channel belongs to one loop)::
 
     async with AsyncGateClient() as gate:
         decision = await gate.evaluate({"intent": intent})
@@ -41,19 +42,31 @@ class AsyncGateClient(ClientBase):
     """A fail-closed asyncio client for one gate server; create one per target (inside its event loop) and reuse it.
 
     Arguments and defaults are those of :class:`gait_client.GateClient`. Per call, ``timeout=None`` (the default)
-    means the client's timeout and ``<= 0`` means no deadline.
+    means the client's timeout and ``<= 0`` means no deadline. The channel opens on the first call, in the event
+    loop that makes it; use the client from that loop only.
     """
 
     def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT,
                  token: Optional[str] = None, on_fail_closed: Optional[Callable[[Decision], None]] = None,
                  channel_options: Mapping[str, Any] = MappingProxyType({})):
         super().__init__(target, timeout=timeout, token=token, on_fail_closed=on_fail_closed, channel_options=channel_options)
-        self._channel = grpc.aio.insecure_channel(self.target.uri, options=self._channel_options)
+        self._chan: Optional[grpc.aio.Channel] = None
+        self._closed = False
+
+    @property
+    def _channel(self) -> grpc.aio.Channel:
+        if self._closed:
+            raise grpc.aio.UsageError("the client is closed")
+        if self._chan is None:
+            self._chan = grpc.aio.insecure_channel(self.target.uri, options=self._channel_options)
+        return self._chan
 
     # ---- lifecycle ----
     async def close(self) -> None:
         """Closes the channel; later calls fail closed."""
-        await self._channel.close()
+        self._closed = True
+        if self._chan is not None:
+            await self._chan.close()
 
     async def __aenter__(self) -> "AsyncGateClient":
         return self
@@ -198,8 +211,12 @@ class AsyncGateClient(ClientBase):
                             timeout: Optional[float] = None) -> AsyncIterator[pb.ExportTracesResponse]:
         """Trace log entries in sequence order from a cursor (0 = the beginning), as an async iterator. The deadline
         covers the whole stream: pass ``timeout=0`` with ``follow=True`` to keep following. Raises :class:`GateError`."""
-        stub = self._channel.unary_stream(_SERVICE + "ExportTraces", request_serializer=pb.ExportTracesRequest.SerializeToString,
-                                          response_deserializer=None)
+        try:
+            channel = self._channel
+        except grpc.aio.UsageError as e:
+            raise GateError("unavailable", f"channel unusable: {e}", "UNAVAILABLE") from None
+        stub = channel.unary_stream(_SERVICE + "ExportTraces", request_serializer=pb.ExportTracesRequest.SerializeToString,
+                                    response_deserializer=None)
         stream = stub(pb.ExportTracesRequest(from_sequence=from_sequence, follow=follow, max_entries=max_entries),
                       timeout=self._deadline(timeout), metadata=self._metadata)
         try:

@@ -119,6 +119,23 @@ def test_a_closed_client_fails_closed(tmpdir_short: str) -> None:
         f.stop()
 
 
+def test_client_made_outside_the_loop_opens_its_channel_in_the_loop_that_uses_it(tmpdir_short: str) -> None:
+    f = start_fake("allow", tmpdir_short)
+    c = AsyncGateClient(f.target)  # e.g. at import time, before any event loop runs
+
+    async def main() -> None:
+        try:
+            assert (await c.evaluate(CALL)).allowed
+        finally:
+            await c.close()
+        assert (await c.evaluate(CALL)).reason_codes == ("fail_closed_unavailable",)
+
+    try:
+        asyncio.run(main())
+    finally:
+        f.stop()
+
+
 def test_export_traces_async_and_verify(real_server) -> None:
     async def main() -> None:
         async with AsyncGateClient(f"unix://{real_server.socket}", timeout=5.0) as c:
