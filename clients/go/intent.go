@@ -46,11 +46,16 @@ const (
 // Operations with a built-in meaning (endpoint class and destructiveness inference, gate.md 2.4). An operation is
 // free text: any other lowercase word a policy's destination_operations names is fine.
 const (
-	OpRead, OpGet, OpList, OpOpen, OpCat, OpHead, OpDownload, OpStat               = "read", "get", "list", "open", "cat", "head", "download", "stat"
+	// fs.read
+	OpRead, OpGet, OpList, OpOpen, OpCat, OpHead, OpDownload, OpStat = "read", "get", "list", "open", "cat", "head", "download", "stat"
+	// fs.write
 	OpWrite, OpAppend, OpPut, OpCreate, OpUpdate, OpSave, OpCopy, OpMove, OpRename = "write", "append", "put", "create", "update", "save", "copy", "move", "rename"
-	OpDelete, OpRemove, OpRm, OpUnlink, OpRmdir, OpDrop, OpTruncate                = "delete", "remove", "rm", "unlink", "rmdir", "drop", "truncate"
-	OpDNS, OpResolve, OpLookup                                                     = "dns", "resolve", "lookup"
-	OpExec, OpSpawn, OpRun, OpShell, OpCommand                                     = "exec", "spawn", "run", "shell", "command"
+	// fs.delete (destructive)
+	OpDelete, OpRemove, OpRm, OpUnlink, OpRmdir, OpDrop, OpTruncate = "delete", "remove", "rm", "unlink", "rmdir", "drop", "truncate"
+	// net.dns
+	OpDNS, OpResolve, OpLookup = "dns", "resolve", "lookup"
+	// proc.exec (exec and spawn are destructive)
+	OpExec, OpSpawn, OpRun, OpShell, OpCommand = "exec", "spawn", "run", "shell", "command"
 )
 
 // Risk classes with a built-in meaning (only high and critical change the pipeline); any other string is allowed.
