@@ -83,7 +83,8 @@ function valuePaths(v: unknown, desc: DescMessage, prefix = ""): string[] {
 
 describe("typed intents", () => {
   it("compile-time: correct intents compile, and each misspelt field or unknown value is the expected error", () => {
-    const ok = [join(FIXTURES, "full-intent.ts"), join(FIXTURES, "intent-ok.ts")];
+    // engine-parity.ts: the field sets equal the engine's intent types (src/engine/types.ts), level by level
+    const ok = [join(FIXTURES, "full-intent.ts"), join(FIXTURES, "intent-ok.ts"), join(FIXTURES, "engine-parity.ts")];
     const bad = join(FIXTURES, "intent-misspelt.ts");
     const diags = typeCheck([...ok, bad]);
     const okDiags = diags.filter((d) => d.file && ok.includes(d.file.fileName));
