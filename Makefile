@@ -58,6 +58,20 @@ lint: setup ## buf lint, buf breaking against main, TypeScript type check
 	./scripts/buf-breaking.sh
 	npx tsc -p tsconfig.json --noEmit
 
+CLIENTS_OUT := $(CURDIR)/dist/clients
+
+# One command per client, all three here: the TypeScript tarball (`npm pack`, whose prepack compiles src/), the
+# Python wheel (built with the pinned setuptools of the venv, no build isolation, so it needs no download), and the
+# Go module, which is used through its module path (see clients/go/README.md), so it is built and vetted in place.
+.PHONY: clients
+clients: $(NODE_STAMP) $(VENV)/.stamp ## build the client packages into dist/clients/ (npm tarball, Python wheel; Go module vetted)
+	mkdir -p $(CLIENTS_OUT)
+	cd clients/typescript && npm pack --pack-destination $(CLIENTS_OUT)
+	rm -rf clients/python/build  # setuptools reuses build/lib; a module deleted from the source would linger in the wheel
+	$(VENV)/bin/python -m pip wheel --no-deps --no-build-isolation --quiet --disable-pip-version-check -w $(CLIENTS_OUT) ./clients/python
+	cd clients/go && go build ./... && go vet ./...
+	@ls -1 $(CLIENTS_OUT)
+
 .PHONY: test
 test: setup build ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
 	./scripts/test-all.sh

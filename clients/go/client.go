@@ -72,10 +72,45 @@ type Decision struct {
 // Allowed reports whether the tool may run: only for a well-formed VERDICT_ALLOW answer.
 func (d Decision) Allowed() bool { return d.Verdict == "allow" && !d.FailClosed }
 
+// String is one line, the same in the three clients: `<verdict>[ (fail closed: <cause>[, <error reason>])]
+// [<reasons>][ violations=[...]][ approval_request=<id>][ trace=<id>][: <message>]`, e.g. "allow [read_ok]
+// trace=0a1b2c" or "block (fail closed: unavailable) [fail_closed_unavailable]: ...". fmt's %v and %+v use it, so
+// a printed Decision never dumps the raw protobuf Response.
+func (d Decision) String() string {
+	var b strings.Builder
+	b.WriteString(d.Verdict)
+	if d.FailClosed {
+		cause := d.Cause
+		if cause == "" {
+			cause = "unknown"
+		}
+		b.WriteString(" (fail closed: " + cause)
+		if d.ErrorReason != "" {
+			b.WriteString(", " + d.ErrorReason)
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(" [" + strings.Join(d.ReasonCodes, ", ") + "]")
+	if len(d.Violations) > 0 {
+		b.WriteString(" violations=[" + strings.Join(d.Violations, ", ") + "]")
+	}
+	if d.ApprovalRequestID != "" {
+		b.WriteString(" approval_request=" + d.ApprovalRequestID)
+	}
+	if d.TraceID != "" {
+		b.WriteString(" trace=" + d.TraceID)
+	}
+	if d.Message != "" {
+		b.WriteString(": " + d.Message)
+	}
+	return b.String()
+}
+
 // Call is one tool call to decide on: exactly one of Intent or ToolCall.
 type Call struct {
-	// Intent is a Gait intent (gait.gate.intent_request JSON with snake_case names): a map, a struct, or JSON
-	// as []byte / json.RawMessage / string.
+	// Intent is a Gait intent: a typed Intent or *Intent (a misspelt field does not compile), or raw
+	// gait.gate.intent_request JSON as a map, []byte, json.RawMessage or string (its keys are checked before the
+	// call is sent; an unknown key fails closed naming the closest field).
 	Intent any
 	// ToolCall is a raw tool call the server decodes with Adapter (mcp, openai, anthropic, langchain, claude_code):
 	// a map or JSON ([]byte / json.RawMessage / string).
@@ -170,13 +205,13 @@ func ResolveTarget(explicit string) (Target, error) {
 
 // Client is a fail-closed client for one gate server. Safe for concurrent use; create one per target and reuse it.
 type Client struct {
-	target  Target
-	cfg     config
-	conn    *grpc.ClientConn
-	mu      sync.Mutex
-	counts  map[string]uint64
-	total   uint64
-	logger  *slog.Logger
+	target Target
+	cfg    config
+	conn   *grpc.ClientConn
+	mu     sync.Mutex
+	counts map[string]uint64
+	total  uint64
+	logger *slog.Logger
 }
 
 // New creates a client. Connecting is lazy: New fails only for an unusable target.
@@ -276,8 +311,25 @@ func BuildEvaluateRequest(call Call) (*gatev1.EvaluateRequest, error) {
 		EmitRunpack:       call.EmitRunpack,
 	}
 	if hasIntent {
+		switch i := call.Intent.(type) {
+		case Intent:
+			if err := i.Validate(); err != nil {
+				return nil, fmt.Errorf("intent: %w", err)
+			}
+		case *Intent:
+			if i == nil {
+				return nil, errors.New("intent is a nil *Intent")
+			}
+			if err := i.Validate(); err != nil {
+				return nil, fmt.Errorf("intent: %w", err)
+			}
+		}
 		raw, err := jsonOf(call.Intent)
 		if err != nil {
+			return nil, fmt.Errorf("intent: %w", err)
+		}
+		// checked here as well as by protojson, so an unknown key is named with its path and the closest field
+		if err := CheckIntentJSON(raw); err != nil {
 			return nil, fmt.Errorf("intent: %w", err)
 		}
 		intent := &gatev1.IntentRequest{}
@@ -371,34 +423,6 @@ func (e *GateError) Error() string {
 	return fmt.Sprintf("gait: %s: %s", e.Cause, e.Message)
 }
 
-// GetApproval reads one approval request and, once granted, its token documents.
-func (c *Client) GetApproval(ctx context.Context, approvalRequestID string, opts ...CallOption) (*gatev1.GetApprovalResponse, error) {
-	out := &gatev1.GetApprovalResponse{}
-	return out, c.unaryDecoded(ctx, "GetApproval", &gatev1.GetApprovalRequest{ApprovalRequestId: approvalRequestID}, out, opts)
-}
-
-// WaitForApproval polls GetApproval every interval until the request leaves PENDING and returns its last state.
-// ctx bounds the whole wait (each poll also has the per-call deadline).
-func (c *Client) WaitForApproval(ctx context.Context, approvalRequestID string, interval time.Duration, opts ...CallOption) (*gatev1.GetApprovalResponse, error) {
-	if interval <= 0 {
-		interval = 500 * time.Millisecond
-	}
-	for {
-		res, err := c.GetApproval(ctx, approvalRequestID, opts...)
-		if err != nil {
-			return nil, err
-		}
-		if res.GetRequest().GetState() != gatev1.ApprovalState_APPROVAL_STATE_PENDING {
-			return res, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, &GateError{Cause: causeOfContext(ctx.Err()), Message: "waiting for approval " + approvalRequestID + ": " + ctx.Err().Error()}
-		case <-time.After(interval):
-		}
-	}
-}
-
 // EvaluateAfterApproval waits (bounded by ctx) for the approval request of a require_approval decision, then
 // evaluates call again with that request's granted tokens. It returns the original decision when the request was
 // denied or expired, and a fail-closed block when waiting fails. It never returns allow on an error.
@@ -406,7 +430,7 @@ func (c *Client) EvaluateAfterApproval(ctx context.Context, call Call, d Decisio
 	if d.Verdict != "require_approval" || d.ApprovalRequestID == "" {
 		return d
 	}
-	res, err := c.WaitForApproval(ctx, d.ApprovalRequestID, interval, opts...)
+	st, err := c.WaitForApproval(ctx, d.ApprovalRequestID, interval, opts...)
 	if err != nil {
 		var ge *GateError
 		if errors.As(err, &ge) {
@@ -416,26 +440,11 @@ func (c *Client) EvaluateAfterApproval(ctx context.Context, call Call, d Decisio
 		}
 		return c.record(FailClosedDecision("unknown", err.Error()), "GetApproval")
 	}
-	if res.GetRequest().GetState() != gatev1.ApprovalState_APPROVAL_STATE_GRANTED {
+	if st.Request.State != ApprovalGranted {
 		return d
 	}
 	call.ApprovalRequestID = d.ApprovalRequestID
 	return c.Evaluate(ctx, call, opts...)
-}
-
-// Approve grants or denies an approval (served on the operator socket only).
-func (c *Client) Approve(ctx context.Context, req *gatev1.ApproveRequest, opts ...CallOption) (*gatev1.ApproveResponse, error) {
-	out := &gatev1.ApproveResponse{}
-	return out, c.unaryDecoded(ctx, "Approve", req, out, opts)
-}
-
-// ListApprovals lists approval requests (operator socket only).
-func (c *Client) ListApprovals(ctx context.Context, req *gatev1.ListApprovalsRequest, opts ...CallOption) (*gatev1.ListApprovalsResponse, error) {
-	if req == nil {
-		req = &gatev1.ListApprovalsRequest{}
-	}
-	out := &gatev1.ListApprovalsResponse{}
-	return out, c.unaryDecoded(ctx, "ListApprovals", req, out, opts)
 }
 
 // GetServerInfo returns the server's signing key, policy digest and trace head.

@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/durationpb"
-
 	gait "github.com/gait-gate/gait-gate/clients/go"
-	gatev1 "github.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -59,7 +56,7 @@ func runCase(t *testing.T, c conformanceCase, target, operatorTarget string) {
 	ctx := context.Background()
 	ran := false
 	start := time.Now()
-	v, d, err := gait.Guard(ctx, client, c.Call.toCall(), func(context.Context, gait.Decision) (string, error) {
+	v, d, err := gait.Guard(ctx, client, c.Call.toCall(t), func(context.Context, gait.Decision) (string, error) {
 		ran = true
 		return "tool result", nil
 	})
@@ -94,19 +91,13 @@ func runCase(t *testing.T, c conformanceCase, target, operatorTarget string) {
 			t.Fatal(err)
 		}
 		defer op.Close()
-		granted, err := op.Approve(ctx, &gatev1.ApproveRequest{
-			Target:     &gatev1.ApproveRequest_ApprovalRequestId{ApprovalRequestId: d.ApprovalRequestID},
-			Decision:   gatev1.ApprovalDecision_APPROVAL_DECISION_GRANT,
-			Approver:   "ops@example.com",
-			ReasonCode: "conformance_grant",
-			Ttl:        durationpb.New(10 * time.Minute),
-		})
-		if err != nil || granted.GetTokenJson() == "" {
-			t.Fatalf("approve: %v", err)
+		granted, err := op.Approve(ctx, d.ApprovalRequestID, gait.Grant{Approver: "ops@example.com", ReasonCode: "conformance_grant", TTL: 10 * time.Minute})
+		if err != nil || granted.TokenJSON == "" || granted.Request == nil || granted.Request.State != gait.ApprovalGranted {
+			t.Fatalf("approve: %+v %v", granted, err)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		after := client.EvaluateAfterApproval(wctx, c.Call.toCall(), d, 20*time.Millisecond)
+		after := client.EvaluateAfterApproval(wctx, c.Call.toCall(t), d, 20*time.Millisecond)
 		checkWant(t, after, after.Allowed(), *c.WantAfter)
 	}
 }

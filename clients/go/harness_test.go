@@ -2,7 +2,9 @@ package gait_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,10 +89,23 @@ func loadCases(t *testing.T) []conformanceCase {
 	return doc.Cases
 }
 
-func (c caseCall) toCall() gait.Call {
+// toCall is the YAML call as a gait.Call. Intents go through the typed gait.Intent (decoded strictly, so a YAML key
+// the struct lacks fails the test), which is how Go callers write them; raw map intents have their own tests.
+func (c caseCall) toCall(t *testing.T) gait.Call {
+	t.Helper()
 	call := gait.Call{RunID: c.RunID, SessionID: c.SessionID}
 	if c.Intent != nil {
-		call.Intent = c.Intent
+		raw, err := json.Marshal(c.Intent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var typed gait.Intent
+		if err := dec.Decode(&typed); err != nil {
+			t.Fatalf("case intent as gait.Intent: %v", err)
+		}
+		call.Intent = typed
 	}
 	if c.ToolCall != nil {
 		call.Adapter = c.ToolCall.Adapter

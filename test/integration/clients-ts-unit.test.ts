@@ -10,6 +10,7 @@ import canonicalize from "canonicalize";
 import { createHash } from "node:crypto";
 import {
   DEFAULT_TIMEOUT_MS,
+  Decision,
   GateClient,
   Verdict,
   decisionFromResponse,
@@ -62,12 +63,13 @@ describe("decisions", () => {
   it("invalid input blocks locally, is counted, and never calls the guarded function", async () => {
     const c = new GateClient({ target: "unix:///nonexistent/x.sock", ...quiet });
     let ran = false;
-    const a = await c.guard({ intent: { tool_name: "x", bogus_field: 1 } }, () => (ran = true));
+    const a = await c.guard({ intentJson: { tool_name: "x", bogus_field: 1 } }, () => (ran = true));
     const b = await c.evaluate({} as never);
-    const both = await c.evaluate({ intent: {}, toolCall: { call: {} } });
+    const both = await c.evaluate({ intentJson: {}, toolCall: { call: {} } });
     c.close();
     expect(ran).toBe(false);
     for (const d of [a.decision, b, both]) expect(d.reasonCodes).toEqual(["fail_closed_invalid_argument"]);
+    expect(a.decision.message).toMatch(/unknown field "bogus_field"/);
     expect(c.failClosedCounts()).toEqual({ fail_closed_invalid_argument: 3 });
   });
 });
@@ -106,7 +108,7 @@ describe("deadlines and cancellation against a server that never answers", () =>
 
   it("approval helpers fail closed when the server cannot answer them (GetApproval is UNIMPLEMENTED here)", async () => {
     const c = new GateClient({ target: fake.target, timeoutMs: 50, ...quiet });
-    const waiting = { verdict: "require_approval", allowed: false, reasonCodes: [], violations: [], failClosed: false, approvalRequestId: "apr_1", traceId: "", intentDigest: "", policyDigest: "" } as const;
+    const waiting = new Decision({ verdict: "require_approval", reasonCodes: [], approvalRequestId: "apr_1" });
     const d = await c.evaluateAfterApproval(CALL, waiting, { waitMs: 200, intervalMs: 10 });
     await expect(c.getApproval("apr_1")).rejects.toMatchObject({ name: "GateError", cause: "unimplemented", statusCode: "UNIMPLEMENTED" });
     c.close();

@@ -6,9 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { inspect } from "node:util";
 import {
-  ApprovalDecision,
   GateClient,
+  intent,
+  target,
+  type GateCall,
   keyIdOf,
   verifyTraceEntries,
   verifyTraceRecord,
@@ -55,14 +58,13 @@ async function runCase(c: ConformanceCase, target: string, operatorTarget?: stri
       expect(out.decision.approvalRequestId).not.toBe("");
       const operator = new GateClient({ target: operatorTarget!, timeoutMs: 2000 });
       try {
-        const granted = await operator.approve({
-          target: { case: "approvalRequestId", value: out.decision.approvalRequestId },
-          decision: ApprovalDecision.GRANT,
+        const granted = await operator.approve(out.decision.approvalRequestId, {
           approver: "ops@example.com",
           reasonCode: "conformance_grant",
-          ttl: { seconds: 600n },
+          ttlSeconds: 600,
         });
         expect(granted.tokenJson).not.toBe("");
+        expect(granted.request?.state).toBe("granted");
       } finally {
         operator.close();
       }
@@ -119,6 +121,64 @@ describe("TypeScript client conformance: real server", () => {
       await runCase(c, `unix://${server.socket}`, `unix://${server.operatorSocket}`);
     });
   }
+
+  it("approvals with plain values: list, deny, get, approve, approveDigests (and the agent socket cannot approve)", async () => {
+    if (startError) throw startError;
+    const agent = new GateClient({ target: `unix://${server.socket}`, timeoutMs: 5000 });
+    const op = new GateClient({ target: `unix://${server.operatorSocket}`, timeoutMs: 5000 });
+    const write = (path: string): GateCall => ({
+      intent: intent({
+        tool_name: "tool.write",
+        args: { path, content: "x" },
+        targets: [target("path", path, "write")],
+        context: { identity: "carol", workspace: "/workspace", risk_class: "low" },
+      }),
+    });
+    try {
+      const d1 = await agent.evaluate(write("/workspace/deny-me.txt"));
+      const d2 = await agent.evaluate(write("/workspace/grant-me.txt"));
+      expect([d1.verdict, d2.verdict]).toEqual(["require_approval", "require_approval"]);
+
+      const pending = await op.listApprovals();
+      const r1 = pending.requests.find((r) => r.approvalRequestId === d1.approvalRequestId);
+      expect(r1).toMatchObject({ state: "pending", toolName: "tool.write", identity: "carol", intentDigest: d1.intentDigest, requiredApprovals: 1, grantedApprovals: 0 });
+      expect(r1!.createdAt).toBeInstanceOf(Date);
+      expect(pending.requests.some((r) => r.approvalRequestId === d2.approvalRequestId)).toBe(true);
+
+      const denied = await op.deny(d1.approvalRequestId, { approver: "ops@example.com", reason: "not on a Friday" });
+      expect(denied.request).toMatchObject({ state: "denied", deniedBy: "ops@example.com", denyReason: "not on a Friday" });
+      expect(denied.tokenJson).toBe("");
+      expect(inspect(denied)).not.toMatch(/\$typeName|\d+n\b/);
+      // the agent's waiter sees the denial and keeps the original, unexecutable decision
+      const after = await agent.evaluateAfterApproval(write("/workspace/deny-me.txt"), d1, { intervalMs: 10, waitMs: 2000 });
+      expect(after).toBe(d1);
+      expect(after.allowed).toBe(false);
+      expect((await agent.getApproval(d1.approvalRequestId)).request.state).toBe("denied");
+      expect((await op.listApprovals({ states: ["denied"] })).requests.map((r) => r.approvalRequestId)).toContain(d1.approvalRequestId);
+
+      const granted = await op.approve(d2.approvalRequestId, { approver: "ops@example.com", reasonCode: "ticket_7", ttlSeconds: 120 });
+      expect(granted.request?.state).toBe("granted");
+      expect(JSON.parse(granted.tokenJson)).toMatchObject({ approver_identity: "ops@example.com", reason_code: "ticket_7", intent_digest: d2.intentDigest });
+      expect(granted.tokenExpiresAt).toBeInstanceOf(Date);
+      const status = await agent.getApproval(d2.approvalRequestId);
+      expect([status.request.state, status.tokenJsons]).toEqual(["granted", [granted.tokenJson]]);
+      const allowed = await agent.evaluateAfterApproval(write("/workspace/grant-me.txt"), d2, { intervalMs: 10, waitMs: 2000 });
+      expect([allowed.verdict, allowed.reasonCodes.includes("approval_granted")]).toEqual(["allow", true]);
+
+      const minted = await op.approveDigests(
+        { intentDigest: d1.intentDigest, policyDigest: d1.policyDigest },
+        { approver: "ops@example.com", reasonCode: "cli", ttlSeconds: 60, scopes: ["tool:tool.write"] },
+      );
+      expect(minted.request).toBeUndefined();
+      expect(JSON.parse(minted.tokenJson)).toMatchObject({ intent_digest: d1.intentDigest, policy_digest: d1.policyDigest });
+
+      const refused = await agent.approve(d2.approvalRequestId, { approver: "agent", reasonCode: "self", ttlSeconds: 60 }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: "GateError", cause: "permission_denied", errorReason: "OPERATOR_ONLY" });
+    } finally {
+      agent.close();
+      op.close();
+    }
+  });
 
   it("exports the trace log from a cursor and verifies it offline with the server's public key", async () => {
     if (startError) throw startError;

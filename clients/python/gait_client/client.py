@@ -1,4 +1,5 @@
-"""GateClient: a small fail-closed client for gait.gate.v1.GateService on grpcio.
+"""GateClient: a small fail-closed client for gait.gate.v1.GateService on grpcio (``gait_client.aio`` has the asyncio
+twin, AsyncGateClient, with the same rules).
 
 Safe defaults: every call has a deadline (0.25 s unless set; ``timeout <= 0`` is the explicit opt-out),
 ``evaluate()`` never raises and turns every failure into a ``block`` decision marked ``fail_closed``, and the guards
@@ -8,6 +9,7 @@ option that turns a failure into ``allow``.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import inspect
 import json
@@ -15,16 +17,24 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import (
+    Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, TypedDict, TypeVar, Union,
+)
 
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from gait_client._status import error_reason_from_status_details
+from gait_client.approval import (
+    Approval, ApprovalPage, ApprovalStateName, ApprovalStatus, approval_from, approval_request_from,
+    approval_status_from, deny_request, grant_request, list_request,
+)
 from gait_client.gen.gait.gate.v1 import gate_service_pb2 as pb
 from gait_client.gen.gait.gate.v1 import verdict_pb2
+from gait_client.intent import Intent, check_intent_json, closest
 
 log = logging.getLogger("gait_client")
 
@@ -34,6 +44,12 @@ DEFAULT_TIMEOUT = 0.25
 DEFAULT_SOCKET_PATH = "gait-out/serve/gate.sock"
 #: Environment variable that overrides the default target.
 SOCKET_ENV = "GAIT_SOCKET"
+#: grpc channel options the ``channel_options`` argument is merged over: short reconnect backoffs suit a local
+#: socket (a restarted server is reachable again within ~50 ms instead of grpc's default 1 s).
+DEFAULT_CHANNEL_OPTIONS: Mapping[str, Any] = MappingProxyType({
+    "grpc.initial_reconnect_backoff_ms": 50,
+    "grpc.max_reconnect_backoff_ms": 1000,
+})
 
 _SERVICE = "/gait.gate.v1.GateService/"
 
@@ -44,10 +60,29 @@ _VERDICTS = {
     verdict_pb2.VERDICT_DRY_RUN: "dry_run",
 }
 
-Call = Mapping[str, Any]
-"""One call to decide on, with Gait's snake_case keys: exactly one of ``intent`` (a ``gait.gate.intent_request``
-JSON object) or ``tool_call`` (``{"adapter": "openai", "call": {...} | "json text"}``), plus optional ``run_id``,
-``session_id``, ``approval_tokens``, ``approval_request_id``, ``delegation_tokens``, ``emit_runpack``."""
+
+class ToolCall(TypedDict, total=False):
+    """A raw tool call the server decodes: ``adapter`` is mcp, openai, anthropic, langchain or claude_code."""
+
+    adapter: str
+    call: Union[Mapping[str, Any], str]
+
+
+class Call(TypedDict, total=False):
+    """One call to decide on: exactly one of ``intent`` (a typed :class:`~gait_client.intent.Intent`, or raw
+    ``gait.gate.intent_request`` JSON as a dict) or ``tool_call``, plus the optional rest. Unknown keys are rejected."""
+
+    intent: Union[Intent, Mapping[str, Any]]
+    tool_call: ToolCall
+    run_id: str
+    session_id: str
+    approval_tokens: Sequence[str]
+    approval_request_id: str
+    delegation_tokens: Sequence[str]
+    emit_runpack: bool
+
+
+_CALL_KEYS = tuple(Call.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -81,9 +116,13 @@ def resolve_target(explicit: Optional[str] = None, env: Optional[Mapping[str, st
     return Target(uri=f"unix://{abs_path}", socket_path=abs_path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Decision:
-    """The outcome of one ``evaluate()``. Never raised: failures are decisions too. Only ``allowed`` executes."""
+    """The outcome of one ``evaluate()``. Never raised: failures are decisions too. Only ``allowed`` executes.
+
+    ``str(d)`` is one line, the same in the three clients (``allow [read_ok] trace=...``, ``block (fail closed:
+    unavailable) [fail_closed_unavailable]: cannot connect ...``); ``repr(d)`` shows only the fields that are set.
+    """
 
     verdict: str
     reason_codes: Tuple[str, ...]
@@ -102,13 +141,38 @@ class Decision:
     trace_id: str = ""
     intent_digest: str = ""
     policy_digest: str = ""
-    #: The full server answer, when there was one.
-    response: Optional[pb.EvaluateResponse] = field(default=None, compare=False, repr=False)
+    #: The full server answer (a protobuf message), when there was one. Not in ``repr``.
+    response: Optional[pb.EvaluateResponse] = field(default=None, compare=False)
 
     @property
     def allowed(self) -> bool:
         """True only for a well-formed VERDICT_ALLOW answer."""
         return self.verdict == "allow" and not self.fail_closed
+
+    def __str__(self) -> str:
+        s = self.verdict
+        if self.fail_closed:
+            s += f" (fail closed: {self.cause or 'unknown'}{', ' + self.error_reason if self.error_reason else ''})"
+        s += f" [{', '.join(self.reason_codes)}]"
+        if self.violations:
+            s += f" violations=[{', '.join(self.violations)}]"
+        if self.approval_request_id:
+            s += f" approval_request={self.approval_request_id}"
+        if self.trace_id:
+            s += f" trace={self.trace_id}"
+        if self.message:
+            s += f": {self.message}"
+        return s
+
+    def __repr__(self) -> str:
+        parts = [f"verdict={self.verdict!r}", f"reason_codes={self.reason_codes!r}"]
+        for f in fields(self):
+            if f.name in ("verdict", "reason_codes", "response"):
+                continue
+            v = getattr(self, f.name)
+            if v != f.default:
+                parts.append(f"{f.name}={v!r}")
+        return f"Decision({', '.join(parts)})"
 
 
 def fail_closed_decision(cause: str, message: str, *, status_code: Optional[str] = None, error_reason: Optional[str] = None,
@@ -149,7 +213,8 @@ def decision_from_response(res: pb.EvaluateResponse) -> Decision:
 
 
 class GateError(Exception):
-    """A failed non-evaluate call (approval, export, server info)."""
+    """A failed non-evaluate call (approvals, traces, server info). ``cause`` is the fail-closed cause it corresponds
+    to (``unavailable``, ``deadline_exceeded``, ``invalid_argument``, ...)."""
 
     def __init__(self, cause: str, message: str, status_code: Optional[str] = None, error_reason: Optional[str] = None):
         super().__init__(message)
@@ -157,21 +222,29 @@ class GateError(Exception):
         self.status_code = status_code
         self.error_reason = error_reason
 
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("status_code", "error_reason") if getattr(self, k))
+        return f"GateError(cause={self.cause!r}, message={str(self)!r}{extra})"
+
 
 class NotAllowed(Exception):
     """Raised by the guards when the gate did not answer ``allow``: the tool did not run. ``decision`` says why."""
 
     def __init__(self, decision: Decision):
-        super().__init__(f"tool call not allowed: verdict {decision.verdict} ({', '.join(decision.reason_codes)})")
+        super().__init__(f"tool call not allowed: {decision}")
         self.decision = decision
 
 
-def build_evaluate_request(call: Union[Call, pb.EvaluateRequest]) -> pb.EvaluateRequest:
-    """Builds the EvaluateRequest for a call; raises ValueError naming what is wrong with the input."""
+def build_evaluate_request(call: Union[Call, Mapping[str, Any], pb.EvaluateRequest]) -> pb.EvaluateRequest:
+    """Builds the EvaluateRequest for a call; raises ValueError (or TypeError) naming what is wrong with the input."""
     if isinstance(call, pb.EvaluateRequest):
         return call
     if not isinstance(call, Mapping):
         raise ValueError("call must be a mapping with 'intent' or 'tool_call'")
+    for key in call:
+        if key not in _CALL_KEYS:
+            near = closest(str(key), _CALL_KEYS)
+            raise ValueError(f"unknown call key {key!r}" + (f" (did you mean {near!r}?)" if near else ""))
     has_intent = call.get("intent") is not None
     has_tool = call.get("tool_call") is not None
     if has_intent == has_tool:
@@ -186,10 +259,18 @@ def build_evaluate_request(call: Union[Call, pb.EvaluateRequest]) -> pb.Evaluate
     )
     if has_intent:
         intent = call["intent"]
-        if not isinstance(intent, Mapping):
-            raise ValueError("intent must be a JSON object")
+        if isinstance(intent, Intent):
+            doc: Any = intent.to_json()
+        elif isinstance(intent, Mapping):
+            doc = dict(intent)
+        else:
+            raise ValueError(f"intent must be an Intent or a JSON object, got {type(intent).__name__}")
+        # checked here as well as by the proto parser, so an unknown key is named with its path and the closest field
+        problem = check_intent_json(doc)
+        if problem:
+            raise ValueError(f"intent: {problem}")
         try:
-            json_format.ParseDict(dict(intent), req.intent)
+            json_format.ParseDict(doc, req.intent)
         except json_format.ParseError as e:
             raise ValueError(f"intent does not match gait.gate.intent_request: {e}") from e
     else:
@@ -206,8 +287,8 @@ def _status_name(code: Optional[grpc.StatusCode]) -> str:
     return code.name if code is not None else "UNKNOWN"
 
 
-def _rpc_error_parts(err: grpc.RpcError) -> Tuple[str, str, str, Optional[str]]:
-    """(cause, message, status name, ErrorInfo reason) of a failed call."""
+def rpc_error_parts(err: grpc.RpcError) -> Tuple[str, str, str, Optional[str]]:
+    """(cause, message, status name, ErrorInfo reason) of a failed call (grpc and grpc.aio errors alike)."""
     code = err.code() if hasattr(err, "code") else None
     name = _status_name(code)
     cause = name.lower() if code is not None and code != grpc.StatusCode.OK else "unknown"
@@ -221,45 +302,24 @@ def _rpc_error_parts(err: grpc.RpcError) -> Tuple[str, str, str, Optional[str]]:
 
 
 T = TypeVar("T")
-_UNSET: Any = object()
 
 
-class GateClient:
-    """A fail-closed client for one gate server. Thread-safe; create one per target and reuse it.
+class ClientBase:
+    """What the sync and asyncio clients share: target, deadline rule, token, fail-closed counting and logging, and
+    the one place a raw answer becomes a decision. Not used on its own."""
 
-    Args:
-        target: ``unix:///abs/path.sock``, a socket path, or ``host:port`` for TCP. Defaults to ``$GAIT_SOCKET``, else
-            ``<cwd>/gait-out/serve/gate.sock`` (the server's default socket).
-        timeout: deadline of every call in seconds unless overridden per call; ``<= 0`` or ``None`` is the explicit
-            opt-out. Default 0.25.
-        token: bearer token sent as ``authorization: Bearer <token>`` (servers run with ``--auth-mode token``).
-        on_fail_closed: called with every fail-closed decision after it was counted and logged.
-    """
-
-    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT, token: Optional[str] = None,
-                 on_fail_closed: Optional[Callable[[Decision], None]] = None,
-                 channel_options: Sequence[Tuple[str, Any]] = ()):
+    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT,
+                 token: Optional[str] = None, on_fail_closed: Optional[Callable[[Decision], None]] = None,
+                 channel_options: Mapping[str, Any] = MappingProxyType({})):
         self.target = resolve_target(target)
-        self._timeout = timeout
+        # None means "the default" here as it does per call; <= 0 is the explicit opt-out
+        self._timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self._metadata: Tuple[Tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self._on_fail_closed = on_fail_closed
-        opts = {"grpc.initial_reconnect_backoff_ms": 50, "grpc.max_reconnect_backoff_ms": 1000}
-        opts.update(dict(channel_options))
-        self._channel = grpc.insecure_channel(self.target.uri, options=list(opts.items()))
+        self._channel_options = list({**DEFAULT_CHANNEL_OPTIONS, **dict(channel_options)}.items())
         self._lock = threading.Lock()
         self._counts: Dict[str, int] = {}
         self._total = 0
-
-    # ---- lifecycle and counters ----
-    def close(self) -> None:
-        """Closes the channel; later calls fail closed."""
-        self._channel.close()
-
-    def __enter__(self) -> "GateClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def fail_closed_total(self) -> int:
@@ -272,37 +332,123 @@ class GateClient:
         with self._lock:
             return dict(self._counts)
 
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        """Seconds until the deadline of one call, or None for no deadline."""
+        t = self._timeout if timeout is None else timeout
+        return t if t > 0 else None
+
+    def _request_or_block(self, call: Any) -> Union[pb.EvaluateRequest, Decision]:
+        try:
+            return build_evaluate_request(call)
+        except (ValueError, TypeError) as e:
+            return self._record(fail_closed_decision("invalid_argument", f"invalid call: {e}"), "Evaluate")
+
+    def _decide(self, ok: bool, payload: Any) -> Decision:
+        if not ok:
+            cause, message, status, reason = payload
+            return fail_closed_decision(cause, message, status_code=status, error_reason=reason)
+        try:
+            res = pb.EvaluateResponse.FromString(payload)
+        except Exception as e:  # noqa: BLE001 - any decode failure blocks
+            return fail_closed_decision("malformed_response", f"the server's answer does not decode: {e}")
+        return decision_from_response(res)
+
+    @staticmethod
+    def _decoded(ok: bool, payload: Any, out: Any) -> Any:
+        if not ok:
+            cause, message, status, reason = payload
+            raise GateError(cause, message, status, reason)
+        try:
+            return out.FromString(payload)
+        except DecodeError as e:
+            raise GateError("malformed_response", f"the server's answer does not decode: {e}") from e
+
+    @staticmethod
+    def _built(build: Callable[[], T]) -> T:
+        """A request built from the caller's plain values; a bad value is GateError(invalid_argument), unsent."""
+        try:
+            return build()
+        except (ValueError, TypeError) as e:
+            raise GateError("invalid_argument", str(e)) from None
+
+    def _record(self, decision: Decision, method: str) -> Decision:
+        if decision.fail_closed:
+            reason = decision.reason_codes[0]
+            with self._lock:
+                self._counts[reason] = self._counts.get(reason, 0) + 1
+                self._total += 1
+            log.warning("gait-client: fail closed (%s) on %s to %s: %s", reason, method, self.target.uri, decision.message)
+            if self._on_fail_closed is not None:
+                try:
+                    self._on_fail_closed(decision)
+                except Exception:  # noqa: BLE001 - a broken hook must not change the decision
+                    log.exception("gait-client: on_fail_closed hook failed")
+        return decision
+
+    @staticmethod
+    def _intent_of(tool_name: str, sig: inspect.Signature, context: Optional[Mapping[str, Any]],
+                   args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Call:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        intent: Dict[str, Any] = {"tool_name": tool_name, "args": dict(bound.arguments)}
+        if context is not None:
+            intent["context"] = dict(context)
+        return {"intent": intent}
+
+
+class GateClient(ClientBase):
+    """A fail-closed client for one gate server. Thread-safe; create one per target and reuse it.
+
+    Args:
+        target: ``unix:///abs/path.sock``, a socket path, or ``host:port`` for TCP. None: ``$GAIT_SOCKET``, else
+            ``<cwd>/gait-out/serve/gate.sock`` (the server's default socket).
+        timeout: deadline of every call in seconds, unless a call says otherwise; ``<= 0`` is the explicit opt-out.
+        token: bearer token sent as ``authorization: Bearer <token>`` (servers run with ``--auth-mode token``).
+        on_fail_closed: called with every fail-closed decision after it was counted and logged.
+        channel_options: grpc channel options, merged over :data:`DEFAULT_CHANNEL_OPTIONS`.
+
+    Per call, ``timeout=None`` (the default) means the client's timeout and ``<= 0`` means no deadline.
+    """
+
+    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT,
+                 token: Optional[str] = None, on_fail_closed: Optional[Callable[[Decision], None]] = None,
+                 channel_options: Mapping[str, Any] = MappingProxyType({})):
+        super().__init__(target, timeout=timeout, token=token, on_fail_closed=on_fail_closed, channel_options=channel_options)
+        self._channel = grpc.insecure_channel(self.target.uri, options=self._channel_options)
+
+    # ---- lifecycle ----
+    def close(self) -> None:
+        """Closes the channel; later calls fail closed."""
+        self._channel.close()
+
+    def __enter__(self) -> "GateClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ---- evaluate and guards ----
-    def evaluate(self, call: Union[Call, pb.EvaluateRequest], *, timeout: Optional[float] = _UNSET) -> Decision:
+    def evaluate(self, call: Union[Call, Mapping[str, Any], pb.EvaluateRequest], *, timeout: Optional[float] = None) -> Decision:
         """Asks the gate whether a call may run. Never raises: every failure is a ``block`` with ``fail_closed=True``."""
         try:
-            try:
-                req = build_evaluate_request(call)
-            except ValueError as e:
-                return self._record(fail_closed_decision("invalid_argument", f"invalid call: {e}"), "Evaluate")
+            req = self._request_or_block(call)
+            if isinstance(req, Decision):
+                return req
             ok, payload = self._unary("Evaluate", req, timeout)
-            if not ok:
-                cause, message, status, reason = payload  # type: ignore[misc]
-                decision = fail_closed_decision(cause, message, status_code=status, error_reason=reason)
-            else:
-                try:
-                    res = pb.EvaluateResponse.FromString(payload)  # type: ignore[arg-type]
-                except Exception as e:  # noqa: BLE001 - any decode failure blocks
-                    decision = fail_closed_decision("malformed_response", f"the server's answer does not decode: {e}")
-                else:
-                    decision = decision_from_response(res)
+            decision = self._decide(ok, payload)
         except Exception as e:  # noqa: BLE001 - a client bug must still block
             decision = fail_closed_decision("unknown", f"client error: {e}")
         return self._record(decision, "Evaluate")
 
-    def guard(self, call: Union[Call, pb.EvaluateRequest], fn: Callable[..., T], *args: Any, timeout: Optional[float] = _UNSET, **kwargs: Any) -> T:
+    def guard(self, call: Union[Call, Mapping[str, Any], pb.EvaluateRequest], fn: Callable[..., T], *args: Any,
+              timeout: Optional[float] = None, **kwargs: Any) -> T:
         """Runs ``fn(*args, **kwargs)`` only when the gate answers ``allow``; else raises :class:`NotAllowed`."""
         decision = self.evaluate(call, timeout=timeout)
         if not decision.allowed:
             raise NotAllowed(decision)
         return fn(*args, **kwargs)
 
-    def gate(self, call: Union[Call, pb.EvaluateRequest], *, timeout: Optional[float] = _UNSET) -> "_Gate":
+    def gate(self, call: Union[Call, Mapping[str, Any], pb.EvaluateRequest], *, timeout: Optional[float] = None) -> "_Gate":
         """Context manager: ``with client.gate(call) as decision: run_tool()``. Raises :class:`NotAllowed` on entry
         (so the body never runs) unless the verdict is ``allow``."""
         return _Gate(self, call, timeout)
@@ -322,19 +468,10 @@ class GateClient:
             sig = inspect.signature(fn)
             name = tool_name or fn.__name__
 
-            def build(*args: Any, **kwargs: Any) -> Call:
-                if to_call is not None:
-                    return to_call(*args, **kwargs)
-                bound = sig.bind(*args, **kwargs)
-                bound.apply_defaults()
-                intent: Dict[str, Any] = {"tool_name": name, "args": dict(bound.arguments)}
-                if context is not None:
-                    intent["context"] = dict(context)
-                return {"intent": intent}
-
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> T:
-                decision = self.evaluate(build(*args, **kwargs))
+                call = to_call(*args, **kwargs) if to_call is not None else self._intent_of(name, sig, context, args, kwargs)
+                decision = self.evaluate(call)
                 if not decision.allowed:
                     if on_blocked is not None:
                         return on_blocked(decision)  # type: ignore[no-any-return]
@@ -347,55 +484,88 @@ class GateClient:
         return decorate
 
     # ---- approvals ----
-    def get_approval(self, approval_request_id: str, *, timeout: Optional[float] = _UNSET) -> pb.GetApprovalResponse:
-        """One approval request (and its token documents once granted). Raises :class:`GateError`."""
-        return self._unary_decoded("GetApproval", pb.GetApprovalRequest(approval_request_id=approval_request_id), pb.GetApprovalResponse, timeout)
+    def get_approval(self, approval_request_id: str, *, timeout: Optional[float] = None) -> ApprovalStatus:
+        """One approval request and, once granted, its token documents. Raises :class:`GateError`."""
+        ok, payload = self._unary("GetApproval", pb.GetApprovalRequest(approval_request_id=approval_request_id), timeout)
+        return approval_status_from(self._decoded(ok, payload, pb.GetApprovalResponse), approval_request_id)
 
     def wait_for_approval(self, approval_request_id: str, *, interval: float = 0.5, wait: float = 300.0,
-                          timeout: Optional[float] = _UNSET) -> pb.GetApprovalResponse:
-        """Polls GetApproval until the request leaves PENDING and returns its last state. ``wait`` bounds the whole
-        wait (GateError cause ``deadline_exceeded``); each poll has the per-call deadline."""
+                          timeout: Optional[float] = None) -> ApprovalStatus:
+        """Polls :meth:`get_approval` every ``interval`` seconds until the request leaves ``pending`` and returns its
+        last state. ``wait`` bounds the whole wait (GateError cause ``deadline_exceeded``); each poll has the per-call
+        deadline."""
         end = time.monotonic() + wait
         while True:
-            res = self.get_approval(approval_request_id, timeout=timeout)
-            if res.request.state != pb.APPROVAL_STATE_PENDING:
-                return res
+            status = self.get_approval(approval_request_id, timeout=timeout)
+            if status.request.state != "pending":
+                return status
             left = end - time.monotonic()
             if left <= 0:
                 raise GateError("deadline_exceeded", f"approval {approval_request_id} still pending after {wait} s")
             time.sleep(min(interval, left))
 
-    def evaluate_after_approval(self, call: Call, decision: Decision, *, interval: float = 0.5, wait: float = 300.0,
-                                timeout: Optional[float] = _UNSET) -> Decision:
+    def evaluate_after_approval(self, call: Union[Call, Mapping[str, Any]], decision: Decision, *, interval: float = 0.5,
+                                wait: float = 300.0, timeout: Optional[float] = None) -> Decision:
         """For a ``require_approval`` decision: waits for its approval request, then evaluates ``call`` again with that
         request's granted tokens. Returns the original decision when it was denied or expired. Never raises."""
         if decision.verdict != "require_approval" or not decision.approval_request_id:
             return decision
         try:
-            res = self.wait_for_approval(decision.approval_request_id, interval=interval, wait=wait, timeout=timeout)
+            status = self.wait_for_approval(decision.approval_request_id, interval=interval, wait=wait, timeout=timeout)
         except GateError as e:
             return self._record(fail_closed_decision(e.cause, str(e), status_code=e.status_code, error_reason=e.error_reason), "GetApproval")
-        if res.request.state != pb.APPROVAL_STATE_GRANTED:
+        if status.request.state != "granted":
             return decision
         again = dict(call)
         again["approval_request_id"] = decision.approval_request_id
         return self.evaluate(again, timeout=timeout)
 
-    def approve(self, request: pb.ApproveRequest, *, timeout: Optional[float] = _UNSET) -> pb.ApproveResponse:
-        """Grants or denies an approval (operator socket only). Raises :class:`GateError`."""
-        return self._unary_decoded("Approve", request, pb.ApproveResponse, timeout)
+    def approve(self, approval_request_id: str, *, approver: str, reason_code: str,
+                ttl: Union[float, _dt.timedelta], scopes: Sequence[str] = (), max_targets: int = 0, max_ops: int = 0,
+                timeout: Optional[float] = None) -> Approval:
+        """Grants a pending approval request (operator socket only). ``ttl`` is the token lifetime in seconds (or a
+        timedelta); empty ``scopes`` means the request's required scopes; ``max_targets``/``max_ops`` 0 = no limit.
+        Returns the request's new state and the signed token. Raises :class:`GateError` (cause ``invalid_argument``
+        for a bad ttl or limit, before anything is sent)."""
+        req = self._built(lambda: grant_request(approval_request_id, approver=approver, reason_code=reason_code,
+                                                          ttl=ttl, scopes=scopes, max_targets=max_targets, max_ops=max_ops))
+        ok, payload = self._unary("Approve", req, timeout)
+        return approval_from(self._decoded(ok, payload, pb.ApproveResponse))
 
-    def list_approvals(self, request: Optional[pb.ListApprovalsRequest] = None, *, timeout: Optional[float] = _UNSET) -> pb.ListApprovalsResponse:
-        """Lists approval requests (operator socket only). Raises :class:`GateError`."""
-        return self._unary_decoded("ListApprovals", request or pb.ListApprovalsRequest(), pb.ListApprovalsResponse, timeout)
+    def approve_digests(self, intent_digest: str, policy_digest: str, *, approver: str, reason_code: str,
+                        ttl: Union[float, _dt.timedelta], scopes: Sequence[str], delegation_binding_digest: str = "",
+                        max_targets: int = 0, max_ops: int = 0, timeout: Optional[float] = None) -> Approval:
+        """Mints an approval token for a call named by its digests, without a pending request (the ``gait approve
+        --intent-digest --policy-digest`` form; operator socket only). Raises :class:`GateError`."""
+        req = self._built(lambda: grant_request(
+            None, approver=approver, reason_code=reason_code, ttl=ttl, scopes=scopes, max_targets=max_targets,
+            max_ops=max_ops, intent_digest=intent_digest, policy_digest=policy_digest,
+            delegation_binding_digest=delegation_binding_digest))
+        ok, payload = self._unary("Approve", req, timeout)
+        return approval_from(self._decoded(ok, payload, pb.ApproveResponse))
+
+    def deny(self, approval_request_id: str, *, approver: str, reason: str = "", timeout: Optional[float] = None) -> Approval:
+        """Denies a pending approval request (operator socket only). Raises :class:`GateError`."""
+        ok, payload = self._unary("Approve", deny_request(approval_request_id, approver=approver, reason=reason), timeout)
+        return approval_from(self._decoded(ok, payload, pb.ApproveResponse))
+
+    def list_approvals(self, *, states: Sequence[ApprovalStateName] = ("pending",), page_size: int = 0,
+                       page_token: str = "", timeout: Optional[float] = None) -> ApprovalPage:
+        """Approval requests in these states, oldest first (operator socket only; ``page_size`` 0 = the server's
+        default). Raises :class:`GateError`."""
+        req = self._built(lambda: list_request(states, page_size, page_token))
+        ok, payload = self._unary("ListApprovals", req, timeout)
+        res = self._decoded(ok, payload, pb.ListApprovalsResponse)
+        return ApprovalPage(requests=tuple(approval_request_from(r) for r in res.requests), next_page_token=res.next_page_token)
 
     # ---- traces and server info ----
-    def get_server_info(self, *, timeout: Optional[float] = _UNSET) -> pb.GetServerInfoResponse:
+    def get_server_info(self, *, timeout: Optional[float] = None) -> pb.GetServerInfoResponse:
         """The server's signing key, policy digest and trace head. Raises :class:`GateError`."""
-        return self._unary_decoded("GetServerInfo", pb.GetServerInfoRequest(), pb.GetServerInfoResponse, timeout)
+        ok, payload = self._unary("GetServerInfo", pb.GetServerInfoRequest(), timeout)
+        return self._decoded(ok, payload, pb.GetServerInfoResponse)
 
     def export_traces(self, from_sequence: int = 0, *, follow: bool = False, max_entries: int = 0,
-                      timeout: Optional[float] = _UNSET) -> Iterator[pb.ExportTracesResponse]:
+                      timeout: Optional[float] = None) -> Iterator[pb.ExportTracesResponse]:
         """Trace log entries in sequence order from a cursor (0 = the beginning). The deadline covers the whole
         stream: pass ``timeout=0`` with ``follow=True`` to keep following. Raises :class:`GateError`."""
         stub = self._channel.unary_stream(_SERVICE + "ExportTraces", request_serializer=pb.ExportTracesRequest.SerializeToString,
@@ -409,52 +579,24 @@ class GateClient:
                 except DecodeError as e:
                     raise GateError("malformed_response", f"trace entry does not decode: {e}") from e
         except grpc.RpcError as e:
-            cause, message, status, reason = _rpc_error_parts(e)
+            cause, message, status, reason = rpc_error_parts(e)
             raise GateError(cause, message, status, reason) from None
         finally:
             stream.cancel()
 
     # ---- internals ----
-    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
-        t = self._timeout if timeout is _UNSET else timeout
-        return t if t is not None and t > 0 else None
-
     def _unary(self, method: str, req: Any, timeout: Optional[float]) -> Tuple[bool, Any]:
         stub = self._channel.unary_unary(_SERVICE + method, request_serializer=type(req).SerializeToString, response_deserializer=None)
         try:
             return True, stub(req, timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as e:
-            return False, _rpc_error_parts(e)
+            return False, rpc_error_parts(e)
         except ValueError as e:  # e.g. the channel was closed
             return False, ("unavailable", f"channel unusable: {e}", "UNAVAILABLE", None)
 
-    def _unary_decoded(self, method: str, req: Any, out: Any, timeout: Optional[float]) -> Any:
-        ok, payload = self._unary(method, req, timeout)
-        if not ok:
-            cause, message, status, reason = payload
-            raise GateError(cause, message, status, reason)
-        try:
-            return out.FromString(payload)
-        except DecodeError as e:
-            raise GateError("malformed_response", f"the server's answer does not decode: {e}") from e
-
-    def _record(self, decision: Decision, method: str) -> Decision:
-        if decision.fail_closed:
-            reason = decision.reason_codes[0]
-            with self._lock:
-                self._counts[reason] = self._counts.get(reason, 0) + 1
-                self._total += 1
-            log.warning("gait-client: fail closed (%s) on %s to %s: %s", reason, method, self.target.uri, decision.message)
-            if self._on_fail_closed is not None:
-                try:
-                    self._on_fail_closed(decision)
-                except Exception:  # noqa: BLE001 - a broken hook must not change the decision
-                    log.exception("gait-client: on_fail_closed hook failed")
-        return decision
-
 
 class _Gate:
-    def __init__(self, client: GateClient, call: Union[Call, pb.EvaluateRequest], timeout: Optional[float]):
+    def __init__(self, client: GateClient, call: Union[Call, Mapping[str, Any], pb.EvaluateRequest], timeout: Optional[float]):
         self._client = client
         self._call = call
         self._timeout = timeout
@@ -470,6 +612,7 @@ class _Gate:
 
 
 __all__ = [
-    "Call", "DEFAULT_SOCKET_PATH", "DEFAULT_TIMEOUT", "Decision", "GateClient", "GateError", "NotAllowed", "SOCKET_ENV",
-    "Target", "build_evaluate_request", "decision_from_response", "fail_closed_decision", "resolve_target",
+    "Call", "ClientBase", "DEFAULT_CHANNEL_OPTIONS", "DEFAULT_SOCKET_PATH", "DEFAULT_TIMEOUT", "Decision", "GateClient",
+    "GateError", "NotAllowed", "SOCKET_ENV", "Target", "ToolCall", "build_evaluate_request", "decision_from_response",
+    "fail_closed_decision", "resolve_target", "rpc_error_parts",
 ]

@@ -1,8 +1,10 @@
-"""Python client conformance: every case of test/conformance/clients/cases.yaml through the client's context manager
-guard (``with client.gate(call)``), against the real server or the fake server; plus trace export + verification."""
+"""Python client conformance: every case of test/conformance/clients/cases.yaml through both clients' context manager
+guards (``with client.gate(call)`` on GateClient, ``async with client.gate(call)`` on AsyncGateClient), against the
+real server or the fake server; plus trace export + verification."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -11,7 +13,9 @@ import pytest
 from conftest import load_cases, start_fake
 import glob
 
-from gait_client import GateClient, NotAllowed, key_id_of, pb, verify_trace_entries, verify_trace_record, verify_trace_segment
+from gait_client import (
+    AsyncGateClient, GateClient, NotAllowed, key_id_of, verify_trace_entries, verify_trace_record, verify_trace_segment,
+)
 
 CASES = load_cases()
 FAULTS = [c for c in CASES if "fake" in c or "fault" in c]
@@ -31,7 +35,16 @@ def check(decision, executed: bool, want: dict) -> None:
     assert executed == want["executed"]
 
 
-def run_case(case: dict, target: str, operator_target: str = "") -> None:
+def check_counters(client, seen: list, case: dict) -> None:
+    # fail-closed decisions are counted and reported exactly once; real answers are not
+    assert client.fail_closed_total == (1 if case["want"]["fail_closed"] else 0)
+    assert len(seen) == client.fail_closed_total
+    if case["want"]["fail_closed"]:
+        assert client.fail_closed_counts() == {case["want"]["reason_codes"][0]: 1}
+
+
+def run_case_sync(case: dict, target: str, operator_target: str = "") -> None:
+    """The case through GateClient's context manager guard; the "tool" is the body of the with block."""
     seen = []
     client = GateClient(target, token=case.get("token"), on_fail_closed=seen.append)
     try:
@@ -39,46 +52,79 @@ def run_case(case: dict, target: str, operator_target: str = "") -> None:
         t0 = time.perf_counter()
         try:
             with client.gate(case["call"]) as decision:
-                ran.append(True)  # the "tool" runs only inside an allowed gate
+                ran.append(True)
         except NotAllowed as e:
             decision = e.decision
         ms = (time.perf_counter() - t0) * 1000
         if case.get("fault") or case.get("fake") == "stale":
             print(f"[fail-closed latency] python {case['name']}: first call {ms:.2f} ms")
         check(decision, bool(ran), case["want"])
-        assert client.fail_closed_total == (1 if case["want"]["fail_closed"] else 0)
-        assert len(seen) == client.fail_closed_total
-        if case["want"]["fail_closed"]:
-            assert client.fail_closed_counts() == {case["want"]["reason_codes"][0]: 1}
+        check_counters(client, seen, case)
 
         if case.get("then") == "grant_approval":
             assert decision.approval_request_id
             with GateClient(operator_target, timeout=2.0) as operator:
-                granted = operator.approve(pb.ApproveRequest(
-                    approval_request_id=decision.approval_request_id, decision=pb.APPROVAL_DECISION_GRANT,
-                    approver="ops@example.com", reason_code="conformance_grant", ttl={"seconds": 600}))
-                assert granted.token_json
+                granted = operator.approve(decision.approval_request_id, approver="ops@example.com",
+                                           reason_code="conformance_grant", ttl=600)
+                assert granted.token_json and granted.request is not None and granted.request.state == "granted"
             after = client.evaluate_after_approval(case["call"], decision, interval=0.02, wait=5.0)
             check(after, after.allowed, case["want_after"])
     finally:
         client.close()
 
 
+async def _run_case_async(case: dict, target: str, operator_target: str) -> None:
+    """The same case through AsyncGateClient: ``async with client.gate(call)``, the "tool" a coroutine."""
+    seen = []
+    async with AsyncGateClient(target, token=case.get("token"), on_fail_closed=seen.append) as client:
+        ran = []
+
+        async def tool() -> None:
+            ran.append(True)
+
+        try:
+            async with client.gate(case["call"]) as decision:
+                await tool()
+        except NotAllowed as e:
+            decision = e.decision
+        check(decision, bool(ran), case["want"])
+        check_counters(client, seen, case)
+
+        if case.get("then") == "grant_approval":
+            assert decision.approval_request_id
+            async with AsyncGateClient(operator_target, timeout=2.0) as operator:
+                granted = await operator.approve(decision.approval_request_id, approver="ops@example.com",
+                                                 reason_code="conformance_grant", ttl=600)
+                assert granted.token_json and granted.request is not None and granted.request.state == "granted"
+            after = await client.evaluate_after_approval(case["call"], decision, interval=0.02, wait=5.0)
+            check(after, after.allowed, case["want_after"])
+
+
+def run_case_async(case: dict, target: str, operator_target: str = "") -> None:
+    asyncio.run(_run_case_async(case, target, operator_target))
+
+
+RUNNERS = {"sync": run_case_sync, "async": run_case_async}
+
+
 @pytest.mark.parametrize("case", FAULTS, ids=[c["name"] for c in FAULTS])
-def test_fault_and_fake_cases(case: dict, tmpdir_short: str) -> None:
+@pytest.mark.parametrize("kind", list(RUNNERS))
+def test_fault_and_fake_cases(kind: str, case: dict, tmpdir_short: str) -> None:
+    run = RUNNERS[kind]
     if case.get("fault") == "absent_socket":
-        run_case(case, f"unix://{tmpdir_short}/absent.sock")
+        run(case, f"unix://{tmpdir_short}/absent.sock")
         return
     fake = start_fake(case["fake"], tmpdir_short, tcp=bool(case.get("tcp")), token=case.get("server_token"))
     try:
-        run_case(case, fake.target)
+        run(case, fake.target)
     finally:
         fake.stop()
 
 
 @pytest.mark.parametrize("case", REAL, ids=[c["name"] for c in REAL])
-def test_real_server_cases(case: dict, real_server) -> None:
-    run_case(case, f"unix://{real_server.socket}", f"unix://{real_server.operator_socket}")
+@pytest.mark.parametrize("kind", list(RUNNERS))
+def test_real_server_cases(kind: str, case: dict, real_server) -> None:
+    RUNNERS[kind](case, f"unix://{real_server.socket}", f"unix://{real_server.operator_socket}")
 
 
 def test_export_and_verify_traces(real_server) -> None:

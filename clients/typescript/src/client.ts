@@ -23,13 +23,8 @@ import {
   GetServerInfoResponseSchema,
   ListApprovalsRequestSchema,
   ListApprovalsResponseSchema,
-  type ApproveRequest,
-  type ApproveResponse,
   type ExportTracesResponse,
-  type GetApprovalResponse,
   type GetServerInfoResponse,
-  type ListApprovalsRequest,
-  type ListApprovalsResponse,
 } from "./gen/gait/gate/v1/gate_service_pb.js";
 import { IntentRequestSchema } from "./gen/gait/gate/v1/intent_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -42,14 +37,35 @@ import {
   type FailClosedCause,
 } from "./decision.js";
 import { resolveTarget, type Target } from "./target.js";
+import { checkIntentJson, intentToJson, type Intent } from "./intent.js";
+import {
+  approvalFrom,
+  approvalRequestFrom,
+  approvalStatusFrom,
+  denyRequest,
+  grantRequest,
+  type Approval,
+  type ApprovalRequest,
+  type ApprovalStateName,
+  type ApprovalStatus,
+  type Denial,
+  type DigestBinding,
+  type Grant,
+} from "./approval.js";
 
 /** The default deadline of every call, in milliseconds (the same in the Python and Go clients). */
 export const DEFAULT_TIMEOUT_MS = 250;
 
-/** One call to decide on: exactly one of `intent` or `toolCall`. */
+/** One call to decide on: exactly one of `intent`, `intentJson` or `toolCall`. */
 export interface GateCall {
-  /** A Gait intent (`gait.gate.intent_request` JSON with Gait's snake_case field names). */
-  intent?: JsonObject;
+  /** A Gait intent, typed: a misspelt field or an unknown target kind does not compile. See {@link Intent}. */
+  intent?: Intent;
+  /**
+   * A Gait intent as raw JSON (an object, or JSON text such as an intent file), for intents whose shape is not
+   * known at compile time. Keys are checked at run time: an unknown key fails closed with
+   * `fail_closed_invalid_argument` and a message naming the closest field.
+   */
+  intentJson?: JsonObject | string;
   /** A raw tool call the server decodes with `adapter` (mcp, openai, anthropic, langchain, claude_code). */
   toolCall?: { adapter?: string; call: JsonObject | string };
   /** Names the run in artifact names; not part of the intent digest. */
@@ -142,6 +158,14 @@ export type GuardOutcome<T> =
 /** One trace log entry from `exportTraces()`. */
 export type TraceEntry = ExportTracesResponse;
 
+const STATE_VALUES: Readonly<Record<Exclude<ApprovalStateName, "unspecified">, ApprovalState>> = {
+  pending: ApprovalState.PENDING,
+  granted: ApprovalState.GRANTED,
+  denied: ApprovalState.DENIED,
+  expired: ApprovalState.EXPIRED,
+  consumed: ApprovalState.CONSUMED,
+};
+
 const STATUS_NAME_UPPER = (code: number): string => causeOfStatus(code).toUpperCase();
 
 function methodPath(localName: keyof typeof GateService.method): string {
@@ -160,16 +184,26 @@ function serializer<D extends DescMessage>(schema: D): (m: MessageShape<D>) => B
 
 /** Builds the EvaluateRequest for a call; throws a plain Error naming what is wrong with the input. */
 export function buildEvaluateRequest(call: GateCall): MessageShape<typeof EvaluateRequestSchema> {
-  if (call === null || typeof call !== "object") throw new Error("call must be an object with `intent` or `toolCall`");
-  const hasIntent = call.intent !== undefined;
-  const hasTool = call.toolCall !== undefined;
-  if (hasIntent === hasTool) throw new Error("call must have exactly one of `intent` or `toolCall`");
+  if (call === null || typeof call !== "object") throw new Error("call must be an object with `intent`, `intentJson` or `toolCall`");
+  const given = [call.intent, call.intentJson, call.toolCall].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new Error("call must have exactly one of `intent`, `intentJson` or `toolCall`");
   let input: MessageInitShape<typeof EvaluateRequestSchema>["input"];
-  if (hasIntent) {
-    const intent = fromJson(IntentRequestSchema, call.intent as JsonObject);
-    input = { case: "intent", value: intent };
+  if (call.toolCall === undefined) {
+    let json: unknown;
+    if (call.intent !== undefined) json = intentToJson(call.intent);
+    else if (typeof call.intentJson === "string") {
+      try {
+        json = JSON.parse(call.intentJson);
+      } catch (e) {
+        throw new Error(`intentJson is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    } else json = call.intentJson;
+    // checked here as well as by fromJson, so an unknown key is named with its path and the closest field
+    const problem = checkIntentJson(json);
+    if (problem) throw new Error(`intent: ${problem}`);
+    input = { case: "intent", value: fromJson(IntentRequestSchema, json as JsonObject) };
   } else {
-    const tc = call.toolCall!;
+    const tc = call.toolCall;
     if (tc === null || typeof tc !== "object" || tc.call === undefined || tc.call === null) {
       throw new Error("toolCall.call must be a JSON object or JSON text");
     }
@@ -286,27 +320,27 @@ export class GateClient {
   }
 
   /** Reads one approval request (and its tokens once granted). Throws {@link GateError} on failure. */
-  async getApproval(approvalRequestId: string, options: CallOptions = {}): Promise<GetApprovalResponse> {
-    return this.unaryDecoded("getApproval", GetApprovalRequestSchema, GetApprovalResponseSchema, create(GetApprovalRequestSchema, { approvalRequestId }), options);
+  async getApproval(approvalRequestId: string, options: CallOptions = {}): Promise<ApprovalStatus> {
+    const res = await this.unaryDecoded("getApproval", GetApprovalRequestSchema, GetApprovalResponseSchema, create(GetApprovalRequestSchema, { approvalRequestId }), options);
+    return approvalStatusFrom(res, approvalRequestId);
   }
 
   /**
-   * Polls GetApproval until the request leaves PENDING (granted, denied, expired or consumed) and returns its last
+   * Polls GetApproval until the request leaves `pending` (granted, denied, expired or consumed) and returns its last
    * state. Each poll has the per-call deadline; `waitMs` bounds the whole wait. Throws {@link GateError} with cause
    * `deadline_exceeded` when `waitMs` passes, `cancelled` when `signal` aborts, or the poll's own failure.
    */
   async waitForApproval(
     approvalRequestId: string,
     options: CallOptions & { intervalMs?: number; waitMs?: number } = {},
-  ): Promise<GetApprovalResponse> {
+  ): Promise<ApprovalStatus> {
     const intervalMs = options.intervalMs ?? 500;
     const waitMs = options.waitMs ?? 300_000;
     const end = Date.now() + waitMs;
     for (;;) {
       if (options.signal?.aborted) throw new GateError("cancelled", "waiting for approval was cancelled");
-      const res = await this.getApproval(approvalRequestId, options);
-      const state = res.request?.state ?? ApprovalState.UNSPECIFIED;
-      if (state !== ApprovalState.PENDING) return res;
+      const status = await this.getApproval(approvalRequestId, options);
+      if (status.request.state !== "pending") return status;
       const left = end - Date.now();
       if (left <= 0) throw new GateError("deadline_exceeded", `approval ${approvalRequestId} still pending after ${waitMs} ms`);
       await sleep(Math.min(intervalMs, left), options.signal);
@@ -324,25 +358,54 @@ export class GateClient {
     options: CallOptions & { intervalMs?: number; waitMs?: number } = {},
   ): Promise<Decision> {
     if (decision.verdict !== "require_approval" || !decision.approvalRequestId) return decision;
-    let res: GetApprovalResponse;
+    let status: ApprovalStatus;
     try {
-      res = await this.waitForApproval(decision.approvalRequestId, options);
+      status = await this.waitForApproval(decision.approvalRequestId, options);
     } catch (e) {
       const err = isGateError(e) ? e : new GateError("unknown", e instanceof Error ? e.message : String(e));
       return this.record(failClosedDecision(err.cause, err.message, { ...(err.statusCode ? { statusCode: err.statusCode } : {}), ...(err.errorReason ? { errorReason: err.errorReason } : {}) }), "GetApproval");
     }
-    if (res.request?.state !== ApprovalState.GRANTED) return decision;
+    if (status.request.state !== "granted") return decision;
     return this.evaluate({ ...call, approvalRequestId: decision.approvalRequestId }, options);
   }
 
-  /** Grants or denies an approval (served on the operator socket only). Throws {@link GateError} on failure. */
-  async approve(req: MessageInitShape<typeof ApproveRequestSchema>, options: CallOptions = {}): Promise<ApproveResponse> {
-    return this.unaryDecoded("approve", ApproveRequestSchema, ApproveResponseSchema, create(ApproveRequestSchema, req) as ApproveRequest, options);
+  /**
+   * Grants a pending approval request (operator socket only): `approve(id, { approver, reasonCode, ttlSeconds })`.
+   * Returns the request's new state and the signed token. Throws {@link GateError} on failure; a bad `ttlSeconds`
+   * is `invalid_argument` before anything is sent.
+   */
+  async approve(approvalRequestId: string, grant: Grant, options: CallOptions = {}): Promise<Approval> {
+    return this.answer(() => grantRequest(approvalRequestId, grant), options);
   }
 
-  /** Lists approval requests (operator socket only). Throws {@link GateError} on failure. */
-  async listApprovals(req: MessageInitShape<typeof ListApprovalsRequestSchema> = {}, options: CallOptions = {}): Promise<ListApprovalsResponse> {
-    return this.unaryDecoded("listApprovals", ListApprovalsRequestSchema, ListApprovalsResponseSchema, create(ListApprovalsRequestSchema, req) as ListApprovalsRequest, options);
+  /**
+   * Mints an approval token for a call named by its digests, without a pending request (the `gait approve
+   * --intent-digest --policy-digest` form; operator socket only). `grant.scopes` is required here.
+   */
+  async approveDigests(digests: DigestBinding, grant: Grant, options: CallOptions = {}): Promise<Approval> {
+    return this.answer(() => grantRequest(digests, grant), options);
+  }
+
+  /** Denies a pending approval request (operator socket only). Throws {@link GateError} on failure. */
+  async deny(approvalRequestId: string, denial: Denial, options: CallOptions = {}): Promise<Approval> {
+    return this.answer(() => denyRequest(approvalRequestId, denial), options);
+  }
+
+  /**
+   * Lists approval requests, oldest first (operator socket only). `states` defaults to pending only; pass the
+   * returned `nextPageToken` as `pageToken` for the next page. Throws {@link GateError} on failure.
+   */
+  async listApprovals(
+    filter: { states?: readonly Exclude<ApprovalStateName, "unspecified">[]; pageSize?: number; pageToken?: string } = {},
+    options: CallOptions = {},
+  ): Promise<{ requests: ApprovalRequest[]; nextPageToken: string }> {
+    const req = create(ListApprovalsRequestSchema, {
+      states: (filter.states ?? []).map((s) => STATE_VALUES[s]),
+      pageSize: filter.pageSize ?? 0,
+      pageToken: filter.pageToken ?? "",
+    });
+    const res = await this.unaryDecoded("listApprovals", ListApprovalsRequestSchema, ListApprovalsResponseSchema, req, options);
+    return { requests: res.requests.map(approvalRequestFrom), nextPageToken: res.nextPageToken };
   }
 
   /** The server's signing key, policy digest and trace head. Throws {@link GateError} on failure. */
@@ -395,6 +458,16 @@ export class GateClient {
       options.signal?.removeEventListener("abort", onAbort);
       stream.cancel();
     }
+  }
+
+  private async answer(build: () => MessageShape<typeof ApproveRequestSchema>, options: CallOptions): Promise<Approval> {
+    let req: MessageShape<typeof ApproveRequestSchema>;
+    try {
+      req = build();
+    } catch (e) {
+      throw new GateError("invalid_argument", e instanceof Error ? e.message : String(e));
+    }
+    return approvalFrom(await this.unaryDecoded("approve", ApproveRequestSchema, ApproveResponseSchema, req, options));
   }
 
   private record(decision: Decision, method: string): Decision {

@@ -40,8 +40,32 @@ export type FailClosedCause =
   | "unspecified_verdict"
   | "unknown_verdict";
 
-/** The outcome of one `evaluate()`. Never thrown: failures are decisions too. */
-export interface Decision {
+/** The fields of a {@link Decision}. */
+export interface DecisionFields {
+  readonly verdict: VerdictName;
+  readonly reasonCodes: readonly string[];
+  readonly violations?: readonly string[];
+  readonly failClosed?: boolean;
+  readonly cause?: FailClosedCause;
+  readonly statusCode?: string;
+  readonly errorReason?: string;
+  readonly message?: string;
+  readonly approvalRequestId?: string;
+  readonly traceId?: string;
+  readonly intentDigest?: string;
+  readonly policyDigest?: string;
+}
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * The outcome of one `evaluate()`. Never thrown: failures are decisions too. Immutable.
+ *
+ * Printing is readable: `String(d)` is one line (`allow [read_ok] trace=...`, or `block (fail closed: unavailable)
+ * [fail_closed_unavailable]: cannot connect ...`), `console.log(d)` shows that line, and `JSON.stringify(d)` gives
+ * the plain fields. The server's raw answer stays reachable as {@link Decision.response} but is never printed.
+ */
+export class Decision {
   readonly verdict: VerdictName;
   /** True only for a well-formed VERDICT_ALLOW answer. The one field a runtime needs to check. */
   readonly allowed: boolean;
@@ -51,20 +75,84 @@ export interface Decision {
   /** True when the client produced this `block` itself because the call failed. */
   readonly failClosed: boolean;
   /** Set when `failClosed`: what went wrong. */
-  readonly cause?: FailClosedCause;
+  declare readonly cause?: FailClosedCause;
   /** gRPC status code name (e.g. "DEADLINE_EXCEEDED") when the call failed with a status. */
-  readonly statusCode?: string;
+  declare readonly statusCode?: string;
   /** google.rpc.ErrorInfo.reason sent by the server (an ErrorReason name such as "INVALID_INTENT"). */
-  readonly errorReason?: string;
+  declare readonly errorReason?: string;
   /** Human-readable error message when `failClosed`. */
-  readonly message?: string;
+  declare readonly message?: string;
   /** The pending approval request when `verdict` is `require_approval`. */
   readonly approvalRequestId: string;
   readonly traceId: string;
   readonly intentDigest: string;
   readonly policyDigest: string;
-  /** The full server answer, when there was one. */
-  readonly response?: EvaluateResponse;
+  readonly #response: EvaluateResponse | undefined;
+
+  constructor(fields: DecisionFields, response?: EvaluateResponse) {
+    const failClosed = fields.failClosed ?? false;
+    this.verdict = fields.verdict;
+    // allow is decided here, once: a fail-closed decision is never allowed whatever its verdict field says
+    this.allowed = fields.verdict === "allow" && !failClosed;
+    this.reasonCodes = Object.freeze([...fields.reasonCodes]);
+    this.violations = Object.freeze([...(fields.violations ?? [])]);
+    this.failClosed = failClosed;
+    if (fields.cause !== undefined) (this as { cause?: FailClosedCause }).cause = fields.cause;
+    if (fields.statusCode !== undefined) (this as { statusCode?: string }).statusCode = fields.statusCode;
+    if (fields.errorReason !== undefined) (this as { errorReason?: string }).errorReason = fields.errorReason;
+    if (fields.message !== undefined) (this as { message?: string }).message = fields.message;
+    this.approvalRequestId = fields.approvalRequestId ?? "";
+    this.traceId = fields.traceId ?? "";
+    this.intentDigest = fields.intentDigest ?? "";
+    this.policyDigest = fields.policyDigest ?? "";
+    this.#response = response;
+    Object.freeze(this);
+  }
+
+  /** The full server answer (a protobuf message), when there was one. Not printed and not in `toJSON()`. */
+  get response(): EvaluateResponse | undefined {
+    return this.#response;
+  }
+
+  /**
+   * One line, the same in the three clients: `<verdict>[ (fail closed: <cause>[, <error reason>])] [<reasons>]
+   * [violations=[...]][ approval_request=<id>][ trace=<id>][: <message>]`.
+   */
+  toString(): string {
+    let s: string = this.verdict;
+    if (this.failClosed) s += ` (fail closed: ${this.cause ?? "unknown"}${this.errorReason ? `, ${this.errorReason}` : ""})`;
+    s += ` [${this.reasonCodes.join(", ")}]`;
+    if (this.violations.length) s += ` violations=[${this.violations.join(", ")}]`;
+    if (this.approvalRequestId) s += ` approval_request=${this.approvalRequestId}`;
+    if (this.traceId) s += ` trace=${this.traceId}`;
+    if (this.message) s += `: ${this.message}`;
+    return s;
+  }
+
+  /** The plain fields (what `JSON.stringify` writes). */
+  toJSON(): DecisionFields & { allowed: boolean } {
+    const { verdict, allowed, reasonCodes, violations, failClosed, approvalRequestId, traceId, intentDigest, policyDigest } = this;
+    return {
+      verdict,
+      allowed,
+      reasonCodes,
+      violations,
+      failClosed,
+      ...(this.cause !== undefined ? { cause: this.cause } : {}),
+      ...(this.statusCode !== undefined ? { statusCode: this.statusCode } : {}),
+      ...(this.errorReason !== undefined ? { errorReason: this.errorReason } : {}),
+      ...(this.message !== undefined ? { message: this.message } : {}),
+      approvalRequestId,
+      traceId,
+      intentDigest,
+      policyDigest,
+    };
+  }
+
+  /** What `console.log` and `util.inspect` show in Node. */
+  [INSPECT](): string {
+    return `Decision(${this.toString()})`;
+  }
 }
 
 const VERDICTS: ReadonlyMap<number, VerdictName> = new Map([
@@ -93,22 +181,21 @@ export function failClosedDecision(
   message: string,
   extra: { statusCode?: string; errorReason?: string; response?: EvaluateResponse } = {},
 ): Decision {
-  return {
-    verdict: "block",
-    allowed: false,
-    reasonCodes: [`fail_closed_${cause}`],
-    violations: [],
-    failClosed: true,
-    cause,
-    message,
-    approvalRequestId: "",
-    traceId: extra.response?.traceId ?? "",
-    intentDigest: extra.response?.intentDigest ?? "",
-    policyDigest: extra.response?.policyDigest ?? "",
-    ...(extra.statusCode !== undefined ? { statusCode: extra.statusCode } : {}),
-    ...(extra.errorReason !== undefined ? { errorReason: extra.errorReason } : {}),
-    ...(extra.response !== undefined ? { response: extra.response } : {}),
-  };
+  return new Decision(
+    {
+      verdict: "block",
+      reasonCodes: [`fail_closed_${cause}`],
+      failClosed: true,
+      cause,
+      message,
+      traceId: extra.response?.traceId ?? "",
+      intentDigest: extra.response?.intentDigest ?? "",
+      policyDigest: extra.response?.policyDigest ?? "",
+      ...(extra.statusCode !== undefined ? { statusCode: extra.statusCode } : {}),
+      ...(extra.errorReason !== undefined ? { errorReason: extra.errorReason } : {}),
+    },
+    extra.response,
+  );
 }
 
 /** Turns a decoded answer into a decision; an unspecified or unknown verdict fails closed. */
@@ -120,18 +207,18 @@ export function decisionFromResponse(res: EvaluateResponse): Decision {
   if (name === undefined) {
     return failClosedDecision("unknown_verdict", `the server answered an unknown verdict (${res.verdict}); treated as block`, { response: res });
   }
-  return {
-    verdict: name,
-    allowed: name === "allow",
-    reasonCodes: [...res.reasonCodes],
-    violations: [...res.violations],
-    failClosed: false,
-    approvalRequestId: res.approvalRequestId,
-    traceId: res.traceId,
-    intentDigest: res.intentDigest,
-    policyDigest: res.policyDigest,
-    response: res,
-  };
+  return new Decision(
+    {
+      verdict: name,
+      reasonCodes: res.reasonCodes,
+      violations: res.violations,
+      approvalRequestId: res.approvalRequestId,
+      traceId: res.traceId,
+      intentDigest: res.intentDigest,
+      policyDigest: res.policyDigest,
+    },
+    res,
+  );
 }
 
 /**

@@ -3,15 +3,15 @@
  * compiled under dist/) with policy.yaml on temp sockets, and starts fake-server.mjs in a fault mode.
  * The Python and Go runners have their own copies of this small logic in their own languages.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { GateClient, type GateCall } from "../../../clients/typescript/src/index.js";
+import { GateClient, type GateCall, type Intent } from "../../../clients/typescript/src/index.js";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, "../../..");
@@ -47,14 +47,42 @@ export function loadCases(): ConformanceCase[] {
   return doc.cases;
 }
 
-/** The YAML call (Gait snake_case) as the TS client's GateCall. */
+/**
+ * The YAML call (Gait snake_case) as the TS client's GateCall. The YAML intents are well-formed intents, so they go
+ * through the typed `intent` field (the cast stands in for the compile-time check a literal would get); the raw
+ * `intentJson` path has its own tests in clients-ts-unit.test.ts.
+ */
 export function toGateCall(c: ConformanceCase["call"]): GateCall {
   return {
-    ...(c.intent !== undefined ? { intent: c.intent } : {}),
+    ...(c.intent !== undefined ? { intent: c.intent as unknown as Intent } : {}),
     ...(c.tool_call !== undefined ? { toolCall: { ...(c.tool_call.adapter !== undefined ? { adapter: c.tool_call.adapter } : {}), call: c.tool_call.call } } : {}),
     ...(c.run_id !== undefined ? { runId: c.run_id } : {}),
     ...(c.session_id !== undefined ? { sessionId: c.session_id } : {}),
   };
+}
+
+/**
+ * Copies what a fresh clone of the repository has under `relDir` (tracked files plus new files git does not ignore;
+ * no node_modules, dist or other build output) to `<dest>/<relDir>`, and returns that path. Packaging tests build
+ * from such a copy, outside the repository, so nothing installed in the working tree can help them.
+ */
+export function freshCopy(relDir: string, dest: string): string {
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", relDir], { cwd: ROOT, encoding: "utf8" })
+    .split("\0")
+    .filter((f) => f !== "" && existsSync(join(ROOT, f))); // a deleted but not yet committed file is not in a clone
+  if (files.length === 0) throw new Error(`git lists no files under ${relDir}`);
+  for (const f of files) {
+    mkdirSync(dirname(join(dest, f)), { recursive: true });
+    copyFileSync(join(ROOT, f), join(dest, f));
+  }
+  return join(dest, relDir);
+}
+
+/** The first fenced code block of `lang` in a Markdown file (README examples are run by the tests). */
+export function firstCodeBlock(markdownPath: string, lang: string): string {
+  const m = new RegExp("^```" + lang + "\\n([\\s\\S]*?)^```", "m").exec(readFileSync(markdownPath, "utf8"));
+  if (!m) throw new Error(`${markdownPath} has no \`\`\`${lang} block`);
+  return m[1]!;
 }
 
 /** A short temp dir: socket paths must stay under 107 bytes. */
