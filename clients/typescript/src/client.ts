@@ -38,6 +38,7 @@ import {
 } from "./decision.js";
 import { resolveTarget, type Target } from "./target.js";
 import { checkIntentJson, intentToJson, type Intent } from "./intent.js";
+import { protoKeyPath } from "./struct.js";
 import {
   approvalFrom,
   approvalRequestFrom,
@@ -201,6 +202,10 @@ export function buildEvaluateRequest(call: GateCall): MessageShape<typeof Evalua
     // checked here as well as by fromJson, so an unknown key is named with its path and the closest field
     const problem = checkIntentJson(json);
     if (problem) throw new Error(`intent: ${problem}`);
+    // protobuf-es drops a Struct key named __proto__ when it encodes: the gate would decide on other arguments
+    // than the tool runs with, so such an intent is refused (struct.ts)
+    const proto = protoKeyPath(json);
+    if (proto) throw new Error(`intent: the key "${proto}" cannot be encoded as a protobuf Struct without being dropped; send this call as toolCall JSON text`);
     input = { case: "intent", value: fromJson(IntentRequestSchema, json as JsonObject) };
   } else {
     const tc = call.toolCall;

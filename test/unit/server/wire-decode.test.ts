@@ -199,6 +199,16 @@ describe("jsonDecoder(EvaluateRequest)", () => {
     expect(Object.keys((reference(bytes) as unknown as { json: { intent: { args: object } } }).json.intent.args)).toStrictEqual(["path"]);
   });
 
+  it("the TypeScript client refuses an intent whose Struct has a key named __proto__ (protobuf-es would drop it), and keeps it in tool-call JSON", async () => {
+    const { buildEvaluateRequest } = await import("../../../clients/typescript/src/client.js");
+    const { EvaluateRequestSchema: ClientSchema } = await import("../../../clients/typescript/src/gen/gait/gate/v1/gate_service_pb.js");
+    const args = JSON.parse('{"path":"/a","nested":{"__proto__":1}}') as JsonObject;
+    expect(() => buildEvaluateRequest({ intentJson: { tool_name: "tool.write", args } })).toThrow(/"args.nested.__proto__" cannot be encoded/);
+    const msg = buildEvaluateRequest({ toolCall: { adapter: "mcp", call: { name: "tool.write", args } } });
+    const got = decodeEvaluateRequest(toBinary(ClientSchema, msg));
+    expect(got.tool_call!.call_json).toContain('"__proto__":1');
+  });
+
   it("refuses nesting deeper than the limit", () => {
     let v: unknown = "leaf";
     for (let i = 0; i < 60; i++) v = { a: v };
