@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../src/engine/canon.js";
 import { signDocument } from "../src/engine/signature.js";
-import { Ed25519KeyPair } from "../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../src/infra/keys.js";
 import { TraceLog, type SignedTraceRecord } from "../src/tracelog/index.js";
 
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);

@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../crypto/keys.js";
+import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../infra/keys.js";
 import { parsePolicy } from "../engine/policy.js";
 import type { Policy } from "../engine/types.js";
-import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../durable/fs.js";
+import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../infra/fs.js";
 import { str, oneOf } from "./args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "./io.js";
 import type { ParsedFlags as Flags } from "./args.js";
@@ -142,28 +142,4 @@ export function prettyJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
 }
 
-/** Find a file shipped with the project (templates, package.json) by walking up from this module. */
-export function findProjectFile(rel: string): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, rel);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
-}
-
-let cachedVersion: string | undefined;
-/** `producer_version` of everything this CLI writes: the package version. */
-export function producerVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  try {
-    const p = findProjectFile("package.json");
-    cachedVersion = p ? (JSON.parse(readFileSync(p, "utf8")) as { version?: string }).version || "0.0.0-dev" : "0.0.0-dev";
-  } catch {
-    cachedVersion = "0.0.0-dev";
-  }
-  return cachedVersion;
-}
+export { findProjectFile, producerVersion } from "../infra/version.js";

@@ -821,7 +821,7 @@ const DECODERS: Readonly<Record<string, { prefix: string; decode: (payload: unkn
 export function decodeToolCall(adapter: string, payload: unknown, opts?: DecodeToolCallOptions): DecodedCall {
   const key = goToLower(goTrimSpace(adapter));
   const entry = Object.prototype.hasOwnProperty.call(DECODERS, key) ? DECODERS[key] : undefined;
-  if (!entry) throw new IntentError(`unsupported adapter: ${adapter}`);
+  if (!entry) throw Object.assign(new IntentError(`unsupported adapter: ${adapter}`), { code: "unsupported_adapter" });
   const profile: Profile = opts?.profile ?? "standard";
   if (profile !== "standard" && profile !== "oss-prod") {
     throw new IntentError(`unsupported profile: ${String(profile)} (use standard or oss-prod)`);

@@ -3,7 +3,7 @@
  * valid only if a just-in-time credential can be brokered for exactly this call.
  *
  * This module is pure: request building and its digest, receipt normalization and validation, and the
- * deterministic `stub` broker. The `env` and `command` brokers do I/O and live in `src/state/brokers.ts`.
+ * deterministic `stub` broker. The `env` and `command` brokers do I/O and live in `src/infra/brokers.ts`.
  * Receipts carry references to credentials (`credential_ref`), never credential values.
  */
 import { digestJCS, sha256Hex } from "./canon.js";

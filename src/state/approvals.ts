@@ -34,9 +34,9 @@ import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 import { identityKey } from "../engine/identity.js";
 import { sha256Hex } from "../engine/canon.js";
 import { signDocument, verifyDocument, type SignatureObject, type Signer, type Verifier } from "../engine/signature.js";
-import { lockDir, type DirLock } from "../durable/lock.js";
-import { writeFileAtomic } from "../durable/fs.js";
-import { HeadMarker, type HeadMark } from "../durable/marker.js";
+import { lockDir, type DirLock } from "../infra/lock.js";
+import { writeFileAtomic } from "../infra/fs.js";
+import { HeadMarker, type HeadMark } from "../infra/marker.js";
 
 /** Lifecycle: pending → granted (quorum reached) → consumed (a decision used it); pending|granted → denied|expired. */
 export type ApprovalState = "pending" | "granted" | "denied" | "expired" | "consumed";

@@ -21,8 +21,12 @@ export const GENESIS_HASH = "0".repeat(64);
 export const CHECKPOINT_SCHEMA_ID = "gait.tracelog.checkpoint";
 /** `schema_version` of checkpoint objects. */
 export const CHECKPOINT_SCHEMA_VERSION = "1.0.0";
-/** `schema_id` every appended record must carry. */
+/** `schema_id` of a decision record (Gait's signed trace record). */
 export const TRACE_SCHEMA_ID = "gait.gate.trace";
+/** `schema_id` of an operator action record (a grant, a deny, a kill-switch change), signed like a decision. */
+export const OPERATOR_ACTION_SCHEMA_ID = "gait.gate.operator_action";
+/** The record kinds the log holds. */
+export const RECORD_SCHEMA_IDS: ReadonlySet<string> = new Set([TRACE_SCHEMA_ID, OPERATOR_ACTION_SCHEMA_ID]);
 
 /**
  * Why a checkpoint was written. `anchor` is always the first line of a segment and names the chain head the segment

@@ -15,7 +15,7 @@ import { formatGoTime } from "../engine/time.js";
 import { TraceEntry, entrySeqOf } from "./entry.js";
 import {
   GENESIS_HASH,
-  TRACE_SCHEMA_ID,
+  RECORD_SCHEMA_IDS,
   TraceLogError,
   entryHash,
   formatCheckpointLine,
@@ -30,9 +30,9 @@ import {
   type SignedTraceRecord,
 } from "./format.js";
 import { LineReader } from "./lines.js";
-import { lockDir, type DirLock } from "../durable/lock.js";
-import { syncDir } from "../durable/fs.js";
-import { HeadMarker, type HeadMark } from "../durable/marker.js";
+import { lockDir, type DirLock } from "../infra/lock.js";
+import { syncDir } from "../infra/fs.js";
+import { HeadMarker, type HeadMark } from "../infra/marker.js";
 
 /** Options of {@link TraceLog.open}. Every optional field has a default in {@link TRACE_LOG_DEFAULTS}. */
 export interface TraceLogOptions {
@@ -279,8 +279,8 @@ export class TraceLog {
   append(record: SignedTraceRecord, recordText?: string): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new TraceLogError("closed", "trace log is closed"));
     if (this.failure) return Promise.reject(this.failedError());
-    if (!record || typeof record !== "object" || Array.isArray(record) || record.schema_id !== TRACE_SCHEMA_ID) {
-      return Promise.reject(new TraceLogError("invalid_record", `trace log accepts only ${TRACE_SCHEMA_ID} records`));
+    if (!record || typeof record !== "object" || Array.isArray(record) || !RECORD_SCHEMA_IDS.has(record.schema_id)) {
+      return Promise.reject(new TraceLogError("invalid_record", `trace log accepts only ${[...RECORD_SCHEMA_IDS].join(" and ")} records`));
     }
     const sig = record.signature;
     if (!sig || typeof sig !== "object" || typeof sig.sig !== "string" || typeof sig.signed_digest !== "string") {

@@ -12,7 +12,7 @@ import { basename, join } from "node:path";
 import { SignatureError, verifyDocument, type Verifier } from "../engine/signature.js";
 import {
   GENESIS_HASH,
-  TRACE_SCHEMA_ID,
+  RECORD_SCHEMA_IDS,
   checkpointSignable,
   entryHash,
   isCheckpointLine,
@@ -22,7 +22,7 @@ import {
   type Checkpoint,
 } from "./format.js";
 import { LineReader } from "./lines.js";
-import { HeadMarker } from "../durable/marker.js";
+import { HeadMarker } from "../infra/marker.js";
 
 /** The head marker's file name in a log directory (kept in step with log.ts HEAD_FILE). */
 const HEAD_FILE_NAME = "HEAD";
@@ -189,7 +189,7 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
         }
         if (!record || typeof record !== "object" || Array.isArray(record)) return fail(`entry ${e.seq} record is not an object`);
         const { signature, ...signable } = record as { signature?: unknown; schema_id?: unknown };
-        if (signable.schema_id !== TRACE_SCHEMA_ID) return fail(`entry ${e.seq} record schema_id is not ${TRACE_SCHEMA_ID}`);
+        if (!RECORD_SCHEMA_IDS.has(signable.schema_id as string)) return fail(`entry ${e.seq} record schema_id is not one of ${[...RECORD_SCHEMA_IDS].join(", ")}`);
         const sigErr = checkSignature(signable, signature, verifier);
         if (sigErr) return fail(`entry ${e.seq} record signature: ${sigErr}`);
         const kid = (signature as { key_id?: unknown }).key_id;

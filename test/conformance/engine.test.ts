@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../src/infra/keys.js";
 import { decodeToolCall } from "../../src/engine/adapters.js";
 import { mintApprovalToken } from "../../src/engine/approval.js";
 import { stubBroker } from "../../src/engine/broker.js";

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
-import { Ed25519PublicKey } from "../../src/crypto/keys.js";
+import { Ed25519PublicKey } from "../../src/infra/keys.js";
 import { verifyLogDir } from "../../src/tracelog/verify.js";
 import { BASE_POLICY, ROOT, cleanup, intent, startServer, tempDir, type Server } from "./harness.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
 import { ApprovalDecision, ApprovalState } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { HealthCheckResponse_ServingStatus as S } from "../../src/gen/grpc/health/v1/health_pb.js";
-import { Ed25519PublicKey } from "../../src/crypto/keys.js";
+import { Ed25519PublicKey } from "../../src/infra/keys.js";
 import { verifyTraceRecord } from "../../src/engine/trace.js";
 import { BASE_POLICY, cleanup, errorReason, intent, rejects, startServer, type Server } from "./harness.js";
 

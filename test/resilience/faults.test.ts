@@ -13,7 +13,7 @@ import { chmodSync, chownSync, closeSync, ftruncateSync, mkdirSync, openSync, re
 import { join } from "node:path";
 import { ApprovalDecision } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
-import { Ed25519KeyPair } from "../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../src/infra/keys.js";
 import { BASE_POLICY, ROOT, cleanup, errorReason, intent, rejects, startServer, tempDir, type Server } from "../integration/harness.js";
 import { report } from "./report.js";
 

@@ -14,7 +14,7 @@ import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gat
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
 import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
-import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../state/brokers.js";
+import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../infra/brokers.js";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { csv, oneOf, str, type CommandSpec, type Parsed } from "../args.js";

@@ -4,10 +4,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Ed25519KeyPair, KeyError, loadSigningKey } from "../../crypto/keys.js";
+import { Ed25519KeyPair, KeyError, loadSigningKey } from "../../infra/keys.js";
 import { str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "../io.js";
-import { EVIDENCE_FILE_MODE, writeFileAtomic } from "../../durable/fs.js";
+import { EVIDENCE_FILE_MODE, writeFileAtomic } from "../../infra/fs.js";
 
 const outDirFlag = { type: "string", value: "<dir>", help: "directory for the key files", default: "gait-out/keys" } as const;
 const prefixFlag = { type: "string", value: "<name>", help: "file name prefix: <prefix>_private.key, <prefix>_public.key", default: "gait" } as const;

@@ -5,8 +5,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Verifier } from "../../engine/signature.js";
-import { lockDir, type DirLock } from "../../durable/lock.js";
-import { HeadMarker } from "../../durable/marker.js";
+import { lockDir, type DirLock } from "../../infra/lock.js";
+import { HeadMarker } from "../../infra/marker.js";
 import { verifyTraceRecord } from "../../engine/trace.js";
 import { verifyRunpack } from "../../runpack/verify.js";
 import { verifyLogDir, verifySegmentFile, type LogVerifyResult } from "../../tracelog/verify.js";

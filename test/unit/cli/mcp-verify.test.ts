@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { readZipEntries, writeDeterministicZip } from "../../../src/runpack/zip.js";
 import { TraceLog, segmentName } from "../../../src/tracelog/index.js";
 import { POLICY, readJsonFile, run, tempDir, write } from "./helpers.js";

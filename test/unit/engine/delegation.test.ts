@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { sha256Hex } from "../../../src/engine/canon.js";
 import { signDocument } from "../../../src/engine/signature.js";
 import { TokenMintError } from "../../../src/engine/approval.js";

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { digestJCS, isHex64, jcs, sha256Hex } from "../../../src/engine/canon.js";
 import { signDocument, verifyDocument, SignatureError } from "../../../src/engine/signature.js";
 import { formatGoTime, normalizeGoTime, parseGoDuration, parseRFC3339, GO_ZERO_TIME } from "../../../src/engine/time.js";
-import { Ed25519KeyPair, Ed25519PublicKey, loadSigningKey, KeyError } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair, Ed25519PublicKey, loadSigningKey, KeyError } from "../../../src/infra/keys.js";
 
 ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash("sha512").update(m).digest());
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { mintApprovalToken } from "../../../src/engine/approval.js";
 import { mintDelegationToken } from "../../../src/engine/delegation.js";
 import { GateConfigError, applySimulate, checkProfile, evaluateGate, verdictExitCode } from "../../../src/engine/gate.js";

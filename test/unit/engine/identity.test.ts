@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { identityKey, sameIdentity } from "../../../src/engine/identity.js";
 import { evaluateApprovals } from "../../../src/engine/approval.js";
 import { mintApprovalToken } from "../../../src/engine/approval.js";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 
 describe("identityKey", () => {
   it("folds case, compatibility forms, invisible characters and surrounding space", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unzipSync } from "fflate";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { digestJCS, jcs, sha256Hex } from "../../../src/engine/canon.js";
 import { buildRunpack, buildSingleCallRunpack, computeManifestDigest, normalizeRunId, type RunpackInput } from "../../../src/runpack/runpack.js";
 import { verifyRunpack } from "../../../src/runpack/verify.js";

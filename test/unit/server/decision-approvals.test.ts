@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { mintApprovalToken } from "../../../src/engine/approval.js";
 import { mintDelegationToken } from "../../../src/engine/delegation.js";
 import { delegationDigest, normalizeIntent } from "../../../src/engine/intent.js";

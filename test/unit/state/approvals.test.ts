@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../../src/engine/canon.js";
 import { FileApprovalStore, isApprovalStoreError, type ApprovalStore, type FileApprovalStoreOptions } from "../../../src/state/approvals.js";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { T0, newRequest, runApprovalStoreContract, tokenFor } from "./approvals.contract.js";
 
 const signer = Ed25519KeyPair.generate();

@@ -3,7 +3,7 @@
  * verifies on its own like any Gait trace file, and it equals what signTraceRecord returns.
  */
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { jcs } from "../../../src/engine/canon.js";
 import { buildTraceRecord, signTraceRecord, signTraceRecordWithText, verifyTraceRecord, type TraceDecision } from "../../../src/engine/trace.js";
 

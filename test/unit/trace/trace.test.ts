@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as ed from "@noble/ed25519";
 import { describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { digestJCS, jcs, sha256Hex } from "../../../src/engine/canon.js";
 import { normalizeIntent } from "../../../src/engine/intent.js";
 import {

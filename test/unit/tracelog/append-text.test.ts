@@ -3,7 +3,7 @@
  * chain hash covers exactly those bytes, and a text that would break the JSONL framing is refused.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { buildTraceRecord, signTraceRecordWithText } from "../../../src/engine/trace.js";
 import { TraceLog, entryHash, isTraceLogError, verifyLogDir } from "../../../src/tracelog/index.js";
 import type { SignedTraceRecord } from "../../../src/tracelog/index.js";

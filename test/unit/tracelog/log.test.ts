@@ -1,10 +1,10 @@
 import { appendFile, open, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { verifyDocument } from "../../../src/engine/signature.js";
 import { GENESIS_HASH, TraceLog, entryHash, isTraceLogError, verifyLogDir, type SignedTraceRecord } from "../../../src/tracelog/index.js";
-import { HeadMarker } from "../../../src/durable/marker.js";
+import { HeadMarker } from "../../../src/infra/marker.js";
 import { collect, makeRecord, readLines, segmentFiles, tempDir, writeLines } from "./helpers.js";
 
 const key = Ed25519KeyPair.generate();

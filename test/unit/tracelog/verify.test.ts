@@ -1,7 +1,7 @@
 import { rename, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
+import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { signDocument } from "../../../src/engine/signature.js";
 import { TraceLog, entryHash, verifyLogDir, verifySegmentFile } from "../../../src/tracelog/index.js";
 import { makeRecord, readLines, segmentFiles, tempDir, writeLines } from "./helpers.js";

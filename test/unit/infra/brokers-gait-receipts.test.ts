@@ -10,7 +10,7 @@ import { sha256Hex } from "../../../src/engine/canon.js";
 import { BrokerError, issueBrokerCredential, normalizeBrokerRequest, validateBrokerReceipt } from "../../../src/engine/broker.js";
 import { evaluateGate } from "../../../src/engine/gate.js";
 import { parsePolicy } from "../../../src/engine/policy.js";
-import { createCommandBroker, createEnvBroker, parseCommandReceipt } from "../../../src/state/brokers.js";
+import { createCommandBroker, createEnvBroker, parseCommandReceipt } from "../../../src/infra/brokers.js";
 import type { BrokerRequest, PolicyRule } from "../../../src/engine/types.js";
 
 const NOW = new Date("2026-03-01T12:00:00Z");

@@ -7,22 +7,34 @@
  * our extra fields `trace_sequence`, `event_id` and (for require_approval) `approval_request_id`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Logger } from "pino";
-import { GrpcError } from "./grpc-adapter.js";
-import { reasonOf, reasonName, ErrorReason } from "./errors.js";
-import { bearerMatches, type Admission } from "./service.js";
-import type { DecisionService, EvaluateOutput } from "./decision.js";
-import type { ServeConfig } from "./config.js";
-import type { ServerMetrics } from "./metrics.js";
-import type { PolicyHolder } from "./policy-holder.js";
+import { verdictExitCode } from "../../engine/gate.js";
+import type { Admission } from "../../service/admission.js";
+import type { Decision } from "../../service/decide.js";
+import { asGateError, GateError } from "../../service/errors.js";
+import type { GateService, PolicySource } from "../../service/gate-service.js";
+import type { ServerMetrics } from "../../service/metrics.js";
+import { authenticate, type AuthSettings } from "../auth.js";
+import { HTTP_STATUS } from "./errors.js";
+
+/** The HTTP listener's slice of the configuration. */
+export interface HttpSettings {
+  /** Adapter for a call that names none. */
+  adapter: string;
+  /** Body cap (413 beyond it). */
+  maxRequestBytes: number;
+  /** `compat`: 200 for every verdict (Gait); `strict`: 403 block, 409 require_approval/dry_run. */
+  verdictStatus: "compat" | "strict";
+}
 
 export interface HttpDeps {
-  cfg: ServeConfig;
-  decisions: DecisionService;
+  settings: HttpSettings;
+  auth: AuthSettings;
+  service: GateService;
   admission: Admission;
   metrics: ServerMetrics;
-  policy: PolicyHolder;
-  log: Logger;
+  policy: PolicySource;
+  /** Logs a failure that is the server's fault (its cause is not sent to the caller). */
+  onInternal: (e: GateError) => void;
 }
 
 /** Top-level request fields Gait accepts; anything else is rejected like Go's DisallowUnknownFields. */
@@ -40,20 +52,18 @@ const KNOWN_FIELDS = new Set([
   "emit_pack",
 ]);
 
+/** A protocol-level refusal (method, media type, body size, body shape), before the service is called. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly reason?: string,
   ) {
     super(message);
   }
 }
 
-const exitCodeOf = (v: string): number => (v === "block" ? 3 : v === "require_approval" ? 4 : 0);
-
 /** The Gait response body (`mcpProxyOutput` + `exit_code`), plus our extras. */
-export function httpResponseBody(o: EvaluateOutput): Record<string, unknown> {
+export function httpResponseBody(o: Decision): Record<string, unknown> {
   const r = o.result;
   const body: Record<string, unknown> = {
     ok: true,
@@ -74,15 +84,15 @@ export function httpResponseBody(o: EvaluateOutput): Record<string, unknown> {
     intent_digest: r.intent_digest,
     decision_latency_ms: Math.round(o.latencyMs),
     trace_id: o.record.trace_id,
-    trace_path: o.tracePath ?? "",
+    trace_path: o.recorded.path ?? "",
   };
-  if (o.runpackPath) body.runpack_path = o.runpackPath;
+  if (o.artifacts.runpack) body.runpack_path = o.artifacts.runpack;
   if (r.kill_switch) body.kill_switch = r.kill_switch;
   if (o.warnings.length) body.warnings = o.warnings;
   if (o.record.relationship) body.relationship = o.record.relationship;
-  body.exit_code = exitCodeOf(o.verdict);
+  body.exit_code = verdictExitCode(o.verdict);
   // ours
-  body.trace_sequence = o.seq;
+  body.trace_sequence = o.recorded.seq ?? 0;
   body.event_id = o.record.event_id ?? "";
   if (o.approvalRequestId) body.approval_request_id = o.approvalRequestId;
   return body;
@@ -133,7 +143,7 @@ function decodeRequest(text: string): Record<string, unknown> {
 
 /** Build the HTTP handler. */
 export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const cfg = d.cfg;
+  const cfg = d.settings;
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {
@@ -148,7 +158,7 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
       return;
     }
     void handleEvaluate(req, res, variant).catch((e) => {
-      d.log.error({ err: e }, "http handler failed");
+      d.onInternal(asGateError(e));
       if (!res.headersSent) send(res, 500, { ok: false, error: "internal error" });
     });
   };
@@ -158,11 +168,7 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     let leave: (() => void) | undefined;
     try {
       if (req.method !== "POST") throw new HttpError(405, "expected POST");
-      if (cfg.authMode === "token") {
-        const h = req.headers.authorization;
-        if (!h) throw new HttpError(401, "missing bearer authorization", "UNAUTHENTICATED");
-        if (!bearerMatches(h, cfg.authToken ?? "")) throw new HttpError(401, "invalid bearer authorization", "UNAUTHENTICATED");
-      }
+      authenticate(d.auth, "agent", req.headers.authorization);
       const ct = (req.headers["content-type"] ?? "").trim();
       if (ct && ct.split(";")[0]!.trim().toLowerCase() !== "application/json") {
         throw new HttpError(415, `content-type must be application/json (got ${ct})`);
@@ -179,29 +185,22 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
       if (typeof body.checkpoint_interval === "number" && body.checkpoint_interval > 0) {
         throw new HttpError(400, "checkpoint_interval is not supported by this server (session journals are replaced by the trace log)");
       }
-      try {
-        leave = d.admission.enter();
-      } catch (e) {
-        throw new HttpError(503, (e as Error).message, reasonName(reasonOf(e) ?? ErrorReason.OVERLOADED));
-      }
+      leave = d.admission.enter();
       const ac = new AbortController();
       res.on("close", () => {
         if (!res.writableFinished) ac.abort();
       });
-      const out = await d.decisions.evaluate({
-        transport: "http",
+      const out = await d.service.evaluate({
         toolCall: { adapter: typeof body.adapter === "string" && body.adapter ? body.adapter : cfg.adapter, payload: call },
-        runId: (body.run_id as string | undefined) ?? undefined,
-        sessionId: (body.session_id as string | undefined) ?? undefined,
-        approvalTokens: [],
-        delegationTokens: [],
+        ...(typeof body.run_id === "string" ? { runId: body.run_id } : {}),
+        ...(typeof body.session_id === "string" ? { sessionId: body.session_id } : {}),
         emitRunpack: body.emit_runpack === true,
         cancelled: () => ac.signal.aborted,
       });
       d.metrics.recordDecision(out.verdict, "http", (performance.now() - t0) / 1000);
       const payload = httpResponseBody(out);
       let status = 200;
-      if (cfg.httpVerdictStatus === "strict") {
+      if (cfg.verdictStatus === "strict") {
         if (out.verdict === "block") status = 403;
         else if (out.verdict === "require_approval" || out.verdict === "dry_run") status = 409;
       }
@@ -215,20 +214,12 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
         res.end(line + "\n");
       }
     } catch (e) {
-      if (e instanceof HttpError) {
-        if (e.status >= 500 || e.status === 401) d.metrics.failClosed.inc({ reason: e.reason ?? "INTERNAL" });
-        const body: Record<string, unknown> = { ok: false, error: e.message };
-        if (e.reason) body.error_reason = e.reason;
-        return send(res, e.status, body);
-      }
-      // Gait maps every evaluation failure (decode, normalize, trace write) to 400 with no verdict.
-      const reason = reasonOf(e);
-      const rn = reason !== undefined ? reasonName(reason) : "INTERNAL";
-      d.metrics.failClosed.inc({ reason: rn });
-      if (!(e instanceof GrpcError)) d.log.error({ err: e }, "http evaluate failed");
-      const msg = e instanceof GrpcError ? e.message : "internal error";
-      const status = reason === ErrorReason.SHUTTING_DOWN || reason === ErrorReason.OVERLOADED ? 503 : 400;
-      return send(res, status, { ok: false, error: msg, error_reason: rn });
+      if (e instanceof HttpError) return send(res, e.status, { ok: false, error: e.message });
+      // every failure of the evaluation itself: no verdict, the status from the one table (errors.ts)
+      const g = asGateError(e);
+      d.metrics.failClosed.inc({ reason: g.reason });
+      if (g.kind === "internal") d.onInternal(g);
+      return send(res, HTTP_STATUS[g.kind], { ok: false, error: g.message, error_reason: g.reason });
     } finally {
       leave?.();
     }

@@ -1,8 +1,8 @@
 /**
- * Prometheus metrics (prom-client) served on `--metrics-listen host:port` at GET /metrics. A private registry, so
- * tests can run several servers in one process. Names follow Prometheus conventions (`_total`, `_seconds`).
+ * Prometheus metrics (prom-client), exposed by the HTTP transport on `--metrics-listen host:port` at GET /metrics
+ * (transport/http/metrics.ts). A private registry, so tests can run several servers in one process. Names follow
+ * Prometheus conventions (`_total`, `_seconds`).
  */
-import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class ServerMetrics {
@@ -58,26 +58,5 @@ export class ServerMetrics {
     let h = this.latencyChildren.get(transport);
     if (!h) this.latencyChildren.set(transport, (h = this.latency.labels(transport)));
     h.observe(seconds);
-  }
-
-  /** Serve GET /metrics on host:port. Resolves with the bound port (port 0 picks a free one). */
-  listen(host: string, port: number): Promise<{ server: Server; port: number }> {
-    const srv = createServer((req, res) => {
-      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
-        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-        return;
-      }
-      this.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
-        (e) => res.writeHead(500, { "content-type": "text/plain" }).end(String(e)),
-      );
-    });
-    return new Promise((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen(port, host, () => {
-        const a = srv.address();
-        resolve({ server: srv, port: typeof a === "object" && a ? a.port : port });
-      });
-    });
   }
 }

@@ -12,7 +12,7 @@ import {
   parseCommandAllowlist,
   parseCommandReceipt,
   resolveBroker,
-} from "../../../src/state/brokers.js";
+} from "../../../src/infra/brokers.js";
 import type { BrokerRequest, PolicyRule } from "../../../src/engine/types.js";
 
 const NOW = new Date("2026-03-01T12:00:00Z");

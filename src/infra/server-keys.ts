@@ -8,9 +8,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "../crypto/keys.js";
+import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "../infra/keys.js";
 import type { ServeConfig } from "./config.js";
-import { assertTrusted } from "../durable/trust.js";
+import { assertTrusted } from "../infra/trust.js";
 
 export interface ServerKeys {
   signer: Ed25519KeyPair;

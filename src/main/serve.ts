@@ -16,11 +16,11 @@ import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_p
 import { file_gait_gate_v1_error_reason } from "../gen/gait/gate/v1/error_reason_pb.js";
 import { checkProfile } from "../engine/gate.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
-import { resolveBroker } from "../state/brokers.js";
+import { resolveBroker } from "../infra/brokers.js";
 import { loadKillSwitchForGate } from "../state/killswitch-file.js";
 import type { KillSwitchState } from "../engine/types.js";
 import { TraceLog } from "../tracelog/log.js";
-import { producerVersion } from "../cli/inputs.js";
+import { producerVersion } from "../infra/version.js";
 import { ConfigError, parseServeArgs, SERVE_USAGE, type ListenAddr, type ServeConfig } from "./config.js";
 import { loadServerKeys } from "./keys.js";
 import { PolicyHolder, watchFile } from "./policy-holder.js";
@@ -34,7 +34,7 @@ import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, type ListenerRole } 
 import { startHttp } from "./http.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { ErrorReason, gateError, invalidArgument } from "./errors.js";
-import { trustProblems } from "../durable/trust.js";
+import { trustProblems } from "../infra/trust.js";
 import { loadOperatorTokens } from "./operator-tokens.js";
 
 /** Health service name that reports the last policy reload (NOT_SERVING while the last reload failed). */
