@@ -1165,12 +1165,7 @@ function bindContextEnvelope(claims: EvidenceClaims, env: VerifiedContextEnvelop
 // Script (gate.md §4.13)
 // ---------------------------------------------------------------------------------------------------------------
 
-interface RawStepParts {
-  targets: readonly unknown[];
-  provenance: readonly unknown[];
-}
-
-function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentScript | undefined {
+function normalizeScript(o: Rec | undefined): IntentScript | undefined {
   if (!o) return undefined;
   const steps = vArr(o.steps, "script", "steps");
   if (steps.length === 0) throw new IntentError("script.steps must not be empty");
@@ -1213,7 +1208,6 @@ function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentSc
     if (targets.length > 0) step.targets = targets;
     step.tool_name = toolName;
     out.push(step);
-    rawParts.push({ targets: rawTargets, provenance: rawProv });
   }
   return { steps: out };
 }
@@ -1483,8 +1477,7 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
   assertJsonDepth(raw, "intent");
 
   // Go order: script first, then tool_name, args, targets, provenance, skill provenance, context, delegation.
-  const rawSteps: RawStepParts[] = [];
-  const script = normalizeScript(vObj(raw.script, "", "script"), rawSteps);
+  const script = normalizeScript(vObj(raw.script, "", "script"));
 
   let toolName = goToLower(vStr(raw.tool_name, "", "tool_name"));
   if (script) toolName = "script";
@@ -1502,11 +1495,14 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
     throw new IntentDecodeError("args must be a JSON object");
   }
 
-  let rawTargets = vArr(raw.targets, "", "targets");
-  if (script && rawTargets.length === 0) rawTargets = rawSteps.flatMap((s) => s.targets);
+  // A script without top-level targets takes its steps' targets *as normalized per step* (Gait normalizeIntent
+  // appends the normalized steps' targets): an endpoint class left to inference comes from the step's own tool name,
+  // never from "script". Normalizing them again is idempotent apart from the cross-step dedupe and sort.
+  let rawTargets: readonly unknown[] = vArr(raw.targets, "", "targets");
+  if (script && rawTargets.length === 0) rawTargets = script.steps.flatMap((s) => s.targets ?? []);
   const targets = normalizeTargetList(toolName, rawTargets, "targets");
-  let rawProv = vArr(raw.arg_provenance, "", "arg_provenance");
-  if (script && rawProv.length === 0) rawProv = rawSteps.flatMap((s) => s.provenance);
+  let rawProv: readonly unknown[] = vArr(raw.arg_provenance, "", "arg_provenance");
+  if (script && rawProv.length === 0) rawProv = script.steps.flatMap((s) => s.arg_provenance ?? []);
   const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
   const skill = normalizeSkillProvenance(vObj(raw.skill_provenance, "", "skill_provenance"));
   const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope);
