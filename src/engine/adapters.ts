@@ -9,6 +9,7 @@
  *
  * Pure: no I/O.
  */
+import { decodeUtf8Go } from "./utf8.js";
 import { IntentDecodeError, assertJsonDepth, goToLower, goTrimSpace, setJsonProperty, INTENT_SCHEMA_ID, INTENT_SCHEMA_VERSION } from "./intent.js";
 import { GAIT_EPOCH, GO_ZERO_TIME, formatGoTime, parseRFC3339 } from "./time.js";
 import { IntentError, type Profile } from "./types.js";
@@ -140,7 +141,7 @@ class Decoder {
 function parsePayload(payload: unknown, prefix: string): unknown {
   let text: string | undefined;
   if (typeof payload === "string") text = payload;
-  else if (payload instanceof Uint8Array) text = new TextDecoder().decode(payload);
+  else if (payload instanceof Uint8Array) text = decodeUtf8Go(payload); // Go's U+FFFD rule (utf8.ts)
   if (text === undefined) return payload;
   try {
     return JSON.parse(text) as unknown;
