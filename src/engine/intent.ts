@@ -978,7 +978,11 @@ interface EvidenceClaims {
  * Context normalization (Go `normalizeContext`) followed by stage 4b: caller-supplied context-evidence claims are
  * validated, then stripped, or replaced by a verified envelope's values (claims must agree with it).
  */
-function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope | undefined): IntentContext {
+function normalizeContext(
+  o: Rec | undefined,
+  envelope: VerifiedContextEnvelope | undefined,
+  keepClaims = false,
+): IntentContext {
   const at = "context";
   // Decode: visit the keys present (type errors are decode errors, reported before any validation, as in Go).
   let identity = "";
@@ -1071,7 +1075,10 @@ function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope 
 
   // Stage 4b (gate.md §4.10): claims are never trusted on their own.
   let evidence: EvidenceClaims | undefined;
-  authContext = stripContextAge(authContext);
+  if (keepClaims && !envelope) {
+    // Gait's NormalizeIntent alone (what `policy test` reports): the claims are validated but neither stripped nor bound.
+    evidence = { digest: contextSetDigest, mode: evidenceMode, refs: contextRefs };
+  } else authContext = stripContextAge(authContext);
   if (envelope) {
     evidence = bindContextEnvelope({ digest: contextSetDigest, mode: evidenceMode, refs: contextRefs }, envelope);
     const bound: JsonObject = authContext ? { ...authContext } : {};
@@ -1089,7 +1096,7 @@ function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope 
   if (evidence) {
     if (evidence.mode !== "") ctx.context_evidence_mode = evidence.mode;
     if (evidence.refs) ctx.context_refs = evidence.refs;
-    ctx.context_set_digest = evidence.digest;
+    if (evidence.digest !== "") ctx.context_set_digest = evidence.digest;
   }
   if (accessType !== "") ctx.credential_access_type = accessType;
   if (plain.credential_issuer) ctx.credential_issuer = plain.credential_issuer;
@@ -1463,6 +1470,12 @@ export interface NormalizeIntentOptions {
    * claims are stripped; with it, digest/mode/refs/age come from the envelope and conflicting claims are an error.
    */
   envelope?: VerifiedContextEnvelope;
+  /**
+   * Keep caller-supplied context-evidence claims (digest, mode, refs, `auth_context.context_age_seconds`) as
+   * validated, instead of stripping them: the intent as Gait's `NormalizeIntent` alone returns it, whose digest
+   * `gait policy test` reports. Never evaluate such an intent: the claims are unverified. Ignored with `envelope`.
+   */
+  keepContextClaims?: boolean;
 }
 
 /**
@@ -1505,7 +1518,7 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
   if (script && rawProv.length === 0) rawProv = script.steps.flatMap((s) => s.arg_provenance ?? []);
   const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
   const skill = normalizeSkillProvenance(vObj(raw.skill_provenance, "", "skill_provenance"));
-  const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope);
+  const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope, opts?.keepContextClaims === true);
   const delegation = normalizeDelegation(vObj(raw.delegation, "", "delegation"));
 
   const schemaId = vStr(raw.schema_id, "", "schema_id");

@@ -11,6 +11,7 @@ import { parseApprovalToken } from "../../engine/approval.js";
 import { BrokerError } from "../../engine/broker.js";
 import { parseDelegationToken } from "../../engine/delegation.js";
 import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
+import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
 import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
@@ -138,7 +139,7 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   let evaluationTime: Date | undefined;
   const evalFlag = str(f["evaluation-time"]);
   if (evalFlag) {
-    const t = parseRFC3339(evalFlag);
+    const t = parseRFC3339(goTrimSpace(evalFlag)); // Gait: time.Parse(time.RFC3339, strings.TrimSpace(flag))
     if (!t) throw usageError(`--evaluation-time must be RFC 3339 (e.g. 2026-01-02T15:04:05Z), got ${JSON.stringify(evalFlag)}`);
     evaluationTime = new Date(t.ms);
   }

@@ -41,3 +41,56 @@ describe("item 3: invalid UTF-8 in an intent file is repaired with Go's rule", (
     expect(r.code).toBe(6);
   });
 });
+
+describe("item 4 + 16: policy test prints Gait's policytest result", () => {
+  const claims = (digest: string) =>
+    intent("tool.read", "read", {
+      context: {
+        identity: "alice", workspace: "/repo", risk_class: "low",
+        context_set_digest: digest, context_evidence_mode: "required", context_refs: ["ref-b", "ref-a"],
+        auth_context: { context_age_seconds: 5, team: "x" },
+      },
+    });
+
+  it("intent_digest includes context-evidence claims (policytest.Run: NormalizeIntent alone); gate eval strips them", async () => {
+    write(dir, "claims-a.json", claims("a".repeat(64)));
+    write(dir, "claims-b.json", claims("b".repeat(64)));
+    const testA = await run(dir, ["policy", "test", "p.yaml", "claims-a.json", "--json"]);
+    const testB = await run(dir, ["policy", "test", "p.yaml", "claims-b.json", "--json"]);
+    const evalA = await evalJson("claims-a.json");
+    const evalB = await evalJson("claims-b.json");
+    expect(testA.code).toBe(0);
+    expect(testA.json.intent_digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(testA.json.intent_digest).not.toBe(testB.json.intent_digest); // the claim is in policy test's digest
+    expect(evalA.json.intent_digest).toBe(evalB.json.intent_digest); // and stripped before evaluation
+    expect(testA.json.intent_digest).not.toBe(evalA.json.intent_digest);
+  });
+
+  it("without claims both commands print the same intent_digest", async () => {
+    write(dir, "plain.json", intent("tool.read", "read"));
+    const t = await run(dir, ["policy", "test", "p.yaml", "plain.json", "--json"]);
+    const e = await evalJson("plain.json");
+    expect(t.json.intent_digest).toBe(e.json.intent_digest);
+  });
+
+  it("has Gait's key set (cmd/gait/policy.go policyTestOutput), Go omitempty included", async () => {
+    write(dir, "w.json", intent("tool.write", "write", { created_at: "2026-03-04T05:06:07.5+01:00" }));
+    const r = await run(dir, ["policy", "test", "p.yaml", "w.json", "--json"]);
+    expect(r.code).toBe(4);
+    expect(Object.keys(r.json).sort()).toEqual(
+      // correlation_id: added to every JSON output by Gait's writeJSONOutput envelope (cmd/gait/error_output.go)
+      ["correlation_id", "created_at", "intent_digest", "matched_rule", "ok", "policy_digest", "reason_codes", "schema_id", "schema_version", "summary", "verdict"],
+    );
+    expect(r.json).toMatchObject({
+      schema_id: "gait.policytest.result", schema_version: "1.0.0", created_at: "2026-03-04T04:06:07.5Z",
+      verdict: "require_approval", matched_rule: "approve-write",
+      summary: `policy test verdict=require_approval reasons=${r.json.reason_codes.join(",")} violations=none`,
+    });
+    write(dir, "r.json", intent("tool.read", "read"));
+    const ok = await run(dir, ["policy", "test", "p.yaml", "r.json"]);
+    expect(ok.stdout).toBe("policy test verdict=allow reasons=read_allowed violations=none\n");
+    const j = await run(dir, ["policy", "test", "p.yaml", "r.json", "--json"]);
+    expect(j.json.created_at).toBe("1980-01-01T00:00:00Z"); // Gait's default decision time
+    expect(j.json.violations).toBeUndefined();
+  });
+});
