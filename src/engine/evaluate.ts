@@ -899,7 +899,9 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
     verdict: d.verdict,
     reason_codes: sortUniqueInPlace(d.reasons),
     violations: sortUniqueInPlace(d.violations),
-    min_approvals: d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : 0,
+    // Kept when a later stage (kill switch, a script's block rules or blocked step) turns a decision that needed
+    // approval into block: Gait's outcome keeps MinApprovals there, so gate eval still writes the approval audit.
+    min_approvals: d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : d.minApprovals,
     require_distinct_approvers: d.distinct,
     require_broker_credential: d.broker,
     broker_scopes: sortUniqueInPlace(d.brokerScopes),

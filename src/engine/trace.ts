@@ -8,6 +8,7 @@
  * left out, so that `sha256(JCS(record without signature))` matches what Gait signs for the same decision.
  */
 import { digestJCS, jcs, sha256Bytes, sha256Hex } from "./canon.js";
+import { goToLower, goTrimSpace } from "./intent.js";
 import { verifyDocument, SignatureError, type SignatureObject, type Signer, type Verifier } from "./signature.js";
 import { formatGoTime, GAIT_EPOCH, GO_ZERO_TIME, normalizeGoTime } from "./time.js";
 import type {
@@ -426,6 +427,50 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
     relationship: buildTraceRelationship(intent, traceId, meta.policyId, meta.policyVersion, policyDigest, rules),
   });
   return record;
+}
+
+/** Relationship envelope of an approval audit record (adds `parent_record_id`, which a trace's never has). */
+export interface AuditRelationship {
+  parent_ref?: RelationshipRef;
+  entity_refs?: RelationshipRef[];
+  policy_ref?: { policy_digest: string };
+  edges?: { kind: string; from: RelationshipRef; to: RelationshipRef }[];
+  parent_record_id?: string;
+  related_entity_ids?: string[];
+}
+
+/**
+ * The relationship of an approval audit record, as Gait's buildApprovalAuditRelationship makes it: the trace as
+ * parent, entity refs for the trace, the tool, the policy and every valid approver (kind `agent`), a `governed_by`
+ * edge from the tool to the policy, and the sorted entity ids. Keys in Go's field order; empty parts omitted.
+ */
+export function approvalAuditRelationship(
+  traceId: string,
+  toolName: string,
+  policyDigest: string,
+  approvers: readonly string[],
+): AuditRelationship | undefined {
+  const trace = goTrimSpace(traceId);
+  const tool = goTrimSpace(toolName);
+  const digest = goToLower(goTrimSpace(policyDigest));
+  const refs: RelationshipRef[] = [];
+  if (trace) refs.push({ kind: "trace", id: trace });
+  if (tool) refs.push({ kind: "tool", id: tool });
+  if (digest) refs.push({ kind: "policy", id: digest });
+  for (const a of approvers) {
+    const id = goTrimSpace(a);
+    if (id) refs.push({ kind: "agent", id });
+  }
+  const entityRefs = sortedUnique(refs, cmpRef);
+  const rel: AuditRelationship = {};
+  if (trace) rel.parent_ref = { kind: "trace", id: trace };
+  if (entityRefs.length) rel.entity_refs = entityRefs;
+  if (digest) rel.policy_ref = { policy_digest: digest };
+  if (tool && digest) rel.edges = [{ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } }];
+  if (trace) rel.parent_record_id = trace;
+  const ids = uniqueSorted(entityRefs.map((r) => r.id));
+  if (ids.length) rel.related_entity_ids = ids;
+  return Object.keys(rel).length ? rel : undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import { parseDelegationToken } from "../../engine/delegation.js";
 import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
 import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
-import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
+import { approvalAuditRelationship, buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
 import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../state/brokers.js";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
@@ -230,7 +230,20 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
     await writeEvidence(ctx, path, prettyJson(record), `${kind} audit`);
     return path;
   };
-  const approvalAuditPath = await writeAudit("approval", result.approval_audit);
+  // Gait's ApprovalAuditRecord: approvers omitted when empty, a relationship envelope, and `entries` written as
+  // null when there are none (a nil Go slice without omitempty).
+  const approval = result.approval_audit;
+  const approvalAuditPath = await writeAudit(
+    "approval",
+    approval && {
+      required_approvals: approval.required_approvals,
+      valid_approvals: approval.valid_approvals,
+      approved: approval.approved,
+      ...(approval.approvers.length ? { approvers: approval.approvers } : {}),
+      ...optionalRelationship(approvalAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, approval.approvers)),
+      entries: approval.entries.length ? approval.entries : null,
+    },
+  );
   const delegationAuditPath = await writeAudit("delegation", result.delegation_audit);
   let credentialEvidencePath: string | undefined;
   const receipt = result.broker?.receipt;
@@ -349,4 +362,8 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   if (receipt?.credential_ref) lines.push(`credential: ${receipt.credential_ref}`);
   if (credentialEvidencePath) lines.push(`credential evidence: ${credentialEvidencePath}`);
   return ctx.printHuman(lines, exit);
+}
+
+function optionalRelationship<T>(relationship: T | undefined): { relationship?: T } {
+  return relationship ? { relationship } : {};
 }

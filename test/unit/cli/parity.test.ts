@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { intent, POLICY, run, tempDir, write } from "./helpers.js";
+import { intent, POLICY, readJsonFile, run, tempDir, write } from "./helpers.js";
 
 const PROD = ["--key-mode", "prod", "--private-key", "gait-out/keys/gait_private.key"];
 
@@ -92,5 +92,47 @@ describe("item 4 + 16: policy test prints Gait's policytest result", () => {
     const j = await run(dir, ["policy", "test", "p.yaml", "r.json", "--json"]);
     expect(j.json.created_at).toBe("1980-01-01T00:00:00Z"); // Gait's default decision time
     expect(j.json.violations).toBeUndefined();
+  });
+});
+
+describe("item 8: approval audit record", () => {
+  it("has Gait's shape: no empty approvers, a relationship, entries null when none", async () => {
+    write(dir, "w8.json", intent("tool.write", "write"));
+    const r = await evalJson("w8.json");
+    expect(r.code).toBe(4);
+    const audit = readJsonFile(dir, r.json.approval_audit_path);
+    expect(Object.keys(audit)).toEqual([
+      "schema_id", "schema_version", "created_at", "producer_version", "trace_id", "tool_name", "intent_digest",
+      "policy_digest", "required_approvals", "valid_approvals", "approved", "relationship", "entries",
+    ]);
+    expect(audit.entries).toBeNull();
+    expect(audit.relationship).toEqual({
+      parent_ref: { kind: "trace", id: r.json.trace_id },
+      entity_refs: [
+        { kind: "policy", id: r.json.policy_digest },
+        { kind: "tool", id: "tool.write" },
+        { kind: "trace", id: r.json.trace_id },
+      ],
+      policy_ref: { policy_digest: r.json.policy_digest },
+      edges: [{ kind: "governed_by", from: { kind: "tool", id: "tool.write" }, to: { kind: "policy", id: r.json.policy_digest } }],
+      parent_record_id: r.json.trace_id,
+      related_entity_ids: [r.json.policy_digest, r.json.trace_id, "tool.write"].sort(),
+    });
+  });
+
+  it("is still written when a decision that needed approval ends in block (a script step blocks)", async () => {
+    write(dir, "script8.json", {
+      tool_name: "script",
+      args: {},
+      script: { steps: [{ tool_name: "tool.write", args: {} }, { tool_name: "tool.delete", args: {}, targets: [{ kind: "path", value: "/repo/x", operation: "delete" }] }] },
+      context: { identity: "alice", workspace: "/repo", risk_class: "low" },
+    });
+    const r = await evalJson("script8.json");
+    expect(r.code).toBe(3);
+    expect(r.json.verdict).toBe("block");
+    expect(r.json.approval_audit_path).toBe(`approval_audit_${r.json.trace_id}.json`);
+    const audit = readJsonFile(dir, r.json.approval_audit_path);
+    expect(audit).toMatchObject({ required_approvals: 1, valid_approvals: 0, approved: false, entries: null });
+    expect(audit.approvers).toBeUndefined();
   });
 });
