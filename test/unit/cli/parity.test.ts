@@ -136,3 +136,41 @@ describe("item 8: approval audit record", () => {
     expect(audit.approvers).toBeUndefined();
   });
 });
+
+describe("item 9: key files", () => {
+  it("a private key whose base64 is wrapped over lines (base64's default 76 columns, CRLF) signs as in Gait", async () => {
+    const { readFileSync } = await import("node:fs");
+    const one = readFileSync(join(dir, "gait-out/keys/gait_private.key"), "utf8").trim();
+    expect(one.length).toBeGreaterThan(76);
+    write(dir, "wrapped.key", `${one.slice(0, 76)}\n${one.slice(76)}\n`);
+    write(dir, "wrapped-crlf.key", `${one.slice(0, 40)}\r\n${one.slice(40)}\r\n`);
+    write(dir, "spaced.key", `${one.slice(0, 40)} ${one.slice(40)}\n`);
+    write(dir, "k9.json", intent("tool.read", "read"));
+    const ref = await evalJson("k9.json");
+    for (const key of ["wrapped.key", "wrapped-crlf.key"]) {
+      const r = await run(dir, ["gate", "eval", "--policy", "p.yaml", "--intent", "k9.json", "--key-mode", "prod", "--private-key", key, "--json"]);
+      expect(r.code, key).toBe(0);
+      const trace = readJsonFile(dir, r.json.trace_path);
+      expect(trace.signature.key_id).toBe(readJsonFile(dir, ref.json.trace_path).signature.key_id);
+      const v = await run(dir, ["trace", "verify", r.json.trace_path, "--public-key", "gait-out/keys/gait_public.key", "--json"]);
+      expect(v.code, key).toBe(0);
+    }
+    // Go's decoder skips only CR and LF: a space inside the base64 is still an error (exit 6), as in Gait
+    const bad = await run(dir, ["gate", "eval", "--policy", "p.yaml", "--intent", "k9.json", "--key-mode", "prod", "--private-key", "spaced.key", "--json"]);
+    expect(bad.code).toBe(6);
+  });
+
+  it("S6: a private key whose public half does not match its seed is refused (Gait signs unverifiable traces)", async () => {
+    const { Ed25519KeyPair } = await import("../../../src/crypto/keys.js");
+    const a = Ed25519KeyPair.generate();
+    const b = Ed25519KeyPair.generate();
+    const mixed = Buffer.concat([Buffer.from(a.seed), Buffer.from(b.publicKey)]).toString("base64");
+    write(dir, "mixed.key", mixed + "\n");
+    write(dir, "k9b.json", intent("tool.read", "read"));
+    const r = await run(dir, ["gate", "eval", "--policy", "p.yaml", "--intent", "k9b.json", "--key-mode", "prod", "--private-key", "mixed.key", "--json"]);
+    expect(r.code).toBe(6);
+    expect(r.json.ok).toBe(false);
+    expect(r.json.error).toMatch(/does not match/);
+    expect(r.json.verdict).toBeUndefined();
+  });
+});
