@@ -226,6 +226,11 @@ function vBool(v: unknown, at: string, key: string): boolean {
 function vInt(v: unknown, at: string, key: string): number {
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
   if (v === undefined || v === null) return 0;
+  // Go decodes up to 2^63-1 exactly; a JS number cannot hold an integer past 2^53-1 exactly, so it is refused
+  // rather than rounded into a different value (and a different digest). docs/compatibility.md R10.
+  if (typeof v === "number" && Number.isInteger(v)) {
+    return decodeFail(fieldPath(at, key), "an integer between -(2^53-1) and 2^53-1 (larger values cannot be kept exactly)");
+  }
   return decodeFail(fieldPath(at, key), "an integer");
 }
 

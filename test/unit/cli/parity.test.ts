@@ -174,3 +174,28 @@ describe("item 9: key files", () => {
     expect(r.json.verdict).toBeUndefined();
   });
 });
+
+describe("item 11: integer fields of an intent file", () => {
+  const withTtl = (ttl: string) =>
+    `{"tool_name":"tool.read","args":{},"targets":[],"context":{"identity":"alice","workspace":"/repo","risk_class":"low","credential_ttl_seconds":${ttl}}}`;
+
+  it("refuses values Go keeps exactly but a JS number cannot (2^53+1, 2^63-1), never rounding them (R10)", async () => {
+    for (const ttl of ["9007199254740993", "9223372036854775807"]) {
+      write(dir, "ttl.json", withTtl(ttl));
+      const r = await evalJson("ttl.json");
+      expect(r.code, ttl).toBe(6);
+      expect(r.json.error).toMatch(/credential_ttl_seconds must be an integer between -\(2\^53-1\) and 2\^53-1/);
+    }
+  });
+
+  it("accepts 60.0 and 6e1 as 60 (R9: Go refuses them); the digest is that of 60", async () => {
+    write(dir, "ttl60.json", withTtl("60"));
+    const ref = await evalJson("ttl60.json");
+    for (const ttl of ["60.0", "6e1"]) {
+      write(dir, "ttlf.json", withTtl(ttl));
+      const r = await evalJson("ttlf.json");
+      expect(r.code, ttl).toBe(0);
+      expect(r.json.intent_digest).toBe(ref.json.intent_digest);
+    }
+  });
+});
