@@ -18,6 +18,7 @@ import {
   isNullScalar,
   PolicyScalar,
   readBoolScalar,
+  readFloatScalar,
   readIntScalar,
   readStrScalar,
   type ScalarRead,
@@ -95,17 +96,35 @@ const LEGACY_FIELDS: ReadonlyArray<{ field: string; replacement: string[]; note?
   { field: "unknown_server", replacement: ["mcp_trust.action"], note: "enforce unknown servers through local snapshot coverage and a fail-closed action" },
 ];
 
-/** Gait policy keys for features this implementation leaves out: rejected by name, never silently ignored. */
-const UNSUPPORTED_FEATURE_KEYS: Readonly<Record<string, string>> = {
-  mcp_trust: "MCP server trust snapshots (gate.md §4.16)",
+/**
+ * Gait policy keys for features this implementation leaves out: rejected by name, never silently ignored, unless the
+ * block configures nothing. Gait treats a block whose every field is a zero value as not configured (normalizePolicy
+ * `mcpTrustConfigured`): the feature is off and the block is not in the policy digest, so we accept exactly that.
+ */
+const UNSUPPORTED_FEATURE_KEYS: Readonly<Record<string, { feature: string; schema: Schema }>> = {
+  mcp_trust: {
+    feature: "MCP server trust snapshots (gate.md §4.16)",
+    schema: {
+      enabled: "bool", snapshot: "str", action: "str", required_risk_classes: "strs", min_score: "num",
+      max_age: "str", publisher_allowlist: "strs", require_registry: "bool",
+    },
+  },
 };
+
+/** Every field of a typed block is Go's zero value (lists count empty once blank entries are dropped, as in Gait). */
+function allZero(d: Doc): boolean {
+  return Object.values(d).every((v) =>
+    v === false || v === 0 || (typeof v === "string" && v.trim() === "") ||
+    (Array.isArray(v) && v.every((x) => typeof x === "string" && x.trim() === "")),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Strict structural reading: the YAML document is walked against the schema below. Unknown keys and wrong types
 // are collected as problems with their key path; a wrongly typed value is dropped so later checks do not cascade.
 // ---------------------------------------------------------------------------------------------------------------
 
-type Spec = "str" | "int" | "bool" | "strs" | { obj: Schema } | { list: Schema };
+type Spec = "str" | "int" | "num" | "bool" | "strs" | { obj: Schema } | { list: Schema };
 type Schema = { readonly [key: string]: Spec };
 
 const RATE: Schema = { requests: "int", window: "str", scope: "str" };
@@ -216,6 +235,7 @@ function readValue(raw: unknown, spec: Spec, path: string, problems: string[]): 
     return raw instanceof PolicyScalar ? scalar(readBoolScalar(raw), path, problems) : bad("a boolean (true or false)");
   }
   if (spec === "int") return raw instanceof PolicyScalar ? scalar(readIntScalar(raw), path, problems) : bad("an integer");
+  if (spec === "num") return raw instanceof PolicyScalar ? scalar(readFloatScalar(raw), path, problems) : bad("a number");
   if (spec === "strs") {
     if (!Array.isArray(raw)) return bad("a list of strings");
     const out: string[] = [];
@@ -366,13 +386,18 @@ export function parsePolicy(yamlText: string): Policy {
 
   const problems: string[] = [];
   const rootDoc: Doc = { ...root };
-  for (const [key, feature] of Object.entries(UNSUPPORTED_FEATURE_KEYS)) {
-    if (Object.prototype.hasOwnProperty.call(rootDoc, key)) {
-      problems.push(
-        `parse policy yaml: field "${key}" configures ${feature}, which this implementation does not support; remove the "${key}" block`,
-      );
-      delete rootDoc[key];
-    }
+  for (const [key, { feature, schema }] of Object.entries(UNSUPPORTED_FEATURE_KEYS)) {
+    if (!Object.prototype.hasOwnProperty.call(rootDoc, key)) continue;
+    const block = rootDoc[key];
+    delete rootDoc[key];
+    if (isNull(block)) continue; // `mcp_trust:` / `mcp_trust: null`: not configured (Go zero value)
+    const blockProblems: string[] = [];
+    const typed = readObject(block, schema, key, blockProblems);
+    if (typed && blockProblems.length === 0 && allZero(typed)) continue; // `{}`, `{enabled: false}`: off, as in Gait
+    problems.push(...blockProblems);
+    problems.push(
+      `parse policy yaml: field "${key}" configures ${feature}, which this implementation does not support; remove the "${key}" block`,
+    );
   }
   const typed = readObject(rootDoc, TOP, "", problems) ?? {};
   const policy = normalizePolicyDoc(typed, problems);

@@ -229,3 +229,21 @@ export function readBoolScalar(s: PolicyScalar): ScalarRead<boolean> {
   }
   return refuse(`must be a boolean (true or false), got ${describeScalar(s)}`);
 }
+
+/**
+ * Read a scalar into a float field (Go `float64`, e.g. `mcp_trust.min_score`): integers and floats as numbers, and a
+ * string through `strconv.ParseFloat` (goccy's convertValue). Tags and leading-zero integers are refused as above.
+ */
+export function readFloatScalar(s: PolicyScalar): ScalarRead<number> {
+  if (s.tag !== undefined) return refuse(tagProblem(s));
+  if (s.style === "plain") {
+    if (/^[+-]?0[0-9_]/.test(s.text)) return readIntScalar(s) as ScalarRead<never>;
+    const c = classifyPlain(s.text);
+    if (c.kind === "int") return ok(Number(c.value));
+    if (c.kind === "float") return ok(c.value);
+    if (c.kind !== "str") return refuse(`must be a number, got ${describeScalar(s)}`);
+  }
+  if (!GO_DECIMAL_FLOAT.test(s.text)) return refuse(`must be a number, got ${describeScalar(s)}`);
+  return ok(Number(s.text.replaceAll("_", "")));
+}
+
