@@ -199,3 +199,49 @@ describe("item 11: integer fields of an intent file", () => {
     }
   });
 });
+
+describe("item 14: trace verify", () => {
+  it("an unparseable timestamp makes the trace unreadable: exit 6, as Gait (its struct decode fails first)", async () => {
+    write(dir, "t14.json", intent("tool.read", "read"));
+    const r = await evalJson("t14.json");
+    const trace = readJsonFile(dir, r.json.trace_path);
+    const verify = (name: string) => run(dir, ["trace", "verify", name, "--public-key", "gait-out/keys/gait_public.key", "--json"]);
+    expect((await verify(r.json.trace_path)).code).toBe(0);
+    for (const [field, bad] of [["created_at", "yesterday"], ["observed_at", "2026-01-02t03:04:05Z"], ["created_at", 5]] as const) {
+      write(dir, "t14-bad.json", { ...trace, [field]: bad });
+      const v = await verify("t14-bad.json");
+      expect(v.code, `${field}=${bad}`).toBe(6);
+      expect(v.json.error).toContain(field);
+    }
+    write(dir, "t14-fw.json", { ...trace, freeze_window: { status: "inactive", evaluated_at: "not a time" } });
+    expect((await verify("t14-fw.json")).code).toBe(6);
+    // a parseable but altered time is a verification failure (exit 2)
+    write(dir, "t14-alt.json", { ...trace, created_at: "2000-01-01T00:00:00Z" });
+    expect((await verify("t14-alt.json")).code).toBe(2);
+  });
+
+  it("S7: a re-cased key (Policy_Digest) fails verification (exit 2); Gait's case-insensitive decoder accepts it", async () => {
+    write(dir, "t14b.json", intent("tool.read", "read"));
+    const r = await evalJson("t14b.json");
+    const { policy_digest, ...rest } = readJsonFile(dir, r.json.trace_path);
+    write(dir, "t14-recased.json", { ...rest, Policy_Digest: policy_digest });
+    const v = await run(dir, ["trace", "verify", "t14-recased.json", "--public-key", "gait-out/keys/gait_public.key", "--json"]);
+    expect(v.code).toBe(2);
+    expect(v.json.ok).toBe(false);
+  });
+});
+
+describe("item 15: exit codes", () => {
+  it("R11: an input error whose text contains 'lock' or 'timeout' is still exit 6 (Gait's exitCodeForError makes it 1)", async () => {
+    write(dir, "p15.yaml", "rules:\n  - {name: block-writes, effect: blocked}\n");
+    write(dir, "i15.json", intent("tool.write", "write"));
+    const r = await run(dir, ["policy", "test", "p15.yaml", "i15.json", "--json"]);
+    expect(r.json.error).toMatch(/block-writes/);
+    expect(r.code).toBe(6);
+    expect(r.json.error_category).toBe("invalid_input");
+    write(dir, "p15b.yaml", "rules:\n  - {name: timeout-guard, effect: maybe}\n");
+    const t = await run(dir, ["policy", "validate", "p15b.yaml", "--json"]);
+    expect(t.json.error).toMatch(/timeout-guard/);
+    expect(t.code).toBe(6);
+  });
+});
