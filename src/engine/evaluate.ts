@@ -657,7 +657,9 @@ function evaluateScript(cp: CompiledPolicy, policy: Policy, intent: IntentReques
     agg.verdict = maxVerdict(agg.verdict, d.verdict);
     addAll(agg.reasons, d.reasons);
     addAll(agg.violations, d.violations);
-    if (d.matchedRule) for (const n of d.matchedRule.split(",")) matched.add(n);
+    // Gait joins uniqueSorted(step matched_rule strings): a step's own "a,c" stays one entry, so steps "b" and
+    // "a,c" give "a,c,b" (evaluateScriptPolicyDetailed; issue 9 #16). The trace's matched_rule_ids split them.
+    if (d.matchedRule) matched.add(d.matchedRule.trim());
     if (d.minApprovals > agg.minApprovals) agg.minApprovals = d.minApprovals;
     agg.distinct ||= d.distinct;
     agg.broker ||= d.broker;

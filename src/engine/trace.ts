@@ -489,7 +489,8 @@ function goDecision<T extends object>(obj: T, timeFields: readonly string[]): T 
   return out as T;
 }
 
-function cleanStepVerdict(s: StepVerdict): StepVerdict {
+/** A step verdict as Go marshals Gait's TraceStepVerdict (empty reason codes, violations and matched rule omitted). */
+export function cleanStepVerdict(s: StepVerdict): StepVerdict {
   return defined({
     index: s.index,
     tool_name: s.tool_name,
@@ -573,3 +574,20 @@ export function verifyTraceRecord(doc: unknown, verifier: Verifier): TraceVerify
   }
   return { ...out, ok: true, key_id: out.key_id ?? verifier.keyId };
 }
+
+/**
+ * The sub-decisions of a gate result as Go marshals them (gate eval `--json` and traces): omitempty fields dropped,
+ * `time.Time` fields always present (zero time when unset) in Go's UTC encoding.
+ */
+export function goSubDecisions(d: { freeze_window?: FreezeWindowDecision; sandbox?: SandboxDecision; kill_switch?: KillSwitchDecision }): {
+  freeze_window?: FreezeWindowDecision;
+  sandbox?: SandboxDecision;
+  kill_switch?: KillSwitchDecision;
+} {
+  return {
+    ...(d.freeze_window ? { freeze_window: goDecision(d.freeze_window, ["evaluated_at", "window_start", "window_end"]) } : {}),
+    ...(d.sandbox ? { sandbox: goDecision(d.sandbox, []) } : {}),
+    ...(d.kill_switch ? { kill_switch: goDecision(d.kill_switch, ["evaluated_at"]) } : {}),
+  };
+}
+

@@ -13,7 +13,7 @@ import { parseDelegationToken } from "../../engine/delegation.js";
 import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
 import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
-import { approvalAuditRelationship, buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
+import { approvalAuditRelationship, buildTraceRecord, cleanStepVerdict, goSubDecisions, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
 import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../state/brokers.js";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
@@ -312,11 +312,10 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
     step_count: result.step_count,
     script_hash: result.script_hash,
     composite_risk_class: result.composite_risk_class,
-    step_verdicts: result.step_verdicts,
+    // Go's marshalling of Gait's gateEvalOutput: empty step fields omitted, zero times printed (issue 9 #16)
+    step_verdicts: result.step_verdicts?.map(cleanStepVerdict),
     matched_rule: result.matched_rule,
-    freeze_window: result.freeze_window,
-    sandbox: result.sandbox,
-    kill_switch: result.kill_switch,
+    ...goSubDecisions(result),
     phase: result.phase,
     rate_limit_scope: result.rate_limit_scope,
     rate_limit_key: result.rate_limit_key,

@@ -245,3 +245,80 @@ describe("item 15: exit codes", () => {
     expect(t.code).toBe(6);
   });
 });
+
+describe("item 16: gate eval and approve print Gait's shapes", () => {
+  const script = (steps: object[]) => ({
+    tool_name: "script", args: {}, script: { steps }, context: { identity: "alice", workspace: "/repo", risk_class: "low" },
+  });
+
+  it("step_verdicts omit empty violations / reason codes / matched rule (TraceStepVerdict omitempty)", async () => {
+    write(dir, "s16.json", script([{ tool_name: "tool.read", args: {} }, { tool_name: "tool.other", args: {} }]));
+    const r = await evalJson("s16.json");
+    expect(r.json.step_verdicts).toEqual([
+      { index: 0, tool_name: "tool.read", verdict: "allow", reason_codes: ["read_allowed"], matched_rule: "allow-read" },
+      { index: 1, tool_name: "tool.other", verdict: "require_approval", reason_codes: ["default_require_approval"] },
+    ]);
+  });
+
+  it("a script's matched_rule joins the steps' own matched_rule strings, uniqueSorted (Gait keeps 'a,c' as one entry)", async () => {
+    write(dir, "p16.yaml", `default_verdict: allow
+rules:
+  - {name: b-rule, effect: allow, match: {tool_names: [tool.b]}}
+  - {name: a-rule, effect: allow, match: {tool_names: [tool.ac]}}
+  - {name: c-rule, effect: allow, match: {tool_names: [tool.ac]}}
+`);
+    write(dir, "s16b.json", script([{ tool_name: "tool.b", args: {} }, { tool_name: "tool.ac", args: {} }]));
+    const r = await run(dir, ["gate", "eval", "--policy", "p16.yaml", "--intent", "s16b.json", ...PROD, "--json"]);
+    expect(r.json.step_verdicts.map((s: { matched_rule: string }) => s.matched_rule)).toEqual(["b-rule", "a-rule,c-rule"]);
+    expect(r.json.matched_rule).toBe("a-rule,c-rule,b-rule");
+    const trace = readJsonFile(dir, r.json.trace_path);
+    expect(trace.matched_rule_ids).toEqual(["a-rule", "b-rule", "c-rule"]); // the trace splits them (matchedRuleIDsFromStepVerdicts)
+  });
+
+  it("script_hash is printed only when the script was evaluated (not on a fail-closed early return); the trace keeps it", async () => {
+    write(dir, "p16c.yaml", "default_verdict: allow\nfail_closed: {enabled: true, required_fields: [targets]}\n");
+    const high = { ...script([{ tool_name: "tool.read", args: {} }]), context: { identity: "alice", workspace: "/repo", risk_class: "high" } };
+    write(dir, "s16c.json", high);
+    const r = await run(dir, ["gate", "eval", "--policy", "p16c.yaml", "--intent", "s16c.json", ...PROD, "--json"]);
+    expect(r.json.verdict).toBe("block");
+    expect(r.json.reason_codes).toContain("fail_closed_missing_targets");
+    expect(r.json.script_hash).toBeUndefined();
+    expect(readJsonFile(dir, r.json.trace_path).script_hash).toMatch(/^[0-9a-f]{64}$/);
+    write(dir, "s16d.json", { ...high, context: { ...high.context, risk_class: "low" } });
+    const low = await run(dir, ["gate", "eval", "--policy", "p16c.yaml", "--intent", "s16d.json", ...PROD, "--json"]);
+    expect(low.json.script_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("freeze_window prints Go's zero times for unset time fields", async () => {
+    write(dir, "p16e.yaml", `default_verdict: allow
+rules:
+  - name: f
+    effect: allow
+    freeze_window:
+      timezone: UTC
+      windows: [{name: later, start: "2099-01-01T00:00:00", end: "2099-01-02T00:00:00"}]
+`);
+    write(dir, "i16e.json", intent("tool.read", "read"));
+    const r = await run(dir, ["gate", "eval", "--policy", "p16e.yaml", "--intent", "i16e.json", ...PROD, "--json", "--evaluation-time", "2026-01-15T12:00:00Z"]);
+    expect(r.json.freeze_window).toEqual({
+      status: "inactive", effect: "block", timezone: "UTC", evaluated_at: "2026-01-15T12:00:00Z",
+      window_start: "0001-01-01T00:00:00Z", window_end: "0001-01-01T00:00:00Z",
+    });
+  });
+
+  it("approve --json has Gait's approveOutput keys", async () => {
+    const r = await run(dir, [
+      "approve", "--intent-digest", "a".repeat(64), "--policy-digest", "b".repeat(64), "--ttl", "90m", "--scope", "tool:tool.write",
+      "--approver", "secops", "--reason-code", "change_ok", "--max-targets", "2", "--key-mode", "prod",
+      "--private-key", "gait-out/keys/gait_private.key", "--json",
+    ], { now: () => new Date("2026-01-15T12:00:00.750Z") });
+    expect(r.code).toBe(0);
+    expect(Object.keys(r.json).sort()).toEqual(
+      ["correlation_id", "description", "expires_at", "key_id", "max_targets", "ok", "reason_code", "scope", "token_id", "token_path"],
+    );
+    expect(r.json).toMatchObject({
+      expires_at: "2026-01-15T13:30:00Z", reason_code: "change_ok", scope: ["tool:tool.write"], max_targets: 2,
+      description: "signed approval token created",
+    });
+  });
+});
