@@ -322,3 +322,21 @@ rules:
     });
   });
 });
+
+describe("item 18: version", () => {
+  it("gait version / --version / -v print 'gait <version>'; --json prints Gait's versionOutput", async () => {
+    const { version: pkgVersion } = JSON.parse((await import("node:fs")).readFileSync(join(__dirname, "../../../package.json"), "utf8"));
+    for (const argv of [["version"], ["--version"], ["-v"]]) {
+      const r = await run(dir, argv);
+      expect(r.code, argv.join(" ")).toBe(0);
+      expect(r.stdout).toBe(`gait ${pkgVersion}\n`);
+    }
+    for (const argv of [["version", "--json"], ["--version", "--json"], ["-v", "-json"]]) {
+      const r = await run(dir, argv);
+      expect(r.code).toBe(0);
+      expect(Object.keys(r.json).sort()).toEqual(["correlation_id", "ok", "version"]);
+      expect(r.json).toMatchObject({ ok: true, version: pkgVersion });
+    }
+    expect((await run(dir, ["version", "extra"])).code).toBe(6);
+  });
+});
