@@ -429,11 +429,12 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
   return record;
 }
 
-/** Relationship envelope of an approval audit record (adds `parent_record_id`, which a trace's never has). */
+/** Relationship envelope of an audit record (adds `parent_record_id`, which a trace's never has). */
 export interface AuditRelationship {
   parent_ref?: RelationshipRef;
   entity_refs?: RelationshipRef[];
   policy_ref?: { policy_digest: string };
+  agent_chain?: { identity: string; role: "delegator" | "delegate" }[];
   edges?: { kind: string; from: RelationshipRef; to: RelationshipRef }[];
   parent_record_id?: string;
   related_entity_ids?: string[];
@@ -467,6 +468,55 @@ export function approvalAuditRelationship(
   if (entityRefs.length) rel.entity_refs = entityRefs;
   if (digest) rel.policy_ref = { policy_digest: digest };
   if (tool && digest) rel.edges = [{ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } }];
+  if (trace) rel.parent_record_id = trace;
+  const ids = uniqueSorted(entityRefs.map((r) => r.id));
+  if (ids.length) rel.related_entity_ids = ids;
+  return Object.keys(rel).length ? rel : undefined;
+}
+
+/**
+ * The relationship of a delegation audit record, as Gait's buildDelegationAuditRelationship makes it: like the
+ * approval audit's, with every entry's delegator and delegate as `agent` refs, an agent chain of their roles and a
+ * `delegates_to` edge per entry that names both.
+ */
+export function delegationAuditRelationship(
+  traceId: string,
+  toolName: string,
+  policyDigest: string,
+  entries: readonly { delegator_identity?: string; delegate_identity?: string }[],
+): AuditRelationship | undefined {
+  const trace = goTrimSpace(traceId);
+  const tool = goTrimSpace(toolName);
+  const digest = goToLower(goTrimSpace(policyDigest));
+  const refs: RelationshipRef[] = [];
+  if (trace) refs.push({ kind: "trace", id: trace });
+  if (tool) refs.push({ kind: "tool", id: tool });
+  if (digest) refs.push({ kind: "policy", id: digest });
+  const chain: { identity: string; role: "delegator" | "delegate" }[] = [];
+  const edges: { kind: string; from: RelationshipRef; to: RelationshipRef }[] = [];
+  for (const e of entries) {
+    const from = goTrimSpace(e.delegator_identity ?? "");
+    const to = goTrimSpace(e.delegate_identity ?? "");
+    if (from) {
+      refs.push({ kind: "agent", id: from });
+      chain.push({ identity: from, role: "delegator" });
+    }
+    if (to) {
+      refs.push({ kind: "agent", id: to });
+      chain.push({ identity: to, role: "delegate" });
+    }
+    if (from && to) edges.push({ kind: "delegates_to", from: { kind: "agent", id: from }, to: { kind: "agent", id: to } });
+  }
+  if (tool && digest) edges.push({ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } });
+  const entityRefs = sortedUnique(refs, cmpRef);
+  const agentChain = sortedUnique(chain, (a, b) => cmpStr(a.role, b.role) || cmpStr(a.identity, b.identity));
+  const sortedEdges = sortedUnique(edges, (a, b) => cmpStr(a.kind, b.kind) || cmpRef(a.from, b.from) || cmpRef(a.to, b.to));
+  const rel: AuditRelationship = {};
+  if (trace) rel.parent_ref = { kind: "trace", id: trace };
+  if (entityRefs.length) rel.entity_refs = entityRefs;
+  if (digest) rel.policy_ref = { policy_digest: digest };
+  if (agentChain.length) rel.agent_chain = agentChain;
+  if (sortedEdges.length) rel.edges = sortedEdges;
   if (trace) rel.parent_record_id = trace;
   const ids = uniqueSorted(entityRefs.map((r) => r.id));
   if (ids.length) rel.related_entity_ids = ids;

@@ -13,7 +13,7 @@ import { parseDelegationToken } from "../../engine/delegation.js";
 import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
 import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
-import { approvalAuditRelationship, buildTraceRecord, cleanStepVerdict, goSubDecisions, signTraceRecord } from "../../engine/trace.js";
+import { approvalAuditRelationship, buildTraceRecord, delegationAuditRelationship, cleanStepVerdict, goSubDecisions, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
 import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../state/brokers.js";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
@@ -244,7 +244,19 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
       entries: approval.entries.length ? approval.entries : null,
     },
   );
-  const delegationAuditPath = await writeAudit("delegation", result.delegation_audit);
+  // Gait's DelegationAuditRecord carries a relationship envelope before its entries (relationship.go).
+  const delegation = result.delegation_audit;
+  const delegationAuditPath = await writeAudit(
+    "delegation",
+    delegation && (() => {
+      const { entries, ...head } = delegation;
+      return {
+        ...head,
+        ...optionalRelationship(delegationAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, entries)),
+        entries,
+      };
+    })(),
+  );
   let credentialEvidencePath: string | undefined;
   const receipt = result.broker?.receipt;
   if (result.broker && receipt?.credential_ref) {

@@ -340,3 +340,31 @@ describe("item 18: version", () => {
     expect((await run(dir, ["version", "extra"])).code).toBe(6);
   });
 });
+
+describe("item 8 (delegation): the delegation audit record carries Gait's relationship envelope", () => {
+  it("is written with the relationship before the entries", async () => {
+    write(dir, "pd.yaml", "default_verdict: block\nrules:\n  - {name: deleg, effect: allow, match: {require_delegation: true}}\n");
+    write(dir, "id.json", {
+      tool_name: "tool.deploy", args: {}, targets: [],
+      delegation: { requester_identity: "alice", chain: [{ delegator_identity: "bob", delegate_identity: "alice" }] },
+      context: { identity: "alice", workspace: "/repo", risk_class: "low" },
+    });
+    const r = await run(dir, ["gate", "eval", "--policy", "pd.yaml", "--intent", "id.json", ...PROD, "--json"]);
+    expect(r.json.verdict).toBe("block");
+    expect(r.json.reason_codes).toContain("delegation_token_missing");
+    const audit = readJsonFile(dir, r.json.delegation_audit_path);
+    const keys = Object.keys(audit);
+    expect(keys.slice(-2)).toEqual(["relationship", "entries"]);
+    expect(audit.relationship).toMatchObject({
+      parent_ref: { kind: "trace", id: r.json.trace_id },
+      policy_ref: { policy_digest: r.json.policy_digest },
+      parent_record_id: r.json.trace_id,
+    });
+    expect(audit.relationship.edges).toContainEqual({ kind: "governed_by", from: { kind: "tool", id: "tool.deploy" }, to: { kind: "policy", id: r.json.policy_digest } });
+    for (const e of audit.entries as { delegator_identity?: string; delegate_identity?: string }[]) {
+      if (e.delegator_identity && e.delegate_identity) {
+        expect(audit.relationship.edges).toContainEqual({ kind: "delegates_to", from: { kind: "agent", id: e.delegator_identity }, to: { kind: "agent", id: e.delegate_identity } });
+      }
+    }
+  });
+});
