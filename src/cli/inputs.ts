@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../infra/keys.js";
 import { parsePolicy } from "../engine/policy.js";
+import { decodeUtf8Go } from "../engine/utf8.js";
 import type { Policy } from "../engine/types.js";
 import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../infra/fs.js";
 import { str, oneOf } from "./args.js";
@@ -19,9 +20,7 @@ export async function readText(ctx: CommandContext, path: string, what: string):
   try {
     return await readFile(ctx.path(path), "utf8");
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === "ENOENT" ? "file not found" : err.code === "EISDIR" ? "is a directory" : err.code === "EACCES" ? "permission denied" : err.message;
-    throw usageError(`read ${what} ${path}: ${why}`);
+    throw readError(e, what, path);
   }
 }
 
@@ -34,7 +33,10 @@ export function parseJsonText(text: string, what: string, path: string): unknown
   }
 }
 
-/** Read and parse a JSON file (`-` reads stdin when `allowStdin`). */
+/**
+ * Read and parse a JSON file (`-` reads stdin when `allowStdin`). Bytes are decoded with Go's UTF-8 replacement rule
+ * (one U+FFFD per invalid byte, as Gait's json.Unmarshal), so digests over repaired strings agree with Gait.
+ */
 export async function readJson(ctx: CommandContext, path: string, what: string, allowStdin = false): Promise<unknown> {
   if (path === "-") {
     if (!allowStdin) throw usageError(`${what} cannot be read from stdin`);
@@ -47,7 +49,22 @@ export async function readJson(ctx: CommandContext, path: string, what: string, 
     if (!text.trim()) throw usageError(`read ${what} from stdin: no input`);
     return parseJsonText(text, what, "(stdin)");
   }
-  return parseJsonText(await readText(ctx, path, what), what, path);
+  return parseJsonText(decodeUtf8Go(await readBytes(ctx, path, what)), what, path);
+}
+
+/** Read a file's bytes; a missing or unreadable file is an input error naming `what` and the path. */
+async function readBytes(ctx: CommandContext, path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(ctx.path(path));
+  } catch (e) {
+    throw readError(e, what, path);
+  }
+}
+
+function readError(e: unknown, what: string, path: string): CliError {
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code === "ENOENT" ? "file not found" : err.code === "EISDIR" ? "is a directory" : err.code === "EACCES" ? "permission denied" : err.message;
+  return usageError(`read ${what} ${path}: ${why}`);
 }
 
 /** Normalize a `--policy-digest` pin: `sha256:<hex>` or bare hex, 64 lowercase hex chars. */

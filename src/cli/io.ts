@@ -3,6 +3,7 @@
  * command error, and Gait's JSON error envelope (evidence.md §6.3).
  */
 import { resolve } from "node:path";
+import { decodeUtf8Go } from "../engine/utf8.js";
 
 /** Exit codes (cli.md): the verdict travels in the exit code too, so scripts can gate on it. */
 export const EXIT = {
@@ -44,7 +45,7 @@ export function defaultIO(): CliIO {
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
+      return decodeUtf8Go(Buffer.concat(chunks)); // Go's replacement rule, as for files (inputs.ts readJson)
     },
     cwd: process.cwd(),
     env: process.env,

@@ -15,6 +15,7 @@ import { keysInit, keysInitSpec, keysRotate, keysRotateSpec, keysVerify, keysVer
 import { mcpProxy, mcpProxySpec } from "./commands/mcp.js";
 import { policyInit, policyInitSpec, policyTest, policyTestSpec, policyValidate, policyValidateSpec } from "./commands/policy.js";
 import { runpackVerify, runpackVerifySpec, traceVerify, traceVerifySpec } from "./commands/verify.js";
+import { version, versionSpec } from "./commands/version.js";
 import { CommandContext, defaultIO, EXIT, toCliError, usageError, type CliIO } from "./io.js";
 
 export { EXIT, type CliIO } from "./io.js";
@@ -37,7 +38,11 @@ const COMMANDS: Record<string, Command> = {
   "keys verify": { spec: keysVerifySpec, run: keysVerify },
   "trace verify": { spec: traceVerifySpec, run: traceVerify },
   verify: { spec: runpackVerifySpec, run: runpackVerify },
+  version: { spec: versionSpec, run: version },
 };
+
+/** Gait's aliases of `gait version` (cmd/gait/main.go: "version", "--version", "-v"). */
+const VERSION_ALIASES: ReadonlySet<string> = new Set(["--version", "-v"]);
 
 const GROUPS = ["gate", "policy", "mcp", "keys", "trace"];
 
@@ -88,8 +93,9 @@ async function runServe(argv: string[], io: CliIO): Promise<number> {
 }
 
 /** Run the CLI. `io` defaults to the real process (stdout, stderr, stdin, cwd, env, clock). */
-export async function main(argv: string[], ioOverrides: Partial<CliIO> = {}): Promise<number> {
+export async function main(argvIn: string[], ioOverrides: Partial<CliIO> = {}): Promise<number> {
   const io: CliIO = { ...defaultIO(), ...ioOverrides };
+  const argv = argvIn.length > 0 && VERSION_ALIASES.has(argvIn[0]!) ? ["version", ...argvIn.slice(1)] : argvIn;
   const correlationId = correlationIdFromArgv(argv);
   const wantsJson = argv.some((a) => /^--?json(=(true|1|t))?$/i.test(a));
 

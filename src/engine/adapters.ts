@@ -9,6 +9,7 @@
  *
  * Pure: no I/O.
  */
+import { decodeUtf8Go } from "./utf8.js";
 import { IntentDecodeError, assertJsonDepth, goToLower, goTrimSpace, setJsonProperty, INTENT_SCHEMA_ID, INTENT_SCHEMA_VERSION } from "./intent.js";
 import { GAIT_EPOCH, GO_ZERO_TIME, formatGoTime, parseRFC3339 } from "./time.js";
 import { IntentError, type Profile } from "./types.js";
@@ -140,7 +141,7 @@ class Decoder {
 function parsePayload(payload: unknown, prefix: string): unknown {
   let text: string | undefined;
   if (typeof payload === "string") text = payload;
-  else if (payload instanceof Uint8Array) text = new TextDecoder().decode(payload);
+  else if (payload instanceof Uint8Array) text = decodeUtf8Go(payload); // Go's U+FFFD rule (utf8.ts)
   if (text === undefined) return payload;
   try {
     return JSON.parse(text) as unknown;
@@ -376,6 +377,12 @@ function decodeContext(o: Rec | undefined, d: Decoder): CallContext {
   ctx.auth_context = d.obj(o.auth_context, at, "auth_context");
   ctx.credential_scopes = d.strList(o.credential_scopes, at, "credential_scopes");
   ctx.environment_fingerprint = d.str(o.environment_fingerprint, at, "environment_fingerprint");
+  // Gait refuses a call that names a context envelope file (cmd/gait/mcp.go evaluateMCPProxyPayload; only `mcp serve
+  // --allow-client-artifact-paths` reads one, which we refuse too: R6). Deciding the call without the envelope would
+  // silently drop the evidence it asks to be bound (issue 9 #12).
+  if (goTrimSpace(d.str(o.context_envelope_path, at, "context_envelope_path")) !== "") {
+    throw new IntentError("call.context.context_envelope_path is not supported; use --context-envelope at the boundary");
+  }
   return ctx;
 }
 

@@ -133,3 +133,32 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function isHex64(s: string): boolean {
   return HEX64.test(s);
 }
+
+/**
+ * Go's `json.Marshal` of a string (HTML escaping on, as by default): `"` and `\\` escaped, `\b \f \n \r \t` short
+ * forms, other controls as `\u00xx`, `<` `>` `&` as `\u003c` `\u003e` `\u0026`, U+2028/U+2029 as `\u2028`/`\u2029`.
+ * A lone surrogate (which a Go string cannot hold) is written as `\ufffd`, as Go writes an invalid byte.
+ */
+export function goJsonQuote(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0x22 || c === 0x5c) out += "\\" + s[i];
+      else if (c === 0x08) out += "\\b";
+      else if (c === 0x0c) out += "\\f";
+      else if (c === 0x0a) out += "\\n";
+      else if (c === 0x0d) out += "\\r";
+      else if (c === 0x09) out += "\\t";
+      else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26) out += "\\u00" + c.toString(16).padStart(2, "0");
+      else out += s[i];
+    } else if (c === 0x2028 || c === 0x2029) out += "\\u" + c.toString(16);
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      out += s[i]! + s[i + 1]!;
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff) out += "\\ufffd";
+    else out += s[i];
+  }
+  return out + '"';
+}
+

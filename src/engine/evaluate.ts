@@ -11,7 +11,7 @@
  * No path here can produce `allow` from an error: invalid input either blocks (fail-closed) or throws.
  */
 import { digestJCS } from "./canon.js";
-import { IntentDecodeError, MAX_SCRIPT_STEPS, normalizeIntent, rawRiskClass, targetsDigest } from "./intent.js";
+import { goTrimSpace, IntentDecodeError, MAX_SCRIPT_STEPS, normalizeIntent, rawRiskClass, targetsDigest } from "./intent.js";
 import { KillSwitchStateError, matchKillSwitch } from "./killswitch.js";
 import type { CompiledPolicy, CompiledRule } from "./match.js";
 import { anyPattern, compilePolicy, maxVerdict, ruleMatches } from "./match.js";
@@ -354,11 +354,13 @@ function pickFreeze(current: FreezeWindowDecision | undefined, candidate: Freeze
 function sandboxRank(d: SandboxDecision): number {
   return d.status === "missing" ? 4 : d.status === "disallowed" ? 3 : d.status === "valid" ? 1 : 0;
 }
-/** The most severe sandbox decision among several rules (missing > disallowed > valid). */
+/** Gait's pickSandboxDecision: the most severe status (missing > disallowed > valid), then the smaller evidence digest. */
 function pickSandbox(current: SandboxDecision | undefined, candidate: SandboxDecision | undefined): SandboxDecision | undefined {
   if (!candidate) return current;
   if (!current) return candidate;
-  return sandboxRank(candidate) > sandboxRank(current) ? candidate : current;
+  const a = sandboxRank(candidate), b = sandboxRank(current);
+  if (a !== b) return a > b ? candidate : current;
+  return goTrimSpace(candidate.evidence_digest ?? "") < goTrimSpace(current.evidence_digest ?? "") ? candidate : current;
 }
 
 function sandboxPathHasPrefix(path: string, prefix: string): boolean {
@@ -371,6 +373,16 @@ function evaluateSandbox(cr: CompiledRule, intent: IntentRequest): SandboxDecisi
   const sets = cr.sandbox!;
   const sb = intent.context.sandbox;
   if (!sb) return { status: "missing", reason_codes: ["sandbox_metadata_missing"] };
+  // Gait's evaluateSandboxConstraint copies the metadata into the decision before checking it, so a trace keeps the
+  // modes and timeout whatever the status (issue 9 #7).
+  const seen: SandboxDecision = { status: "valid" };
+  if (sb.network_mode) seen.network_mode = sb.network_mode;
+  if (sb.env_exposure_mode) seen.env_exposure_mode = sb.env_exposure_mode;
+  if (sb.timeout_seconds) seen.timeout_seconds = sb.timeout_seconds;
+  if (sb.filesystem_isolation) seen.filesystem_isolation = sb.filesystem_isolation;
+  if (sb.user_mode) seen.user_mode = sb.user_mode;
+  if (sb.evidence_ref) seen.evidence_ref = sb.evidence_ref;
+  if (sb.evidence_digest) seen.evidence_digest = sb.evidence_digest;
   const codes: string[] = [];
   if (!sb.evidence_ref || !sb.evidence_digest) codes.push("sandbox_evidence_missing");
   const enumCheck = (value: string | undefined, allowed: ReadonlySet<string> | null, name: string) => {
@@ -398,10 +410,11 @@ function evaluateSandbox(cr: CompiledRule, intent: IntentRequest): SandboxDecisi
     const roots = new Set(sb.read_only_roots ?? []);
     if (!required.every((r) => roots.has(r))) codes.push("sandbox_read_only_root_missing");
   }
-  if (codes.length === 0) return { status: "valid" };
+  if (codes.length === 0) return seen;
   const reasonCodes = sortUnique(codes);
-  const status = reasonCodes.some((c) => c.endsWith("_missing")) ? "missing" : "disallowed";
-  return { status, reason_codes: reasonCodes };
+  seen.status = reasonCodes.some((c) => c.endsWith("_missing")) ? "missing" : "disallowed";
+  seen.reason_codes = reasonCodes;
+  return seen;
 }
 
 /** Evaluate one matched rule and its attached constraints (gate.md §3.7) into an effective effect + codes. */
@@ -577,9 +590,11 @@ function evaluateSingle(cp: CompiledPolicy, policy: Policy, intent: IntentReques
   for (const e of evals) if (VERDICT_RANK[e.effect] > VERDICT_RANK[verdict]) verdict = e.effect;
   const d = emptyDecision(verdict);
   for (const e of evals) {
+    // Only the rules that set the verdict contribute, their freeze window and sandbox decisions included (Gait
+    // EvaluatePolicyDetailed skips every evaluation whose effect is not the verdict; issue 9 #6).
+    if (e.effect !== verdict) continue;
     d.freeze = pickFreeze(d.freeze, e.freeze);
     d.sandbox = pickSandbox(d.sandbox, e.sandbox);
-    if (e.effect !== verdict) continue;
     const rule = e.compiled.rule;
     d.verdictRules.push(rule);
     addAll(d.reasons, e.reasons);
@@ -642,7 +657,9 @@ function evaluateScript(cp: CompiledPolicy, policy: Policy, intent: IntentReques
     agg.verdict = maxVerdict(agg.verdict, d.verdict);
     addAll(agg.reasons, d.reasons);
     addAll(agg.violations, d.violations);
-    if (d.matchedRule) for (const n of d.matchedRule.split(",")) matched.add(n);
+    // Gait joins uniqueSorted(step matched_rule strings): a step's own "a,c" stays one entry, so steps "b" and
+    // "a,c" give "a,c,b" (evaluateScriptPolicyDetailed; issue 9 #16). The trace's matched_rule_ids split them.
+    if (d.matchedRule) matched.add(d.matchedRule.trim());
     if (d.minApprovals > agg.minApprovals) agg.minApprovals = d.minApprovals;
     agg.distinct ||= d.distinct;
     agg.broker ||= d.broker;
@@ -884,7 +901,9 @@ export function evaluatePolicy(policy: Policy, rawIntent: unknown, opts: PolicyE
     verdict: d.verdict,
     reason_codes: sortUniqueInPlace(d.reasons),
     violations: sortUniqueInPlace(d.violations),
-    min_approvals: d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : 0,
+    // Kept when a later stage (kill switch, a script's block rules or blocked step) turns a decision that needed
+    // approval into block: Gait's outcome keeps MinApprovals there, so gate eval still writes the approval audit.
+    min_approvals: d.verdict === "require_approval" ? Math.max(d.minApprovals, 1) : d.minApprovals,
     require_distinct_approvers: d.distinct,
     require_broker_credential: d.broker,
     broker_scopes: sortUniqueInPlace(d.brokerScopes),

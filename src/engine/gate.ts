@@ -265,7 +265,9 @@ export async function evaluateGate(policy: Policy, rawIntent: unknown, opts: Gat
   if (outcome.sandbox) result.sandbox = outcome.sandbox;
   if (outcome.script) result.script = true;
   if (outcome.step_count) result.step_count = outcome.step_count;
-  if (intent.script_hash) result.script_hash = intent.script_hash;
+  // Gait's gate eval output takes script_hash from the script evaluation's outcome, so a fail-closed early return
+  // (which never evaluates the steps) reports none; the trace still records the intent's (issue 9 #16).
+  if (outcome.script && intent.script_hash) result.script_hash = intent.script_hash;
   if (outcome.composite_risk_class) result.composite_risk_class = outcome.composite_risk_class;
   if (outcome.step_verdicts?.length) result.step_verdicts = outcome.step_verdicts;
   if (intent.context?.phase) result.phase = intent.context.phase;

@@ -226,6 +226,11 @@ function vBool(v: unknown, at: string, key: string): boolean {
 function vInt(v: unknown, at: string, key: string): number {
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
   if (v === undefined || v === null) return 0;
+  // Go decodes up to 2^63-1 exactly; a JS number cannot hold an integer past 2^53-1 exactly, so it is refused
+  // rather than rounded into a different value (and a different digest). docs/compatibility.md R10.
+  if (typeof v === "number" && Number.isInteger(v)) {
+    return decodeFail(fieldPath(at, key), "an integer between -(2^53-1) and 2^53-1 (larger values cannot be kept exactly)");
+  }
   return decodeFail(fieldPath(at, key), "an integer");
 }
 
@@ -978,7 +983,11 @@ interface EvidenceClaims {
  * Context normalization (Go `normalizeContext`) followed by stage 4b: caller-supplied context-evidence claims are
  * validated, then stripped, or replaced by a verified envelope's values (claims must agree with it).
  */
-function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope | undefined): IntentContext {
+function normalizeContext(
+  o: Rec | undefined,
+  envelope: VerifiedContextEnvelope | undefined,
+  keepClaims = false,
+): IntentContext {
   const at = "context";
   // Decode: visit the keys present (type errors are decode errors, reported before any validation, as in Go).
   let identity = "";
@@ -1071,7 +1080,10 @@ function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope 
 
   // Stage 4b (gate.md §4.10): claims are never trusted on their own.
   let evidence: EvidenceClaims | undefined;
-  authContext = stripContextAge(authContext);
+  if (keepClaims && !envelope) {
+    // Gait's NormalizeIntent alone (what `policy test` reports): the claims are validated but neither stripped nor bound.
+    evidence = { digest: contextSetDigest, mode: evidenceMode, refs: contextRefs };
+  } else authContext = stripContextAge(authContext);
   if (envelope) {
     evidence = bindContextEnvelope({ digest: contextSetDigest, mode: evidenceMode, refs: contextRefs }, envelope);
     const bound: JsonObject = authContext ? { ...authContext } : {};
@@ -1089,7 +1101,7 @@ function normalizeContext(o: Rec | undefined, envelope: VerifiedContextEnvelope 
   if (evidence) {
     if (evidence.mode !== "") ctx.context_evidence_mode = evidence.mode;
     if (evidence.refs) ctx.context_refs = evidence.refs;
-    ctx.context_set_digest = evidence.digest;
+    if (evidence.digest !== "") ctx.context_set_digest = evidence.digest;
   }
   if (accessType !== "") ctx.credential_access_type = accessType;
   if (plain.credential_issuer) ctx.credential_issuer = plain.credential_issuer;
@@ -1165,12 +1177,7 @@ function bindContextEnvelope(claims: EvidenceClaims, env: VerifiedContextEnvelop
 // Script (gate.md §4.13)
 // ---------------------------------------------------------------------------------------------------------------
 
-interface RawStepParts {
-  targets: readonly unknown[];
-  provenance: readonly unknown[];
-}
-
-function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentScript | undefined {
+function normalizeScript(o: Rec | undefined): IntentScript | undefined {
   if (!o) return undefined;
   const steps = vArr(o.steps, "script", "steps");
   if (steps.length === 0) throw new IntentError("script.steps must not be empty");
@@ -1213,7 +1220,6 @@ function normalizeScript(o: Rec | undefined, rawParts: RawStepParts[]): IntentSc
     if (targets.length > 0) step.targets = targets;
     step.tool_name = toolName;
     out.push(step);
-    rawParts.push({ targets: rawTargets, provenance: rawProv });
   }
   return { steps: out };
 }
@@ -1469,6 +1475,12 @@ export interface NormalizeIntentOptions {
    * claims are stripped; with it, digest/mode/refs/age come from the envelope and conflicting claims are an error.
    */
   envelope?: VerifiedContextEnvelope;
+  /**
+   * Keep caller-supplied context-evidence claims (digest, mode, refs, `auth_context.context_age_seconds`) as
+   * validated, instead of stripping them: the intent as Gait's `NormalizeIntent` alone returns it, whose digest
+   * `gait policy test` reports. Never evaluate such an intent: the claims are unverified. Ignored with `envelope`.
+   */
+  keepContextClaims?: boolean;
 }
 
 /**
@@ -1483,8 +1495,7 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
   assertJsonDepth(raw, "intent");
 
   // Go order: script first, then tool_name, args, targets, provenance, skill provenance, context, delegation.
-  const rawSteps: RawStepParts[] = [];
-  const script = normalizeScript(vObj(raw.script, "", "script"), rawSteps);
+  const script = normalizeScript(vObj(raw.script, "", "script"));
 
   let toolName = goToLower(vStr(raw.tool_name, "", "tool_name"));
   if (script) toolName = "script";
@@ -1502,14 +1513,17 @@ export function normalizeIntent(raw: unknown, opts?: NormalizeIntentOptions): In
     throw new IntentDecodeError("args must be a JSON object");
   }
 
-  let rawTargets = vArr(raw.targets, "", "targets");
-  if (script && rawTargets.length === 0) rawTargets = rawSteps.flatMap((s) => s.targets);
+  // A script without top-level targets takes its steps' targets *as normalized per step* (Gait normalizeIntent
+  // appends the normalized steps' targets): an endpoint class left to inference comes from the step's own tool name,
+  // never from "script". Normalizing them again is idempotent apart from the cross-step dedupe and sort.
+  let rawTargets: readonly unknown[] = vArr(raw.targets, "", "targets");
+  if (script && rawTargets.length === 0) rawTargets = script.steps.flatMap((s) => s.targets ?? []);
   const targets = normalizeTargetList(toolName, rawTargets, "targets");
-  let rawProv = vArr(raw.arg_provenance, "", "arg_provenance");
-  if (script && rawProv.length === 0) rawProv = rawSteps.flatMap((s) => s.provenance);
+  let rawProv: readonly unknown[] = vArr(raw.arg_provenance, "", "arg_provenance");
+  if (script && rawProv.length === 0) rawProv = script.steps.flatMap((s) => s.arg_provenance ?? []);
   const provenance = normalizeProvenanceList(rawProv, "arg_provenance");
   const skill = normalizeSkillProvenance(vObj(raw.skill_provenance, "", "skill_provenance"));
-  const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope);
+  const context = normalizeContext(vObj(raw.context, "", "context"), opts?.envelope, opts?.keepContextClaims === true);
   const delegation = normalizeDelegation(vObj(raw.delegation, "", "delegation"));
 
   const schemaId = vStr(raw.schema_id, "", "schema_id");

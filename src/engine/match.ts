@@ -6,6 +6,8 @@
  * derived once per policy object and cached in a WeakMap, so `evaluatePolicy` never compiles a regular expression
  * or builds a set per call. `parsePolicy` warms the cache; a policy object built by hand is compiled on first use.
  */
+import { goJsonQuote } from "./canon.js";
+import { goToLower } from "./intent.js";
 import type { IntentRequest, Policy, PolicyRule, Target, Verdict } from "./types.js";
 import { VERDICT_RANK } from "./types.js";
 
@@ -121,7 +123,10 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 
 /** Gait's rule-name sanitizer for the fallback reason code: lowercase, spaces and `-` become `_`. */
 export function sanitizeRuleName(name: string): string {
-  return name.trim().toLowerCase().replace(/[ -]/g, "_");
+  // Gait sanitizeName: "" -> "rule"; else json.Marshal the (already trimmed) name, strings.Trim every leading and
+  // trailing '"', spaces and '-' to '_', strings.ToLower. So `a<b` is `a\u003cb` and a tab is `\t` (issue 9 #5).
+  if (name === "") return "rule";
+  return goToLower(goJsonQuote(name).replace(/^"+|"+$/g, "").replace(/[ -]/g, "_"));
 }
 
 function compileRule(rule: PolicyRule): CompiledRule {

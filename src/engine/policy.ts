@@ -9,10 +9,20 @@
  * payload (Go struct field names as keys), so it is byte-compatible with Gait and approval tokens minted against a
  * policy by either implementation verify against the other.
  */
-import { parseDocument } from "yaml";
+import { parseDocument, visit } from "yaml";
 import { digestJCS, isHex64 } from "./canon.js";
 import { goPathClean, MAX_SCRIPT_STEPS } from "./intent.js";
 import { compilePolicy, sanitizeRuleName } from "./match.js";
+import {
+  describeScalar,
+  isNullScalar,
+  PolicyScalar,
+  readBoolScalar,
+  readFloatScalar,
+  readIntScalar,
+  readStrScalar,
+  type ScalarRead,
+} from "./yaml-scalars.js";
 import type {
   DataflowPolicy,
   EndpointPolicy,
@@ -86,24 +96,42 @@ const LEGACY_FIELDS: ReadonlyArray<{ field: string; replacement: string[]; note?
   { field: "unknown_server", replacement: ["mcp_trust.action"], note: "enforce unknown servers through local snapshot coverage and a fail-closed action" },
 ];
 
-/** Gait policy keys for features this implementation leaves out: rejected by name, never silently ignored. */
-const UNSUPPORTED_FEATURE_KEYS: Readonly<Record<string, string>> = {
-  mcp_trust: "MCP server trust snapshots (gate.md §4.16)",
+/**
+ * Gait policy keys for features this implementation leaves out: rejected by name, never silently ignored, unless the
+ * block configures nothing. Gait treats a block whose every field is a zero value as not configured (normalizePolicy
+ * `mcpTrustConfigured`): the feature is off and the block is not in the policy digest, so we accept exactly that.
+ */
+const UNSUPPORTED_FEATURE_KEYS: Readonly<Record<string, { feature: string; schema: Schema }>> = {
+  mcp_trust: {
+    feature: "MCP server trust snapshots (gate.md §4.16)",
+    schema: {
+      enabled: "bool", snapshot: "str", action: "str", required_risk_classes: "strs", min_score: "num",
+      max_age: "str", publisher_allowlist: "strs", require_registry: "bool",
+    },
+  },
 };
+
+/** Every field of a typed block is Go's zero value (lists count empty once blank entries are dropped, as in Gait). */
+function allZero(d: Doc): boolean {
+  return Object.values(d).every((v) =>
+    v === false || v === 0 || (typeof v === "string" && v.trim() === "") ||
+    (Array.isArray(v) && v.every((x) => typeof x === "string" && x.trim() === "")),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Strict structural reading: the YAML document is walked against the schema below. Unknown keys and wrong types
 // are collected as problems with their key path; a wrongly typed value is dropped so later checks do not cascade.
 // ---------------------------------------------------------------------------------------------------------------
 
-type Spec = "str" | "int" | "bool" | "strs" | "strOrStrs" | { obj: Schema } | { list: Schema };
+type Spec = "str" | "int" | "num" | "bool" | "strs" | { obj: Schema } | { list: Schema };
 type Schema = { readonly [key: string]: Spec };
 
 const RATE: Schema = { requests: "int", window: "str", scope: "str" };
 const MATCH: Schema = {
   tool_name: "str", tool_names: "strs", risk_classes: "strs", identities: "strs", workspace_prefixes: "strs",
   target_kinds: "strs", target_values: "strs", destination_kinds: "strs", destination_values: "strs",
-  destination_operations: "strs", endpoint_class: "strOrStrs", endpoint_classes: "strs", discovery_method: "strOrStrs",
+  destination_operations: "strs", endpoint_class: "strs", endpoint_classes: "strs", discovery_method: "strs",
   tool_annotations: { obj: { readOnlyHint: "bool", destructiveHint: "bool", idempotentHint: "bool", openWorldHint: "bool" } },
   data_classes: "strs", provenance_sources: "strs", skill_publishers: "strs", skill_sources: "strs",
   context_tool_names: "strs", context_data_classes: "strs", context_endpoint_classes: "strs",
@@ -159,10 +187,16 @@ const TOP: Schema = {
 type Doc = { [k: string]: unknown };
 
 function isPlainObject(v: unknown): v is Doc {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof PolicyScalar);
+}
+
+/** YAML null, written or implied: the field keeps its Go zero value, as in Gait. */
+function isNull(v: unknown): boolean {
+  return v === null || v === undefined || (v instanceof PolicyScalar && isNullScalar(v));
 }
 
 function describe(v: unknown): string {
+  if (v instanceof PolicyScalar) return describeScalar(v);
   if (Array.isArray(v)) return "a list";
   if (v === null) return "null";
   if (typeof v === "object") return "a mapping";
@@ -182,7 +216,7 @@ function readObject(value: unknown, schema: Schema, path: string, problems: stri
       problems.push(`parse policy yaml: unknown field "${keyPath}"`);
       continue;
     }
-    if (raw === null || raw === undefined) continue; // YAML null == Go zero value
+    if (isNull(raw)) continue; // YAML null == Go zero value
     const read = readValue(raw, spec, keyPath, problems);
     if (read !== undefined) out[key] = read;
   }
@@ -194,20 +228,27 @@ function readValue(raw: unknown, spec: Spec, path: string, problems: string[]): 
     problems.push(`parse policy yaml: field "${path}" must be ${what}, got ${describe(raw)}`);
     return undefined;
   };
-  if (spec === "str") return typeof raw === "string" ? raw : bad("a string");
-  if (spec === "bool") return typeof raw === "boolean" ? raw : bad("a boolean (true or false)");
-  if (spec === "int") return typeof raw === "number" && Number.isSafeInteger(raw) ? raw : bad("an integer");
-  if (spec === "strs" || spec === "strOrStrs") {
-    if (spec === "strOrStrs" && typeof raw === "string") return [raw];
+  // Scalars resolve by the Go type of the field they land in (yaml-scalars.ts); a collection where a scalar belongs
+  // (or the reverse) is a type error, as in Gait.
+  if (spec === "str") return raw instanceof PolicyScalar ? scalar(readStrScalar(raw), path, problems) : bad("a string");
+  if (spec === "bool") {
+    return raw instanceof PolicyScalar ? scalar(readBoolScalar(raw), path, problems) : bad("a boolean (true or false)");
+  }
+  if (spec === "int") return raw instanceof PolicyScalar ? scalar(readIntScalar(raw), path, problems) : bad("an integer");
+  if (spec === "num") return raw instanceof PolicyScalar ? scalar(readFloatScalar(raw), path, problems) : bad("a number");
+  if (spec === "strs") {
     if (!Array.isArray(raw)) return bad("a list of strings");
     const out: string[] = [];
     let ok = true;
     raw.forEach((item, i) => {
-      if (item === null || item === undefined) return;
-      if (typeof item !== "string") {
-        problems.push(`parse policy yaml: field "${path}[${i}]" must be a string, got ${describe(item)}`);
+      if (isNull(item)) return;
+      const read = item instanceof PolicyScalar ? scalar(readStrScalar(item), `${path}[${i}]`, problems) : undefined;
+      if (read === undefined) {
+        if (!(item instanceof PolicyScalar)) {
+          problems.push(`parse policy yaml: field "${path}[${i}]" must be a string, got ${describe(item)}`);
+        }
         ok = false;
-      } else out.push(item);
+      } else out.push(read);
     });
     return ok ? out : undefined;
   }
@@ -215,10 +256,43 @@ function readValue(raw: unknown, spec: Spec, path: string, problems: string[]): 
   if (!Array.isArray(raw)) return bad("a list");
   const items: Doc[] = [];
   raw.forEach((item, i) => {
-    const read = readObject(item ?? {}, spec.list, `${path}[${i}]`, problems);
+    const read = readObject(isNull(item) ? {} : item, spec.list, `${path}[${i}]`, problems);
     items.push(read ?? {});
   });
   return items;
+}
+
+function scalar<T>(read: ScalarRead<T>, path: string, problems: string[]): T | undefined {
+  if (read.ok) return read.value;
+  const sep = read.problem.startsWith("must ") ? " " : ": ";
+  problems.push(`parse policy yaml: field "${path}"${sep}${read.problem}`);
+  return undefined;
+}
+
+/**
+ * Keep every scalar in a value position as written ({@link PolicyScalar}); the field it lands in decides what it
+ * means. Mapping keys stay resolved by the YAML library (they name fields, and `<<` merge keys must keep working).
+ */
+function deferScalars(doc: ReturnType<typeof parseDocument>): void {
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === "key") return;
+      const tag = node.tag;
+      let style: "plain" | "quoted" | "block";
+      let text: string;
+      if (node.type === "QUOTE_SINGLE" || node.type === "QUOTE_DOUBLE") {
+        style = "quoted";
+        text = String(node.value);
+      } else if (node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED") {
+        style = "block";
+        text = String(node.value);
+      } else {
+        style = "plain";
+        text = node.source ?? (node.value === null ? "" : String(node.value));
+      }
+      node.value = new PolicyScalar(style, text, tag);
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -241,6 +315,10 @@ function trimList(values: unknown): string[] {
 
 function lowerList(values: unknown): string[] {
   return uniqueSorted(((values as string[] | undefined) ?? []).map((v) => v.toLowerCase()));
+}
+
+function raw(v: unknown): string {
+  return typeof v === "string" ? v : "";
 }
 
 function str(v: unknown): string {
@@ -275,15 +353,21 @@ function obj(v: unknown): Doc {
 export function parsePolicy(yamlText: string): Policy {
   // merge: `<<: *anchor` merge keys, which goccy/go-yaml (Gait) supports.
   const doc = parseDocument(yamlText, { uniqueKeys: true, merge: true, prettyErrors: false, strict: true });
-  const syntax = [...doc.errors].map((e) => `parse policy yaml: ${e.message.split("\n")[0]}`);
+  const syntax = [...doc.errors].map((e) =>
+    e.code === "MULTIPLE_DOCS"
+      ? "parse policy yaml: a policy file must hold exactly one YAML document (Gait reads the first and silently " +
+        "ignores the rest, so rules in a later document would never apply); remove the extra '---' document"
+      : `parse policy yaml: ${e.message.split("\n")[0]}`,
+  );
   if (syntax.length > 0) throw new PolicyValidationError(syntax);
+  deferScalars(doc);
   let root: unknown;
   try {
     root = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     throw new PolicyValidationError([`parse policy yaml: ${(err as Error).message}`]);
   }
-  if (root === null || root === undefined) root = {};
+  if (isNull(root)) root = {};
   if (!isPlainObject(root)) {
     throw new PolicyValidationError([`parse policy yaml: a policy must be a YAML mapping, got ${describe(root)}`]);
   }
@@ -302,13 +386,18 @@ export function parsePolicy(yamlText: string): Policy {
 
   const problems: string[] = [];
   const rootDoc: Doc = { ...root };
-  for (const [key, feature] of Object.entries(UNSUPPORTED_FEATURE_KEYS)) {
-    if (Object.prototype.hasOwnProperty.call(rootDoc, key)) {
-      problems.push(
-        `parse policy yaml: field "${key}" configures ${feature}, which this implementation does not support; remove the "${key}" block`,
-      );
-      delete rootDoc[key];
-    }
+  for (const [key, { feature, schema }] of Object.entries(UNSUPPORTED_FEATURE_KEYS)) {
+    if (!Object.prototype.hasOwnProperty.call(rootDoc, key)) continue;
+    const block = rootDoc[key];
+    delete rootDoc[key];
+    if (isNull(block)) continue; // `mcp_trust:` / `mcp_trust: null`: not configured (Go zero value)
+    const blockProblems: string[] = [];
+    const typed = readObject(block, schema, key, blockProblems);
+    if (typed && blockProblems.length === 0 && allZero(typed)) continue; // `{}`, `{enabled: false}`: off, as in Gait
+    problems.push(...blockProblems);
+    problems.push(
+      `parse policy yaml: field "${key}" configures ${feature}, which this implementation does not support; remove the "${key}" block`,
+    );
   }
   const typed = readObject(rootDoc, TOP, "", problems) ?? {};
   const policy = normalizePolicyDoc(typed, problems);
@@ -318,9 +407,10 @@ export function parsePolicy(yamlText: string): Policy {
 }
 
 function normalizePolicyDoc(d: Doc, problems: string[]): Policy {
-  const schemaId = str(d.schema_id) || POLICY_SCHEMA_ID;
+  // Compared as written, untrimmed (Gait normalizePolicy): "1.0.0 " is an unsupported version, not 1.0.0.
+  const schemaId = raw(d.schema_id) || POLICY_SCHEMA_ID;
   if (schemaId !== POLICY_SCHEMA_ID) problems.push(`unsupported policy schema_id: ${schemaId}`);
-  const schemaVersion = str(d.schema_version) || POLICY_SCHEMA_VERSION;
+  const schemaVersion = raw(d.schema_version) || POLICY_SCHEMA_VERSION;
   if (schemaVersion !== POLICY_SCHEMA_VERSION) problems.push(`unsupported policy schema_version: ${schemaVersion}`);
 
   let defaultVerdict = lower(d.default_verdict);

@@ -8,7 +8,13 @@ export const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
 /** Gait's default decision time when an intent carries none. */
 export const GAIT_EPOCH = "1980-01-01T00:00:00Z";
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * What Go accepts for a `time.Time` JSON field (`parseRFC3339`, then `time.Parse(time.RFC3339, …)` since the strict
+ * re-check of go.dev/issue/54580 is switched off): upper-case `T` and `Z` only, no surrounding space, an hour of one
+ * or two digits, a fraction after `.` or `,` of any length (nanoseconds = its first nine digits), and an offset
+ * hour up to 24 and minute up to 60. Callers that Gait reads with `strings.TrimSpace` first trim themselves.
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})$/;
 
 /** A parsed RFC 3339 instant with nanosecond precision (JS Date only has milliseconds). */
 export interface Instant {
@@ -18,9 +24,9 @@ export interface Instant {
   subMsNanos: number;
 }
 
-/** Parse an RFC 3339 timestamp; returns undefined when it is not one. */
+/** Parse an RFC 3339 timestamp as Go's `time.Time` JSON decoding does; undefined when Go would refuse it. */
 export function parseRFC3339(s: string): Instant | undefined {
-  const m = RFC3339.exec(s.trim());
+  const m = RFC3339.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, se, frac, tz] = m;
   // Date.UTC maps years 0..99 to 19xx; set the full year explicitly (Go's zero time is year 1).
@@ -31,11 +37,13 @@ export function parseRFC3339(s: string): Instant | undefined {
   // reject calendar overflow such as 2026-02-31
   if (check.getUTCDate() !== +d! || check.getUTCMonth() !== +mo! - 1) return undefined;
   let offsetMs = 0;
-  if (tz && tz !== "Z" && tz !== "z") {
+  if (tz && tz !== "Z") {
     const sign = tz[0] === "-" ? -1 : 1;
-    offsetMs = sign * (+tz.slice(1, 3) * 60 + +tz.slice(4, 6)) * 60_000;
+    const [oh, om] = [+tz.slice(1, 3), +tz.slice(4, 6)];
+    if (oh > 24 || om > 60) return undefined; // Go's time.Parse range check ("> rather than >=")
+    offsetMs = sign * (oh * 60 + om) * 60_000;
   }
-  const nanos = frac ? Number((frac.slice(1) + "000000000").slice(0, 9)) : 0;
+  const nanos = frac ? Number((frac + "000000000").slice(0, 9)) : 0;
   return { ms: base - offsetMs + Math.floor(nanos / 1_000_000), subMsNanos: nanos % 1_000_000 };
 }
 

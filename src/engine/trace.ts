@@ -8,6 +8,7 @@
  * left out, so that `sha256(JCS(record without signature))` matches what Gait signs for the same decision.
  */
 import { digestJCS, jcs, sha256Bytes, sha256Hex } from "./canon.js";
+import { goToLower, goTrimSpace } from "./intent.js";
 import { verifyDocument, SignatureError, type SignatureObject, type Signer, type Verifier } from "./signature.js";
 import { formatGoTime, GAIT_EPOCH, GO_ZERO_TIME, normalizeGoTime } from "./time.js";
 import type {
@@ -428,6 +429,100 @@ export function buildTraceRecord(decision: TraceDecision, meta: TraceMeta): Trac
   return record;
 }
 
+/** Relationship envelope of an audit record (adds `parent_record_id`, which a trace's never has). */
+export interface AuditRelationship {
+  parent_ref?: RelationshipRef;
+  entity_refs?: RelationshipRef[];
+  policy_ref?: { policy_digest: string };
+  agent_chain?: { identity: string; role: "delegator" | "delegate" }[];
+  edges?: { kind: string; from: RelationshipRef; to: RelationshipRef }[];
+  parent_record_id?: string;
+  related_entity_ids?: string[];
+}
+
+/**
+ * The relationship of an approval audit record, as Gait's buildApprovalAuditRelationship makes it: the trace as
+ * parent, entity refs for the trace, the tool, the policy and every valid approver (kind `agent`), a `governed_by`
+ * edge from the tool to the policy, and the sorted entity ids. Keys in Go's field order; empty parts omitted.
+ */
+export function approvalAuditRelationship(
+  traceId: string,
+  toolName: string,
+  policyDigest: string,
+  approvers: readonly string[],
+): AuditRelationship | undefined {
+  const trace = goTrimSpace(traceId);
+  const tool = goTrimSpace(toolName);
+  const digest = goToLower(goTrimSpace(policyDigest));
+  const refs: RelationshipRef[] = [];
+  if (trace) refs.push({ kind: "trace", id: trace });
+  if (tool) refs.push({ kind: "tool", id: tool });
+  if (digest) refs.push({ kind: "policy", id: digest });
+  for (const a of approvers) {
+    const id = goTrimSpace(a);
+    if (id) refs.push({ kind: "agent", id });
+  }
+  const entityRefs = sortedUnique(refs, cmpRef);
+  const rel: AuditRelationship = {};
+  if (trace) rel.parent_ref = { kind: "trace", id: trace };
+  if (entityRefs.length) rel.entity_refs = entityRefs;
+  if (digest) rel.policy_ref = { policy_digest: digest };
+  if (tool && digest) rel.edges = [{ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } }];
+  if (trace) rel.parent_record_id = trace;
+  const ids = uniqueSorted(entityRefs.map((r) => r.id));
+  if (ids.length) rel.related_entity_ids = ids;
+  return Object.keys(rel).length ? rel : undefined;
+}
+
+/**
+ * The relationship of a delegation audit record, as Gait's buildDelegationAuditRelationship makes it: like the
+ * approval audit's, with every entry's delegator and delegate as `agent` refs, an agent chain of their roles and a
+ * `delegates_to` edge per entry that names both.
+ */
+export function delegationAuditRelationship(
+  traceId: string,
+  toolName: string,
+  policyDigest: string,
+  entries: readonly { delegator_identity?: string; delegate_identity?: string }[],
+): AuditRelationship | undefined {
+  const trace = goTrimSpace(traceId);
+  const tool = goTrimSpace(toolName);
+  const digest = goToLower(goTrimSpace(policyDigest));
+  const refs: RelationshipRef[] = [];
+  if (trace) refs.push({ kind: "trace", id: trace });
+  if (tool) refs.push({ kind: "tool", id: tool });
+  if (digest) refs.push({ kind: "policy", id: digest });
+  const chain: { identity: string; role: "delegator" | "delegate" }[] = [];
+  const edges: { kind: string; from: RelationshipRef; to: RelationshipRef }[] = [];
+  for (const e of entries) {
+    const from = goTrimSpace(e.delegator_identity ?? "");
+    const to = goTrimSpace(e.delegate_identity ?? "");
+    if (from) {
+      refs.push({ kind: "agent", id: from });
+      chain.push({ identity: from, role: "delegator" });
+    }
+    if (to) {
+      refs.push({ kind: "agent", id: to });
+      chain.push({ identity: to, role: "delegate" });
+    }
+    if (from && to) edges.push({ kind: "delegates_to", from: { kind: "agent", id: from }, to: { kind: "agent", id: to } });
+  }
+  if (tool && digest) edges.push({ kind: "governed_by", from: { kind: "tool", id: tool }, to: { kind: "policy", id: digest } });
+  const entityRefs = sortedUnique(refs, cmpRef);
+  const agentChain = sortedUnique(chain, (a, b) => cmpStr(a.role, b.role) || cmpStr(a.identity, b.identity));
+  const sortedEdges = sortedUnique(edges, (a, b) => cmpStr(a.kind, b.kind) || cmpRef(a.from, b.from) || cmpRef(a.to, b.to));
+  const rel: AuditRelationship = {};
+  if (trace) rel.parent_ref = { kind: "trace", id: trace };
+  if (entityRefs.length) rel.entity_refs = entityRefs;
+  if (digest) rel.policy_ref = { policy_digest: digest };
+  if (agentChain.length) rel.agent_chain = agentChain;
+  if (sortedEdges.length) rel.edges = sortedEdges;
+  if (trace) rel.parent_record_id = trace;
+  const ids = uniqueSorted(entityRefs.map((r) => r.id));
+  if (ids.length) rel.related_entity_ids = ids;
+  return Object.keys(rel).length ? rel : undefined;
+}
+
 /**
  * Serialize a sub-decision the way Go marshals it: empty values dropped (omitempty), but `time.Time` fields always
  * present, as `0001-01-01T00:00:00Z` when unset (Go's omitempty never omits a struct), and in Go's UTC encoding.
@@ -444,7 +539,8 @@ function goDecision<T extends object>(obj: T, timeFields: readonly string[]): T 
   return out as T;
 }
 
-function cleanStepVerdict(s: StepVerdict): StepVerdict {
+/** A step verdict as Go marshals Gait's TraceStepVerdict (empty reason codes, violations and matched rule omitted). */
+export function cleanStepVerdict(s: StepVerdict): StepVerdict {
   return defined({
     index: s.index,
     tool_name: s.tool_name,
@@ -528,3 +624,20 @@ export function verifyTraceRecord(doc: unknown, verifier: Verifier): TraceVerify
   }
   return { ...out, ok: true, key_id: out.key_id ?? verifier.keyId };
 }
+
+/**
+ * The sub-decisions of a gate result as Go marshals them (gate eval `--json` and traces): omitempty fields dropped,
+ * `time.Time` fields always present (zero time when unset) in Go's UTC encoding.
+ */
+export function goSubDecisions(d: { freeze_window?: FreezeWindowDecision; sandbox?: SandboxDecision; kill_switch?: KillSwitchDecision }): {
+  freeze_window?: FreezeWindowDecision;
+  sandbox?: SandboxDecision;
+  kill_switch?: KillSwitchDecision;
+} {
+  return {
+    ...(d.freeze_window ? { freeze_window: goDecision(d.freeze_window, ["evaluated_at", "window_start", "window_end"]) } : {}),
+    ...(d.sandbox ? { sandbox: goDecision(d.sandbox, []) } : {}),
+    ...(d.kill_switch ? { kill_switch: goDecision(d.kill_switch, ["evaluated_at"]) } : {}),
+  };
+}
+

@@ -376,6 +376,14 @@ export interface FreezeWindowDecision {
 
 export interface SandboxDecision {
   status: "missing" | "disallowed" | "valid";
+  /** The intent's sandbox metadata as evaluated (Gait records them whenever the metadata is present). */
+  network_mode?: string;
+  env_exposure_mode?: string;
+  timeout_seconds?: number;
+  filesystem_isolation?: string;
+  user_mode?: string;
+  evidence_ref?: string;
+  evidence_digest?: string;
   reason_codes?: string[];
 }
 

@@ -2,7 +2,8 @@
  * Ed25519 keys in Gait's file formats (evidence.md §4.1) with node:crypto signing (7x faster than a pure-JS
  * implementation on this machine; see spec/stack.md). Keys are turned into KeyObjects once and reused.
  *
- * Private key file: one line of base64 of 64 bytes (32-byte seed || 32-byte public key), mode 0600.
+ * Private key file: one line of base64 of 64 bytes (32-byte seed || 32-byte public key), mode 0600. Reading, we
+ * accept what Gait's reader accepts: the base64 may be wrapped over several lines.
  * Public key file: one line of base64 of the raw 32-byte public key, mode 0600.
  * key_id: hex(sha256(raw public key)).
  */
@@ -31,6 +32,8 @@ export class Ed25519KeyPair implements Signer, Verifier {
     if (seed.length !== 32 || publicKey.length !== 32) throw new KeyError("invalid private key length");
     this.priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
     const derived = createPublicKey(this.priv).export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length);
+    // Gait signs with such a key (Go's ed25519 takes the public half as stored), producing signatures nobody can
+    // verify and a key_id that names a different key. We refuse it (docs/compatibility.md S6).
     if (!Buffer.from(derived).equals(Buffer.from(publicKey))) throw new KeyError("private key seed does not match its public key half");
     this.pub = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
     this.keyId = keyIdOf(publicKey);
@@ -92,7 +95,13 @@ export class Ed25519PublicKey implements Verifier {
   }
 }
 
-function decodeBase64Strict(s: string): Uint8Array | undefined {
+/**
+ * Go's `base64.StdEncoding.DecodeString`, which Gait's key loaders use: padded standard alphabet, and every CR and
+ * LF is skipped wherever it appears, so a key wrapped by `base64` (76 columns) or pasted with CRLF line ends loads.
+ * Any other character, a space or tab inside included, is an error.
+ */
+function decodeBase64Strict(text: string): Uint8Array | undefined {
+  const s = text.replace(/[\r\n]/g, "");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) return undefined;
   return new Uint8Array(Buffer.from(s, "base64"));
 }

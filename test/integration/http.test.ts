@@ -42,10 +42,13 @@ describe("POST /v1/evaluate", () => {
     const r = await post(s.httpPort!, "/v1/evaluate", JSON.stringify(GAIT_REQUEST));
     expect(r.status).toBe(200);
     const b = JSON.parse(r.text) as Record<string, unknown>;
-    for (const k of ["ok", "executed", "adapter", "run_id", "job_id", "phase", "session_id", "tool_name", "verdict", "reason_codes", "violations",
-      "policy_digest", "policy_id", "policy_version", "matched_rule_ids", "intent_digest", "decision_latency_ms", "trace_id", "trace_path", "exit_code"]) {
+    for (const k of ["ok", "executed", "adapter", "run_id", "phase", "session_id", "tool_name", "verdict", "reason_codes",
+      "policy_digest", "policy_id", "policy_version", "intent_digest", "trace_id", "trace_path", "exit_code"]) {
       expect(b, k).toHaveProperty(k);
     }
+    // Gait's mcpProxyOutput fields are omitempty: no job id, no violations and (not a script) no matched rule ids
+    // here, so no keys (issue 9 #17)
+    for (const k of ["job_id", "violations", "matched_rule_ids", "runpack_path"]) expect(b, k).not.toHaveProperty(k);
     expect(b).toMatchObject({ ok: true, executed: false, adapter: "openai", run_id: "run_x", session_id: "sess-1", tool_name: "tool.search", verdict: "allow", exit_code: 0, policy_id: "gait.gate.policy" });
     expect(b.intent_digest).toMatch(/^[0-9a-f]{64}$/);
     expect(b.trace_id).toMatch(/^[0-9a-f]{24}$/);
@@ -98,6 +101,10 @@ describe("POST /v1/evaluate", () => {
     expect(badAdapter.status).toBe(400);
     expect(JSON.parse(badAdapter.text)).toMatchObject({ ok: false, error_reason: "UNSUPPORTED_ADAPTER" });
     expect((await post(s.httpPort!, "/v1/evaluate", JSON.stringify({ ...GAIT_REQUEST, trace_path: "/tmp/x.json" }))).status).toBe(400);
+    // R12: emit_runpack on a server without --runpack-dir is refused (Gait answers 200 and writes no runpack)
+    const noDir = await post(s.httpPort!, "/v1/evaluate", JSON.stringify({ ...GAIT_REQUEST, emit_runpack: true }));
+    expect(noDir.status).toBe(400);
+    expect(JSON.parse(noDir.text)).toMatchObject({ ok: false });
     expect((await fetch(`http://127.0.0.1:${s.httpPort}/nope`)).status).toBe(404);
   });
 
@@ -120,6 +127,9 @@ describe("strict verdict status and bearer auth", () => {
     const wrong = await post(strict.httpPort!, "/v1/evaluate", JSON.stringify(GAIT_REQUEST), { ...auth, authorization: "Bearer nope" });
     expect(wrong.status).toBe(401);
     expect(JSON.parse(wrong.text).error).toBe("invalid bearer authorization");
+    // R12: the auth scheme is case-insensitive (RFC 7235 §2.1); Gait answers 401 to "bearer"
+    const lower = await post(strict.httpPort!, "/v1/evaluate", JSON.stringify(GAIT_REQUEST), { ...auth, authorization: "bearer s3cret-token" });
+    expect(lower.status).toBe(200);
   });
   it("maps block to 403 and require_approval to 409 with the full body", async () => {
     expect((await post(strict.httpPort!, "/v1/evaluate", JSON.stringify(GAIT_REQUEST), auth)).status).toBe(200);

@@ -79,6 +79,20 @@ describe("raw Evaluate frames", () => {
     }
   });
 
+  it("an error message that quotes client input cut mid-character does not drop the connection (found by make fuzz)", async () => {
+    // approval_tokens: ["🀘"]: JSON.parse's message slices the text and leaves a lone surrogate, which grpc-js'
+    // encodeURIComponent of the grpc-message header threw on, dropping the connection
+    const bytes = Buffer.from("0a380a09746f6f6c2e726561641a140a047061746812062f746d702f781a04726561643a150a076167656e742d3112052f776f726b1a036c6f772a04f09f8098804001", "hex");
+    const e = await evaluateRaw(bytes).then(
+      () => undefined,
+      (err: grpc.ServiceError) => err,
+    );
+    expect(e?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(errorReason(e)).toBe("INVALID_TOKEN_DOCUMENT");
+    const ok = await evaluateRaw(toBinary(EvaluateRequestSchema, create(EvaluateRequestSchema, { input: { case: "intent", value: { toolName: "tool.read", targets: [{ kind: "path", value: "/tmp/x", operation: "read" }], context: { identity: "a", workspace: "/w", riskClass: "low" } } } })));
+    expect(ok.verdict).toBe(Verdict.ALLOW);
+  });
+
   it("item 8: over-deep nesting answers INVALID_ARGUMENT, over gRPC and HTTP alike", async () => {
     let v: unknown = "leaf";
     for (let i = 0; i < 80; i++) v = { a: v };

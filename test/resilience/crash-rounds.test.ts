@@ -16,7 +16,9 @@ import { report } from "./report.js";
 
 const dir = tempDir("gait-crash-");
 afterAll(() => cleanup(dir));
-const write = (n: number) => ({ input: { case: "intent" as const, value: intent("tool.write", { n }) } });
+// one agent identity per token: the open requests a round leaves behind (granted, not spent before the kill) stay
+// below the per-identity cap however many rounds run
+const write = (n: number) => ({ input: { case: "intent" as const, value: intent("tool.write", { n }, { identity: `agent-${n}` }) } });
 
 describe("kill -9 rounds", () => {
   it("every acknowledged allow durable, no duplicate sequence, no token replay", async () => {

@@ -77,6 +77,7 @@ const DOCUMENTED_REFUSALS = [
   /appears twice \(merging is not accepted\)/,
   /varint overflows 64 bits|varint longer than 10 bytes/,
   /field tag out of range or over-long/,
+  /over-long length prefix/,
   /int32 value out of range|out of the 32-bit range/,
   /groups are not accepted/,
   /has wire type \d+, declared \d+|has the wrong wire type/,

@@ -4,7 +4,7 @@
  * `require_approval` into `allow` until the token expires.
  */
 import { mintApprovalToken, TokenMintError } from "../../engine/approval.js";
-import { parseGoDuration } from "../../engine/time.js";
+import { formatGoTimeSeconds, parseGoDuration, parseRFC3339 } from "../../engine/time.js";
 import { csv, str, type CommandSpec, type Parsed } from "../args.js";
 import { EXIT, usageError, type CommandContext } from "../io.js";
 import { parseDigestPin, prettyJson, producerVersion, signingKey, writeEvidence } from "../inputs.js";
@@ -97,14 +97,21 @@ export async function approve(ctx: CommandContext, args: Parsed): Promise<number
   }
   const tokenPath = str(f.out) ?? `approval_${token.token_id}.json`;
   await writeEvidence(ctx, tokenPath, prettyJson(token), "approval token");
+  // Gait's approveOutput, key for key (cmd/gait/approve.go): expires_at at second precision (time.RFC3339), the
+  // token's reason code and limits (omitted when zero), and the fixed description (issue 9 #16).
+  const expires = parseRFC3339(token.expires_at);
   const out = {
     ok: true,
     token_id: token.token_id,
     token_path: tokenPath,
-    expires_at: token.expires_at,
+    expires_at: expires ? formatGoTimeSeconds(expires.ms) : token.expires_at,
+    reason_code: token.reason_code,
     scope: token.scope,
+    ...(token.max_targets ? { max_targets: token.max_targets } : {}),
+    ...(token.max_ops ? { max_ops: token.max_ops } : {}),
     key_id: signer.keyId,
     ...(ctx.warnings.length ? { warnings: [...ctx.warnings].sort() } : {}),
+    description: "signed approval token created",
   };
   if (ctx.json) return ctx.printJson(out, EXIT.OK);
   return ctx.printHuman(

@@ -11,8 +11,9 @@ import { parseApprovalToken } from "../../engine/approval.js";
 import { BrokerError } from "../../engine/broker.js";
 import { parseDelegationToken } from "../../engine/delegation.js";
 import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
+import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
-import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
+import { approvalAuditRelationship, buildTraceRecord, delegationAuditRelationship, cleanStepVerdict, goSubDecisions, signTraceRecord } from "../../engine/trace.js";
 import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
 import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../infra/brokers.js";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
@@ -138,7 +139,7 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   let evaluationTime: Date | undefined;
   const evalFlag = str(f["evaluation-time"]);
   if (evalFlag) {
-    const t = parseRFC3339(evalFlag);
+    const t = parseRFC3339(goTrimSpace(evalFlag)); // Gait: time.Parse(time.RFC3339, strings.TrimSpace(flag))
     if (!t) throw usageError(`--evaluation-time must be RFC 3339 (e.g. 2026-01-02T15:04:05Z), got ${JSON.stringify(evalFlag)}`);
     evaluationTime = new Date(t.ms);
   }
@@ -229,8 +230,33 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
     await writeEvidence(ctx, path, prettyJson(record), `${kind} audit`);
     return path;
   };
-  const approvalAuditPath = await writeAudit("approval", result.approval_audit);
-  const delegationAuditPath = await writeAudit("delegation", result.delegation_audit);
+  // Gait's ApprovalAuditRecord: approvers omitted when empty, a relationship envelope, and `entries` written as
+  // null when there are none (a nil Go slice without omitempty).
+  const approval = result.approval_audit;
+  const approvalAuditPath = await writeAudit(
+    "approval",
+    approval && {
+      required_approvals: approval.required_approvals,
+      valid_approvals: approval.valid_approvals,
+      approved: approval.approved,
+      ...(approval.approvers.length ? { approvers: approval.approvers } : {}),
+      ...optionalRelationship(approvalAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, approval.approvers)),
+      entries: approval.entries.length ? approval.entries : null,
+    },
+  );
+  // Gait's DelegationAuditRecord carries a relationship envelope before its entries (relationship.go).
+  const delegation = result.delegation_audit;
+  const delegationAuditPath = await writeAudit(
+    "delegation",
+    delegation && (() => {
+      const { entries, ...head } = delegation;
+      return {
+        ...head,
+        ...optionalRelationship(delegationAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, entries)),
+        entries,
+      };
+    })(),
+  );
   let credentialEvidencePath: string | undefined;
   const receipt = result.broker?.receipt;
   if (result.broker && receipt?.credential_ref) {
@@ -298,11 +324,10 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
     step_count: result.step_count,
     script_hash: result.script_hash,
     composite_risk_class: result.composite_risk_class,
-    step_verdicts: result.step_verdicts,
+    // Go's marshalling of Gait's gateEvalOutput: empty step fields omitted, zero times printed (issue 9 #16)
+    step_verdicts: result.step_verdicts?.map(cleanStepVerdict),
     matched_rule: result.matched_rule,
-    freeze_window: result.freeze_window,
-    sandbox: result.sandbox,
-    kill_switch: result.kill_switch,
+    ...goSubDecisions(result),
     phase: result.phase,
     rate_limit_scope: result.rate_limit_scope,
     rate_limit_key: result.rate_limit_key,
@@ -348,4 +373,8 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   if (receipt?.credential_ref) lines.push(`credential: ${receipt.credential_ref}`);
   if (credentialEvidencePath) lines.push(`credential evidence: ${credentialEvidencePath}`);
   return ctx.printHuman(lines, exit);
+}
+
+function optionalRelationship<T>(relationship: T | undefined): { relationship?: T } {
+  return relationship ? { relationship } : {};
 }

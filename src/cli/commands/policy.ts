@@ -5,6 +5,9 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { evaluatePolicy } from "../../engine/evaluate.js";
+import { normalizeIntent } from "../../engine/intent.js";
+import { GAIT_EPOCH, normalizeGoTime } from "../../engine/time.js";
+import { decodeUtf8Go } from "../../engine/utf8.js";
 import { verdictExitCode } from "../../engine/gate.js";
 import { parsePolicy, policySummary } from "../../engine/policy.js";
 import type { PolicyOutcome } from "../../engine/types.js";
@@ -83,37 +86,50 @@ export async function policyTest(ctx: CommandContext, args: Parsed): Promise<num
     throw engineError(e);
   }
   const exit = verdictExitCode(outcome.verdict);
+  // Gait's policyTestOutput, key for key (cmd/gait/policy.go): the policytest result envelope plus a bounded summary.
+  // Details (steps, freeze window, sandbox, approvals) are `gate eval --json`'s.
+  const summary = boundedSummary(outcome.verdict, outcome.reason_codes, outcome.violations);
   const out = omitEmpty({
     ok: true,
+    schema_id: "gait.policytest.result",
+    schema_version: "1.0.0",
+    created_at: outcome.intent ? normalizeGoTime(outcome.intent.created_at) ?? GAIT_EPOCH : GAIT_EPOCH,
+    policy_digest: policy.policy_digest,
+    intent_digest: reportedIntentDigest(rawIntent, outcome.intent?.intent_digest),
     verdict: outcome.verdict,
     reason_codes: outcome.reason_codes,
     violations: outcome.violations,
     matched_rule: outcome.matched_rule,
-    min_approvals: outcome.min_approvals,
-    tool_name: outcome.intent?.tool_name,
-    policy_digest: policy.policy_digest,
-    intent_digest: outcome.intent?.intent_digest,
-    args_digest: outcome.intent?.args_digest,
-    script: outcome.script,
-    step_count: outcome.step_count,
-    step_verdicts: outcome.step_verdicts,
-    composite_risk_class: outcome.composite_risk_class,
-    freeze_window: outcome.freeze_window,
-    sandbox: outcome.sandbox,
-    kill_switch: outcome.kill_switch,
+    summary,
   });
   if (ctx.json) return ctx.printJson(out, exit);
-  return ctx.printHuman(
-    [
-      `policy test: verdict=${outcome.verdict}`,
-      outcome.reason_codes.length ? `reasons: ${outcome.reason_codes.join(",")}` : undefined,
-      outcome.violations.length ? `violations: ${outcome.violations.join(",")}` : undefined,
-      outcome.matched_rule ? `matched rule: ${outcome.matched_rule}` : undefined,
-      outcome.intent?.intent_digest ? `intent_digest: ${outcome.intent.intent_digest}` : undefined,
-      `policy_digest: ${policy.policy_digest}`,
-    ],
-    exit,
-  );
+  return ctx.printHuman([summary], exit);
+}
+
+/**
+ * Gait's policytest summary line, cut to 240 bytes with a `...(+N)` suffix (core/policytest boundedSummary). The cut
+ * is byte-wise as in Go; a rune it splits becomes U+FFFD per byte, as Go's JSON encoder writes it.
+ */
+export function boundedSummary(verdict: string, reasons: readonly string[], violations: readonly string[], max = 240): string {
+  const raw = `policy test verdict=${verdict} reasons=${reasons.length ? reasons.join(",") : "none"} violations=${violations.length ? violations.join(",") : "none"}`;
+  const bytes = Buffer.from(raw, "utf8");
+  if (bytes.length <= max) return raw;
+  const suffix = `...(+${bytes.length - max})`;
+  return decodeUtf8Go(bytes.subarray(0, Math.max(0, max - suffix.length))) + suffix;
+}
+
+/**
+ * The `intent_digest` `policy test` reports: Gait's policytest.Run takes it from NormalizeIntent alone, i.e. with
+ * the intent's context-evidence claims kept, while the evaluation (and `gate eval`) strips unverified claims first.
+ * Both digests are Gait's; only the evaluated intent is the stripped one.
+ */
+function reportedIntentDigest(rawIntent: unknown, evaluated: string | undefined): string | undefined {
+  if (evaluated === undefined) return undefined;
+  try {
+    return normalizeIntent(rawIntent, { keepContextClaims: true }).intent_digest;
+  } catch {
+    return evaluated; // the evaluation normalized it, so this cannot fail; never hide the evaluated digest
+  }
 }
 
 export async function policyInit(ctx: CommandContext, args: Parsed): Promise<number> {

@@ -8,6 +8,7 @@ import type { Verifier } from "../../engine/signature.js";
 import { lockDir, type DirLock } from "../../infra/lock.js";
 import { HeadMarker } from "../../infra/marker.js";
 import { verifyTraceRecord } from "../../engine/trace.js";
+import { parseRFC3339 } from "../../engine/time.js";
 import { verifyRunpack } from "../../runpack/verify.js";
 import { verifyLogDir, verifySegmentFile, type LogVerifyResult } from "../../tracelog/verify.js";
 import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
@@ -66,6 +67,26 @@ function looksLikeSegment(text: string): boolean {
 }
 
 
+/** The trace's `time.Time` fields (Gait's TraceRecord and its sub-decisions), as JSON paths. */
+const TRACE_TIME_FIELDS: readonly (readonly string[])[] = [
+  ["created_at"], ["observed_at"], ["freeze_window", "evaluated_at"], ["freeze_window", "window_start"],
+  ["freeze_window", "window_end"], ["kill_switch", "evaluated_at"], ["mcp_trust", "updated_at"],
+];
+
+/**
+ * Gait reads a trace into its Go struct before checking the signature, so a time field Go cannot parse makes the
+ * file unreadable (exit 6, invalid input), not a failed verification (exit 2). Returns the problem, if any.
+ */
+function undecodableTime(doc: Record<string, unknown>): string | undefined {
+  for (const path of TRACE_TIME_FIELDS) {
+    let v: unknown = doc;
+    for (const k of path) v = v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+    if (v === undefined || v === null) continue; // absent, or JSON null (a no-op for Go's time.Time)
+    if (typeof v !== "string" || !parseRFC3339(v)) return `${path.join(".")} is not an RFC 3339 time: ${JSON.stringify(v)}`;
+  }
+  return undefined;
+}
+
 export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<number> {
   const path = args.positionals[0]!;
   const f = args.flags;
@@ -110,6 +131,8 @@ export async function traceVerify(ctx: CommandContext, args: Parsed): Promise<nu
 
   const doc = parseJsonText(text, "trace", path);
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw usageError(`parse trace ${path}: expected a JSON object`);
+  const undecodable = undecodableTime(doc as Record<string, unknown>);
+  if (undecodable) throw usageError(`parse trace ${path}: ${undecodable}`);
   const res = verifyTraceRecord(doc, key);
   const out: Record<string, unknown> = {
     ok: res.ok,

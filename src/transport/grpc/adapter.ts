@@ -104,7 +104,17 @@ export class GrpcError extends Error {
  */
 function toServiceError(e: unknown, onUnexpected?: (e: unknown) => GrpcError): Partial<grpc.ServiceError> {
   const g = e instanceof GrpcError ? e : onUnexpected ? onUnexpected(e) : new GrpcError(grpc.status.INTERNAL, "internal error");
-  return { code: g.code, details: g.message, metadata: g.metadata };
+  return { code: g.code, details: statusText(g.message), metadata: g.metadata };
+}
+
+/**
+ * A status message safe to send: grpc-js percent-encodes it into the grpc-message header with encodeURIComponent,
+ * which throws on a lone surrogate (a message quoting client input, cut in the middle of a character) and drops the
+ * whole connection. So: well-formed UTF-16, and bounded.
+ */
+export function statusText(message: string): string {
+  const m = message.length > 1024 ? `${message.slice(0, 1024)}...` : message;
+  return (m as string & { toWellFormed(): string }).toWellFormed();
 }
 
 /** What a handler sees besides its request. */

@@ -112,7 +112,10 @@ class Reader {
 
   /** Length prefix of a length-delimited field; checks it fits. */
   length(): number {
+    const start = this.pos;
     const n = this.uint32("length");
+    // Python's upb refuses a length varint longer than 5 bytes (protobuf-es and Go read it): refused
+    if (this.pos - start > 5) bad("over-long length prefix");
     if (n > this.buf.length - this.pos) bad("length past the end of the message");
     return n;
   }

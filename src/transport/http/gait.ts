@@ -62,16 +62,18 @@ class HttpError extends Error {
   }
 }
 
-/** The Gait response body (`mcpProxyOutput` + `exit_code`), plus our extras. */
+/**
+ * The Gait response body (`mcpProxyOutput` + `exit_code`), plus our extras. Gait's fields are `omitempty` except
+ * `ok`, `executed` and `exit_code`, so empty strings, lists and zero latency are left out as Go leaves them out
+ * (issue 9 #17).
+ */
 export function httpResponseBody(o: Decision): Record<string, unknown> {
   const r = o.result;
-  const body: Record<string, unknown> = {
-    ok: true,
-    executed: false,
+  const gait: Record<string, unknown> = {
     adapter: o.adapter,
     run_id: o.runId,
     job_id: o.jobId,
-    phase: r.phase ?? r.intent?.context?.phase ?? "",
+    phase: r.phase ?? r.intent?.context?.phase,
     session_id: o.sessionId,
     tool_name: r.tool_name,
     verdict: o.verdict,
@@ -80,16 +82,21 @@ export function httpResponseBody(o: Decision): Record<string, unknown> {
     policy_digest: r.policy_digest,
     policy_id: o.policyId,
     policy_version: o.policyVersion,
-    matched_rule_ids: o.record.matched_rule_ids ?? [],
+    matched_rule_ids: o.record.matched_rule_ids,
     intent_digest: r.intent_digest,
     decision_latency_ms: Math.round(o.latencyMs),
     trace_id: o.record.trace_id,
-    trace_path: o.recorded.path ?? "",
+    trace_path: o.recorded.path,
+    runpack_path: o.artifacts.runpack,
+    kill_switch: r.kill_switch,
+    warnings: o.warnings,
+    relationship: o.record.relationship,
   };
-  if (o.artifacts.runpack) body.runpack_path = o.artifacts.runpack;
-  if (r.kill_switch) body.kill_switch = r.kill_switch;
-  if (o.warnings.length) body.warnings = o.warnings;
-  if (o.record.relationship) body.relationship = o.record.relationship;
+  const body: Record<string, unknown> = { ok: true, executed: false };
+  for (const [k, v] of Object.entries(gait)) {
+    if (v === undefined || v === null || v === "" || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
+    body[k] = v;
+  }
   body.exit_code = verdictExitCode(o.verdict);
   // ours
   body.trace_sequence = o.recorded.seq ?? 0;

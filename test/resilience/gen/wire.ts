@@ -17,6 +17,8 @@ export type WireField = (
 ) & {
   /** encode the tag with this many extra (over-long) bytes */
   tagPad?: number;
+  /** encode a length prefix with this many extra (over-long) bytes */
+  lenPad?: number;
 };
 
 /** Encode a varint of a non-negative bigint (< 2^64), optionally padded to `pad` extra bytes (over-long form). */
@@ -49,7 +51,7 @@ export function encodeWire(fields: readonly WireField[]): Uint8Array {
           break;
         case 2: {
           const body = f.body instanceof Uint8Array ? f.body : encodeWire(f.body);
-          out.push(...varintBytes(BigInt(body.length)), ...body);
+          out.push(...varintBytes(BigInt(body.length), f.lenPad ?? 0), ...body);
           break;
         }
         case 3:
@@ -226,6 +228,8 @@ export function messageFields(desc: DescMessage, depth: number, opts: WireOption
   if (opts.hostile && desc.fields.length) {
     // a known field whose tag is encoded over-long (protobuf-es refuses tags longer than 5 bytes; Go reads them)
     hostile.push(fc.tuple(fc.oneof(...known), fc.integer({ min: 1, max: 5 })).map(([f, tagPad]) => ({ ...f, tagPad })));
+    // a length prefix encoded over-long (Python refuses more than 5 bytes; protobuf-es and Go read up to 10)
+    hostile.push(fc.tuple(fc.oneof(...known), fc.integer({ min: 1, max: 6 })).map(([f, lenPad]) => ({ ...f, lenPad })));
   }
   const weighted = [...known.map((a) => ({ weight: 4, arbitrary: a })), ...hostile.map((a) => ({ weight: 1, arbitrary: a }))];
   if (weighted.length === 0) return fc.constant([]);

@@ -99,7 +99,7 @@ describe("flag parsing", () => {
     const b = await run(dir, ["policy", "test", "p.yaml", "i.json", "--json=true"]);
     expect(b.json.verdict).toBe("allow");
     const c = await run(dir, ["policy", "test", "p.yaml", "i.json", "--json=false"]);
-    expect(c.stdout).toMatch(/^policy test: verdict=allow/);
+    expect(c.stdout).toMatch(/^policy test verdict=allow reasons=/); // Gait prints the summary line only
     const d = await run(dir, ["gate", "eval", "-policy=p.yaml", "--intent=i.json", "-json"]);
     expect(d.code).toBe(0);
     expect(d.json.verdict).toBe("allow");

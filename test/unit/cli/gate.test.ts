@@ -86,7 +86,9 @@ describe("gate eval", () => {
     for (const field of fields) {
       const altered = JSON.parse(JSON.stringify(trace));
       const v = altered[field];
-      altered[field] = typeof v === "string" ? (field === "verdict" ? "allow" : v + "0") : typeof v === "number" ? v + 1 : typeof v === "boolean" ? !v : { tampered: true };
+      // time fields get another valid time: an unparseable one is unreadable input (exit 6, as Gait; parity.test.ts)
+      const timeField = field === "created_at" || field === "observed_at";
+      altered[field] = timeField ? "2000-01-02T03:04:05Z" : typeof v === "string" ? (field === "verdict" ? "allow" : v + "0") : typeof v === "number" ? v + 1 : typeof v === "boolean" ? !v : { tampered: true };
       writeFileSync(join(dir, "t/altered.json"), JSON.stringify(altered, null, 2));
       const res = await run(dir, ["trace", "verify", "t/altered.json", "--public-key", "gait-out/keys/gait_public.key", "--json"]);
       expect(res.code, `altered ${field}`).toBe(2);

@@ -99,7 +99,7 @@ describe("policy", () => {
       write(dir, "i.json", intent(tool, op));
       const r = await run(dir, ["policy", "test", "p.yaml", "i.json", "--json"]);
       expect(r.code, tool).toBe(code);
-      expect(r.json).toMatchObject({ ok: true, verdict, tool_name: tool });
+      expect(r.json).toMatchObject({ ok: true, verdict, schema_id: "gait.policytest.result", schema_version: "1.0.0" });
       expect(r.json.intent_digest).toMatch(/^[0-9a-f]{64}$/);
     }
     const files = (await import("node:fs")).readdirSync(dir);

@@ -297,6 +297,15 @@ describe("sandbox (gate.md §4.6) and the read-only-roots deviation", () => {
     network_mode: "disabled", env_exposure_mode: "none", timeout_seconds: 60, filesystem_isolation: "container", user_mode: "unprivileged",
     evidence_ref: "sandbox:run-1", evidence_digest: "f".repeat(64), writable_paths: ["/work/out"], read_only_roots: ["/usr", "/etc"], ...over,
   });
+  // Gait evaluateSandboxConstraint: the metadata's modes, timeout and evidence are copied into the decision first.
+  const seen = (over: Raw = {}) => {
+    const m = sandbox(over) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of ["network_mode", "env_exposure_mode", "timeout_seconds", "filesystem_isolation", "user_mode", "evidence_ref", "evidence_digest"]) {
+      if (m[k]) out[k] = m[k];
+    }
+    return out;
+  };
   const strict = policy(`sandbox:
   allowed_network_modes: [disabled]
   allowed_env_exposure_modes: [none]
@@ -309,7 +318,7 @@ describe("sandbox (gate.md §4.6) and the read-only-roots deviation", () => {
   it("accepts conforming metadata with a valid decision", () => {
     const o = evaluate(strict, intent({}, { sandbox: sandbox() }));
     expect(o.verdict).toBe("allow");
-    expect(o.sandbox).toEqual({ status: "valid" });
+    expect(o.sandbox).toEqual({ status: "valid", ...seen() });
   });
 
   it("blocks when metadata is missing", () => {
@@ -323,6 +332,7 @@ describe("sandbox (gate.md §4.6) and the read-only-roots deviation", () => {
     const o = evaluate(strict, intent({}, { sandbox: { network_mode: "full", writable_paths: ["/tmp"] } }));
     expect(o.sandbox).toEqual({
       status: "missing",
+      network_mode: "full", // issue 9 #7: kept with status missing, as in Gait
       reason_codes: [
         "sandbox_env_exposure_mode_missing", "sandbox_evidence_missing", "sandbox_filesystem_isolation_missing", "sandbox_network_mode_disallowed",
         "sandbox_read_only_root_missing", "sandbox_timeout_missing", "sandbox_user_mode_missing", "sandbox_writable_path_disallowed",
@@ -333,16 +343,19 @@ describe("sandbox (gate.md §4.6) and the read-only-roots deviation", () => {
   it("reports disallowed values and an exceeded timeout", () => {
     const o = evaluate(strict, intent({}, { sandbox: sandbox({ network_mode: "full", user_mode: "root", timeout_seconds: 600, writable_paths: ["/work/out", "/home/x"] }) }));
     expect(o.verdict).toBe("block");
-    expect(o.sandbox).toEqual({ status: "disallowed", reason_codes: ["sandbox_network_mode_disallowed", "sandbox_timeout_exceeded", "sandbox_user_mode_disallowed", "sandbox_writable_path_disallowed"] });
+    expect(o.sandbox).toEqual({
+      status: "disallowed", ...seen({ network_mode: "full", user_mode: "root", timeout_seconds: 600 }),
+      reason_codes: ["sandbox_network_mode_disallowed", "sandbox_timeout_exceeded", "sandbox_user_mode_disallowed", "sandbox_writable_path_disallowed"],
+    });
   });
 
   it("DEVIATION: every required read-only root must be present; extra roots are fine", () => {
     // Gait checks the inverse subset: it would pass an intent without /usr (if its roots were a subset) and flag
     // the extra /etc root below. Ours: /usr present => valid despite the extra /etc; /usr absent => missing.
-    expect(evaluate(strict, intent({}, { sandbox: sandbox({ read_only_roots: ["/usr", "/etc"] }) })).sandbox).toEqual({ status: "valid" });
+    expect(evaluate(strict, intent({}, { sandbox: sandbox({ read_only_roots: ["/usr", "/etc"] }) })).sandbox).toEqual({ status: "valid", ...seen() });
     const missing = evaluate(strict, intent({}, { sandbox: sandbox({ read_only_roots: ["/etc"] }) }));
     expect(missing.verdict).toBe("block");
-    expect(missing.sandbox).toEqual({ status: "missing", reason_codes: ["sandbox_read_only_root_missing"] });
+    expect(missing.sandbox).toEqual({ status: "missing", ...seen(), reason_codes: ["sandbox_read_only_root_missing"] });
     const none = evaluate(strict, intent({}, { sandbox: sandbox({ read_only_roots: [] }) }));
     expect(none.reason_codes).toContain("sandbox_read_only_root_missing");
   });

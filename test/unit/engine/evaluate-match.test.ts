@@ -50,6 +50,15 @@ describe("Go path.Match globs used by endpoint patterns", () => {
 
 describe("sanitizeRuleName", () => {
   it("lowercases and maps spaces and dashes to underscores", () => {
-    expect(sanitizeRuleName(" Block Prod-Deploys ")).toBe("block_prod_deploys");
+    // names reach it trimmed (policy normalization); Gait's sanitizeName itself does not trim
+    expect(sanitizeRuleName("Block Prod-Deploys")).toBe("block_prod_deploys");
+  });
+
+  it("escapes like Go's json.Marshal (issue 9 #5): HTML characters, controls, backslash, U+2028", () => {
+    expect(sanitizeRuleName("A<b>&c")).toBe("a\\u003cb\\u003e\\u0026c");
+    expect(sanitizeRuleName("a\tb\\c\u2028\u0001\b\f")).toBe("a\\tb\\\\c\\u2028\\u0001\\b\\f");
+    expect(sanitizeRuleName('"quoted"')).toBe("\\\"quoted\\"); // strings.Trim eats the JSON quotes and the escaped ones
+    expect(sanitizeRuleName("ÄÖ")).toBe("äö"); // non-ASCII is not escaped, then lower-cased
+    expect(sanitizeRuleName("")).toBe("rule");
   });
 });

@@ -700,11 +700,12 @@ describe("scripts (gate.md §4.13)", () => {
     expect(intentDigestPayload(i)).toContain(`"script":${expectedScript},"script_hash":"${i.script_hash}"`);
   });
 
-  it("inherits step targets/provenance at top level, re-inferred with tool name 'script'", () => {
+  it("inherits the steps' normalized targets/provenance at top level (class inferred from the step's tool name)", () => {
     const i = normalizeIntent(base({ targets: [], script }));
-    // top-level copy of /a: no operation, tool "script" has no read hint => other (the step itself says fs.read)
+    // Gait normalizeIntent appends the *normalized* step targets: /a has no operation and keeps the fs.read its
+    // step's tool name (tool.read) inferred; re-inferring with the tool name "script" would give "other" (issue 9 #1).
     expect(i.targets.map((t) => [t.value, t.endpoint_class])).toEqual([
-      ["/a", "other"],
+      ["/a", "fs.read"],
       ["/b", "fs.write"],
     ]);
     expect(i.arg_provenance).toEqual([{ arg_path: "p", source: "user" }]);

@@ -76,7 +76,7 @@ match:
   workspace_prefixes: [/repo, ' /repo ']
   target_kinds: [PATH]
   target_values: [' /Tmp/X ']
-  endpoint_class: FS.Write
+  endpoint_class: [FS.Write]
   endpoint_classes: [fs.read]
   discovery_method: [MCP]
   data_classes: [PII]
@@ -206,9 +206,14 @@ describe("parsePolicy: strict YAML", () => {
   it("rejects a non-mapping document and wrongly typed values", () => {
     expect(problems("- a\n- b\n")).toEqual(["parse policy yaml: a policy must be a YAML mapping, got a list"]);
     expect(problems(rule("priority: high"))).toEqual(['parse policy yaml: field "rules[0].priority" must be an integer, got string "high"']);
-    expect(problems(rule("priority: 1.5"))).toEqual(['parse policy yaml: field "rules[0].priority" must be an integer, got number 1.5']);
+    expect(problems(rule("priority: 1.5"))).toEqual([
+      `parse policy yaml: field "rules[0].priority" must be a whole number, got 1.5 (Gait's YAML library truncates it to 1); write the integer you mean`,
+    ]);
     expect(problems(rule("match:\n  tool_names: tool.a"))).toEqual(['parse policy yaml: field "rules[0].match.tool_names" must be a list of strings, got string "tool.a"']);
-    expect(problems(rule("match:\n  tool_names: [1]"))).toEqual(['parse policy yaml: field "rules[0].match.tool_names[0]" must be a string, got number 1']);
+    expect(problems(rule("match:\n  tool_names: [[a]]"))).toEqual(['parse policy yaml: field "rules[0].match.tool_names[0]" must be a string, got a list']);
+    // Gait's match.endpoint_class / discovery_method are Go []string: a lone string is a type error there too.
+    expect(problems(rule("match:\n  endpoint_class: fs.read"))).toEqual(['parse policy yaml: field "rules[0].match.endpoint_class" must be a list of strings, got string "fs.read"']);
+    expect(problems(rule("match:\n  discovery_method: mcp"))).toEqual(['parse policy yaml: field "rules[0].match.discovery_method" must be a list of strings, got string "mcp"']);
     expect(problems("fail_closed:\n  enabled: 'yes'\n")).toEqual(['parse policy yaml: field "fail_closed.enabled" must be a boolean (true or false), got string "yes"']);
     expect(problems("rules: {name: a}\n")).toEqual(['parse policy yaml: field "rules" must be a list, got a mapping']);
   });
