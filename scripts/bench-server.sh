@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || { echo "bench-server: $PY missing; run 'make setup'" >&2; exit 1; }
-[ -f "$ROOT/dist/src/server/main.js" ] || { echo "bench-server: dist missing; run 'make build'" >&2; exit 1; }
+[ -f "$ROOT/dist/src/main/serve.js" ] || { echo "bench-server: dist missing; run 'make build'" >&2; exit 1; }
 TMP="$(mktemp -d /tmp/gait-bench-XXXXXX)"
 SERVER_PID=""
 cleanup() {

@@ -12,7 +12,7 @@ await build({
   outfile: "dist/gait.mjs",
   logLevel: "warning",
   // the server is loaded from the tsc output at run time, never bundled
-  external: ["../server/main.js"],
+  external: ["../main/serve.js"],
   // CommonJS dependencies (yaml) call require(); give the ESM bundle one
   banner: { js: "import { createRequire as __gaitCreateRequire } from 'node:module'; const require = __gaitCreateRequire(import.meta.url);" },
 });

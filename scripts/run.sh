@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${GAIT_STATE_DIR:-gait-out/serve}"
 POLICY="${GAIT_POLICY:-$ROOT/examples/policy.yaml}"
-if [ ! -f "$ROOT/dist/src/server/main.js" ]; then
+if [ ! -f "$ROOT/dist/src/main/serve.js" ]; then
   echo "run.sh: $ROOT/dist is missing; run 'make build' first" >&2
   exit 1
 fi

@@ -23,13 +23,13 @@ import { buildTraceRecord, signTraceRecord } from "../../src/engine/trace.js";
 import { MemoryCounterStore } from "../../src/state/counters-memory.js";
 import { FileApprovalStore } from "../../src/state/approvals.js";
 import { TraceLog } from "../../src/tracelog/log.js";
-import { parseServeArgs } from "../../src/server/config.js";
-import { loadServerKeys } from "../../src/server/keys.js";
-import { PolicyHolder } from "../../src/server/policy-holder.js";
-import { ServerMetrics } from "../../src/server/metrics.js";
+import { parseServeArgs } from "../../src/config/serve.js";
+import { loadServerKeys } from "../../src/infra/server-keys.js";
+import { PolicyHolder } from "../../src/state/policy-file.js";
+import { ServerMetrics } from "../../src/service/metrics.js";
 import { DecisionService } from "../../src/server/decision.js";
-import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, toEvaluateResponse, type EvaluateRequestJson } from "../../src/server/service.js";
-import { toGrpcDefinition, type HandlerContext } from "../../src/server/grpc-adapter.js";
+import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, toEvaluateResponse, type EvaluateRequestJson } from "../../src/transport/grpc/handlers.js";
+import { toGrpcDefinition, type HandlerContext } from "../../src/transport/grpc/adapter.js";
 import { GateService } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 
 // compiled to dist/bench/server/: the repository root is three levels up

@@ -75,18 +75,18 @@ async function runServe(argv: string[], io: CliIO): Promise<number> {
   let mod: ServeModule;
   try {
     // Loaded lazily so one-shot commands never load gRPC. From the tsc output (dist/src/cli/main.js) the server is
-    // ../server/main.js; from the one-shot bundle (dist/gait.mjs) it is ./src/server/main.js.
+    // ../main/serve.js; from the one-shot bundle (dist/gait.mjs) it is ./src/main/serve.js.
     const here = import.meta.url;
-    const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
+    const candidates = [new URL("../main/serve.js", here), new URL("./src/main/serve.js", here)];
     const found = candidates.find((u) => existsSync(fileURLToPath(u)));
     mod = (await import((found ?? candidates[0]!).href)) as ServeModule;
   } catch (e) {
-    io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/server/main: ${(e as Error).message})\n`);
-    io.stderr("hint: run 'make build' and check that src/server/main.ts exists\n");
+    io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/main/serve: ${(e as Error).message})\n`);
+    io.stderr("hint: run 'make build' and check that src/main/serve.ts exists\n");
     return EXIT.INTERNAL;
   }
   if (typeof mod.serveMain !== "function") {
-    io.stderr("gait mcp serve: src/server/main does not export serveMain(argv)\n");
+    io.stderr("gait mcp serve: src/main/serve does not export serveMain(argv)\n");
     return EXIT.INTERNAL;
   }
   return mod.serveMain(argv);

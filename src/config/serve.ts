@@ -259,7 +259,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       sources[o.flag] = raw.source;
     }
   }
-  const where = (flag: string) => (sources[flag] === "env" ? envOf(SERVE_OPTIONS.find((o) => o.flag === flag)!) : sources[flag] === "file" ? `config ${flag.replace(/-/g, "_")}` : `--${flag}`);
+  const where = (flag: string): string =>
+    (sources[flag] === "env" ? envOf(SERVE_OPTIONS.find((o) => o.flag === flag)!) : undefined) ?? (sources[flag] === "file" ? `config ${flag.replace(/-/g, "_")}` : `--${flag}`);
   const str = (flag: string) => values[flag] as string | undefined;
 
   const policyPath = str("policy");

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { identityKey } from "../engine/identity.js";
-import { assertTrusted } from "../infra/trust.js";
+import { assertTrusted } from "./trust.js";
 
 export class OperatorTokensError extends Error {
   override name = "OperatorTokensError";

@@ -8,9 +8,19 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "../infra/keys.js";
-import type { ServeConfig } from "./config.js";
-import { assertTrusted } from "../infra/trust.js";
+import { Ed25519KeyPair, loadSigningKey, loadVerifyKey, KeyError, type Ed25519PublicKey } from "./keys.js";
+/** The key settings of the server (its slice of the configuration). */
+export interface KeySettings {
+  keyMode: "dev" | "prod";
+  stateDir: string;
+  privateKeyPath?: string;
+  privateKeyEnv?: string;
+  approvalPublicKeyPath?: string;
+  approvalPublicKeyEnv?: string;
+  delegationPublicKeyPath?: string;
+  delegationPublicKeyEnv?: string;
+}
+import { assertTrusted } from "./trust.js";
 
 export interface ServerKeys {
   signer: Ed25519KeyPair;
@@ -27,7 +37,7 @@ export const DEV_PRIVATE_KEY_FILE = "dev_private.key";
 export const DEV_PUBLIC_KEY_FILE = "dev_public.key";
 
 /** Load (or, in dev mode, load-or-create) the server's keys. Throws KeyError with a message naming the source. */
-export function loadServerKeys(cfg: ServeConfig, env: NodeJS.ProcessEnv = process.env): ServerKeys {
+export function loadServerKeys(cfg: KeySettings, env: NodeJS.ProcessEnv = process.env): ServerKeys {
   let signer: Ed25519KeyPair;
   let label: string;
   if (cfg.keyMode === "dev") {

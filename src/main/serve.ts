@@ -1,41 +1,41 @@
 /**
- * `gait mcp serve`: the long-running decision service (composition root). Loads policy and keys once, opens the
- * durable trace log and approval state, serves gait.gate.v1.GateService + grpc.health.v1 + reflection on a Unix
- * socket (and optionally an operator socket, Gait's HTTP JSON endpoint and Prometheus metrics), reloads the policy on
- * change or SIGHUP, and drains gracefully on SIGTERM/SIGINT. See docs/service.md.
+ * `gait mcp serve`: the composition root of the decision service. It reads the configuration (config/serve.ts), builds
+ * the stores, keys, engine inputs and the service (src/service), hands each component its slice of the
+ * configuration, starts the transports (src/transport: gRPC on Unix sockets, Gait's HTTP JSON, metrics), reloads the
+ * policy and kill switch on change or SIGHUP, and drains on SIGTERM/SIGINT. See docs/service.md.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { mkdirSync, writeSync, type FSWatcher } from "node:fs";
-import { readdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
-import { GateService } from "../gen/gait/gate/v1/gate_service_pb.js";
-import { Health } from "../gen/grpc/health/v1/health_pb.js";
-import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import { file_gait_gate_v1_error_reason } from "../gen/gait/gate/v1/error_reason_pb.js";
+import { GateService as GateServiceDesc } from "../gen/gait/gate/v1/gate_service_pb.js";
 import { checkProfile } from "../engine/gate.js";
-import { MemoryCounterStore } from "../state/counters-memory.js";
 import { resolveBroker } from "../infra/brokers.js";
-import { loadKillSwitchForGate } from "../state/killswitch-file.js";
-import type { KillSwitchState } from "../engine/types.js";
-import { TraceLog } from "../tracelog/log.js";
-import { producerVersion } from "../infra/version.js";
-import { ConfigError, parseServeArgs, SERVE_USAGE, type ListenAddr, type ServeConfig } from "./config.js";
-import { loadServerKeys } from "./keys.js";
-import { PolicyHolder, watchFile } from "./policy-holder.js";
-import { HealthStatus, ServingStatus } from "./health.js";
-import { addReflection } from "./reflection.js";
-import { addService, StreamLimits, type GrpcError } from "./grpc-adapter.js";
-import { bindUds, removeSocket } from "./uds.js";
-import { ServerMetrics } from "./metrics.js";
-import { DecisionService, type KillSwitchSource } from "./decision.js";
-import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, type ListenerRole } from "./service.js";
-import { startHttp } from "./http.js";
-import { FileApprovalStore } from "../state/approvals.js";
-import { ErrorReason, gateError, invalidArgument } from "./errors.js";
+import { loadOperatorTokens } from "../infra/operator-tokens.js";
+import { loadServerKeys } from "../infra/server-keys.js";
 import { trustProblems } from "../infra/trust.js";
-import { loadOperatorTokens } from "./operator-tokens.js";
+import { producerVersion } from "../infra/version.js";
+import { sweepRunpacks } from "../runpack/retention.js";
+import { FileApprovalStore } from "../state/approvals.js";
+import { MemoryCounterStore } from "../state/counters-memory.js";
+import { KillSwitchFileSource } from "../state/killswitch-file.js";
+import { PolicyHolder, watchFile } from "../state/policy-file.js";
+import { TraceLog } from "../tracelog/log.js";
+import { ConfigError, parseServeArgs, printableConfig, type ListenAddr, type ServeConfig } from "../config/serve.js";
+import { Admission } from "../service/admission.js";
+import { GateError } from "../service/errors.js";
+import { GateService } from "../service/gate-service.js";
+import { ServerMetrics } from "../service/metrics.js";
+import type { AuthSettings, ListenerRole } from "../transport/auth.js";
+import { StreamLimits } from "../transport/grpc/adapter.js";
+import { toGrpcError } from "../transport/grpc/errors.js";
+import { HealthStatus, ServingStatus } from "../transport/grpc/health.js";
+import { bindGrpc, createGrpcServer } from "../transport/grpc/server.js";
+import { removeSocket } from "../transport/grpc/uds.js";
+import { startHttp } from "../transport/http/gait.js";
+import { listenMetrics } from "../transport/http/metrics.js";
+import { serveHelp } from "./serve-help.js";
 
 /** Health service name that reports the last policy reload (NOT_SERVING while the last reload failed). */
 export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
@@ -45,18 +45,6 @@ export const TRACE_LOG_HEALTH = "gait.gate.v1.TraceLog";
 const EXIT_OK = 0;
 const EXIT_INTERNAL = 1;
 const EXIT_INVALID = 6;
-
-/** Kill-switch file holder: loaded at start, re-read on change and SIGHUP. */
-class KillSwitchFile implements KillSwitchSource {
-  private state: KillSwitchState | { unavailable: string } | undefined;
-  constructor(readonly path: string | undefined) {}
-  async load(): Promise<void> {
-    if (this.path) this.state = await loadKillSwitchForGate(this.path);
-  }
-  current() {
-    return this.state;
-  }
-}
 
 function listenLabel(a: ListenAddr): string {
   return a.kind === "unix" ? `unix://${a.path}` : `${a.host}:${a.port}`;
@@ -77,14 +65,9 @@ export interface RunningServer {
 
 /** Parse argv, start, and run until SIGTERM/SIGINT. Returns the process exit code. */
 export async function serveMain(argv: string[]): Promise<number> {
-  let cfg: ServeConfig;
+  let parsed;
   try {
-    const parsed = parseServeArgs(argv);
-    if (parsed.help) {
-      process.stdout.write(SERVE_USAGE + "\n");
-      return EXIT_OK;
-    }
-    cfg = parsed.config;
+    parsed = parseServeArgs(argv);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`gait mcp serve: ${e.message.split("\n").join("\ngait mcp serve: ")}\n`);
@@ -92,6 +75,15 @@ export async function serveMain(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  if (parsed.help) {
+    process.stdout.write(serveHelp());
+    return EXIT_OK;
+  }
+  if (parsed.printConfig) {
+    process.stdout.write(JSON.stringify(printableConfig(parsed), null, 2) + "\n");
+    return EXIT_OK;
+  }
+  const cfg = parsed.config;
   const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, safeLogDestination(2));
   let running: RunningServer;
   try {
@@ -164,20 +156,21 @@ export function safeLogDestination(fd: number): { write(line: string): void; dro
 }
 
 /**
- * Refuse directories and files another user owns or can write (durable/trust.ts): the state dir (keys, approval
+ * Refuse directories and files another user owns or can write (infra/trust.ts): the state dir (keys, approval
  * ledger), the trace and runpack dirs, the socket directories, the policy, kill-switch and operator-token files.
  */
 function checkTrust(cfg: ServeConfig): void {
   const problems: string[] = [];
-  const dir = (path: string, what: string, kind: "dir" | "socket-dir" = "dir") => {
-    mkdirSync(path, { recursive: true, mode: 0o750 });
+  const dir = (path: string, what: string, kind: "dir" | "socket-dir" = "dir", mode = 0o750) => {
+    mkdirSync(path, { recursive: true, mode });
     problems.push(...trustProblems(path, kind, what));
   };
   dir(cfg.stateDir, "state directory");
   dir(cfg.traceDir, "trace directory");
   if (cfg.runpackDir) dir(cfg.runpackDir, "runpack directory");
   for (const [flag, addr] of [["--listen", cfg.listen], ["--operator-listen", cfg.operatorListen]] as const) {
-    if (addr?.kind === "unix") dir(dirname(addr.path), `socket directory (${flag})`, "socket-dir");
+    // the per-user default socket directory is created private (0700), as tmux does
+    if (addr?.kind === "unix") dir(dirname(addr.path), `socket directory (${flag})`, "socket-dir", 0o700);
   }
   problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
   if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));
@@ -187,29 +180,35 @@ function checkTrust(cfg: ServeConfig): void {
 async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<void> | void)[]): Promise<RunningServer> {
   const version = producerVersion();
   checkTrust(cfg);
+  const auth: AuthSettings = { mode: cfg.authMode, ...(cfg.authToken ? { token: cfg.authToken } : {}) };
   if (cfg.operatorTokensPath) {
     try {
-      cfg = { ...cfg, operatorTokens: loadOperatorTokens(cfg.operatorTokensPath) };
+      auth.operatorTokens = loadOperatorTokens(cfg.operatorTokensPath);
     } catch (e) {
       throw new StartupError(`--operator-tokens-file: ${(e as Error).message}`, EXIT_INVALID);
     }
-    log.info({ operators: [...cfg.operatorTokens!.values()] }, "operator tokens loaded: approvers are authenticated on the operator listener");
+    log.info({ operators: [...auth.operatorTokens.values()] }, "operator tokens loaded: approvers are authenticated on the operator listener");
   }
 
-  const keys = loadServerKeys(cfg);
+  const keys = loadServerKeys({
+    keyMode: cfg.keyMode,
+    stateDir: cfg.stateDir,
+    privateKeyPath: cfg.privateKeyPath,
+    privateKeyEnv: cfg.privateKeyEnv,
+    approvalPublicKeyPath: cfg.approvalPublicKeyPath,
+    approvalPublicKeyEnv: cfg.approvalPublicKeyEnv,
+    delegationPublicKeyPath: cfg.delegationPublicKeyPath,
+    delegationPublicKeyEnv: cfg.delegationPublicKeyEnv,
+  });
   log.info({ key_id: keys.signer.keyId, key_mode: keys.mode, key_source: keys.label }, "signing key loaded");
 
-  const broker = resolveBroker(cfg.credentialBroker, {
-    envPrefix: cfg.credentialEnvPrefix,
-    command: cfg.credentialCommand,
-    commandArgs: cfg.credentialCommandArgs,
-  });
+  const broker = resolveBroker(cfg.credentialBroker, { envPrefix: cfg.credentialEnvPrefix, command: cfg.credentialCommand, commandArgs: cfg.credentialCommandArgs });
   // the profile rules (e.g. oss-prod) are checked on start AND on every reload: a reloaded policy that breaks them is
   // refused and the last good policy stays active
   const policy = new PolicyHolder(cfg.policyPath, cfg.policyDigestPin, (p) => checkProfile(p, { profile: cfg.profile, broker }));
   log.info({ policy_path: cfg.policyPath, policy_digest: policy.current.digest, pinned: !!cfg.policyDigestPin }, "policy loaded");
 
-  const killSwitch = new KillSwitchFile(cfg.killSwitchStatePath);
+  const killSwitch = new KillSwitchFileSource(cfg.killSwitchStatePath);
   await killSwitch.load();
   const ks = killSwitch.current();
   if (ks && "unavailable" in ks) log.warn({ path: cfg.killSwitchStatePath, error: ks.unavailable }, "kill switch state unavailable");
@@ -239,11 +238,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   }
   cleanups.push(() => traceLog.close());
   const rec = traceLog.recovery;
-  if (rec.truncated_bytes > 0 || rec.dropped_lines > 0) {
-    log.warn({ recovery: rec }, "trace log: torn tail cut at start-up (a previous run crashed mid-write)");
-  } else {
-    log.info({ head_seq: rec.head_seq, created: rec.created }, "trace log opened");
-  }
+  if (rec.truncated_bytes > 0 || rec.dropped_lines > 0) log.warn({ recovery: rec }, "trace log: torn tail cut at start-up (a previous run crashed mid-write)");
+  else log.info({ head_seq: rec.head_seq, created: rec.created }, "trace log opened");
 
   let approvals: FileApprovalStore;
   const approvalsDir = join(cfg.stateDir, "approvals");
@@ -260,12 +256,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT_INTERNAL);
   }
   cleanups.push(() => approvals.close());
-  if (approvals.recovery.torn_bytes > 0) {
-    log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
-  }
-  if (approvals.recovery.reset_moved_to || cfg.resetApprovalState) {
-    log.warn({ recovery: approvals.recovery }, "approval ledger reset (--reset-approval-state): every token issued before now is refused");
-  }
+  if (approvals.recovery.torn_bytes > 0) log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
+  if (approvals.recovery.reset_moved_to || cfg.resetApprovalState) log.warn({ recovery: approvals.recovery }, "approval ledger reset (--reset-approval-state): every token issued before now is refused");
   // each store remembers the other's head: one that went backwards while the other did not is refused
   const ledgerMarked = traceLog.markedAnchors.approvals_seq ?? 0;
   if (!cfg.resetApprovalState && approvals.head().seq < ledgerMarked) {
@@ -282,39 +274,45 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   }
   traceLog.setAnchor("approvals_seq", approvals.head().seq);
 
-  const decisions = new DecisionService({
-    cfg,
+  const service = new GateService({
+    settings: {
+      profile: cfg.profile,
+      adapter: cfg.adapter,
+      approvalReuse: cfg.approvalReuse,
+      approvalRequestTtlMs: cfg.approvalRequestTtlMs,
+      ...(cfg.runpackDir ? { runpackDir: cfg.runpackDir } : {}),
+      ...(cfg.credentialRef ? { credentialRef: cfg.credentialRef } : {}),
+      credentialScopes: cfg.credentialScopes,
+      traceDir: cfg.traceDir,
+    },
     policy,
     keys,
     killSwitch,
     counters: new MemoryCounterStore(),
-    broker,
+    ...(broker ? { broker } : {}),
     traceLog,
     approvals,
     metrics,
-    log,
     producerVersion: version,
+    log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
-  const admission = new Admission(cfg.maxInFlight, metrics);
+  const admission = new Admission(cfg.maxInFlight);
+  metrics.inFlightSource = () => admission.inFlight;
   const shutdownAc = new AbortController();
   const health = new HealthStatus();
   health.set("", ServingStatus.NOT_SERVING);
-  health.set(GateService.typeName, ServingStatus.NOT_SERVING);
-  health.set(TRACE_LOG_HEALTH, traceHealthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  health.set(GateServiceDesc.typeName, ServingStatus.NOT_SERVING);
+  health.set(TRACE_LOG_HEALTH, ServingStatus.SERVING);
+  health.set(POLICY_RELOAD_HEALTH, ServingStatus.SERVING);
   let ready = false;
   updateHealth = () => {
     health.set(TRACE_LOG_HEALTH, traceHealthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     const serving = ready && traceHealthy && !admission.shuttingDown ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     health.set("", serving);
-    health.set(GateService.typeName, serving);
+    health.set(GateServiceDesc.typeName, serving);
   };
-  health.set(POLICY_RELOAD_HEALTH, ServingStatus.SERVING);
+  const onInternal = (e: GateError) => log.error({ err: e.cause ?? e, reason: e.reason }, "internal error");
 
-  const onUnexpected = (e: unknown): GrpcError => {
-    log.error({ err: e }, "unexpected handler error");
-    metrics.failClosed.inc({ reason: "INTERNAL" });
-    return gateError(grpc.status.INTERNAL, ErrorReason.INTERNAL, "internal error (see server log)");
-  };
   // one budget of streaming calls (ExportTraces, health Watch) for every listener: an idle subscriber cannot hold
   // buffers forever, and a flood of subscribers is refused instead of taking the process's memory
   const streams = new StreamLimits(
@@ -322,78 +320,45 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     cfg.exportStallTimeoutMs,
     (method) => {
       metrics.failClosed.inc({ reason: "EXPORT_STALLED" });
-      return gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.EXPORT_STALLED, `${method}: too many streams open (limit ${cfg.maxExportStreams}, --max-export-streams); retry later`);
+      return toGrpcError(new GateError("EXPORT_STALLED", `${method}: too many streams open (limit ${cfg.maxExportStreams}, --max-export-streams); retry later`));
     },
     (method) => {
       metrics.failClosed.inc({ reason: "EXPORT_STALLED" });
       log.warn({ method, stall_ms: cfg.exportStallTimeoutMs }, "streaming call ended: its client stopped reading");
-      return gateError(grpc.status.RESOURCE_EXHAUSTED, ErrorReason.EXPORT_STALLED, `${method}: the client read nothing for ${cfg.exportStallTimeoutMs} ms; resume from the last received sequence + 1`);
+      return toGrpcError(new GateError("EXPORT_STALLED", `${method}: the client read nothing for ${cfg.exportStallTimeoutMs} ms; resume from the last received sequence + 1`));
     },
   );
   const grpcServers: { server: grpc.Server; addr: ListenAddr }[] = [];
-  const makeServer = (role: ListenerRole): grpc.Server => {
-    const server = new grpc.Server({
-      "grpc.max_receive_message_length": cfg.maxRequestBytes,
-      "grpc.keepalive_permit_without_calls": 1,
-      // channelz bookkeeping costs two Date.now() calls, closures and counters per call; nothing here reads channelz
-      "grpc.enable_channelz": 0,
+  const listen = async (role: ListenerRole, addr: ListenAddr, what: string): Promise<void> => {
+    const server = createGrpcServer({
+      role,
+      handlers: { service, auth, admission, metrics, version, shutdownSignal: shutdownAc.signal, onInternal },
+      health,
+      streams,
+      maxRequestBytes: cfg.maxRequestBytes,
     });
-    health.addTo(server, streams);
-    addReflection(server, [GateService, Health], [file_google_rpc_error_details, file_gait_gate_v1_error_reason]);
-    addService(
-      server,
-      GateService,
-      gateServiceImpl(role, {
-        cfg,
-        decisions,
-        approvals,
-        traceLog,
-        keys,
-        policy,
-        metrics,
-        admission,
-        log,
-        version,
-        producerVersion: version,
-        shutdownSignal: shutdownAc.signal,
-      }),
-      {
-        onUnexpected,
-        requestDecoders: GATE_REQUEST_DECODERS,
-        onDecodeError: (e) => {
-          metrics.failClosed.inc({ reason: "INVALID_REQUEST" });
-          return invalidArgument(ErrorReason.INVALID_REQUEST, e.message);
-        },
-        streams,
-      },
-    );
-    return server;
-  };
-  const bind = async (server: grpc.Server, addr: ListenAddr, what: string): Promise<void> => {
     try {
-      if (addr.kind === "unix") {
-        const found = await bindUds(server, addr.path, cfg.socketMode);
-        if (found === "removed-stale") log.warn({ socket: addr.path }, `${what}: removed a stale socket left by a previous run`);
-        cleanups.push(() => removeSocket(addr.path));
-      } else {
-        await new Promise<number>((res, rej) =>
-          server.bindAsync(`${addr.host}:${addr.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-        );
-      }
+      const found = await bindGrpc(server, addr, cfg.socketMode);
+      if (found === "removed-stale") log.warn({ socket: listenLabel(addr) }, `${what}: removed a stale socket left by a previous run`);
+      if (addr.kind === "unix") cleanups.push(() => removeSocket(addr.path));
     } catch (e) {
       throw new StartupError(`${what} ${listenLabel(addr)}: ${(e as Error).message}`, EXIT_INTERNAL);
     }
     cleanups.push(() => server.forceShutdown());
     grpcServers.push({ server, addr });
   };
-  await bind(makeServer("agent"), cfg.listen, "--listen");
-  if (cfg.operatorListen) await bind(makeServer("operator"), cfg.operatorListen, "--operator-listen");
+  await listen("agent", cfg.listen, "--listen");
+  if (cfg.operatorListen) await listen("operator", cfg.operatorListen, "--operator-listen");
 
   let httpServer: HttpServer | undefined;
   let httpPort: number | undefined;
   if (cfg.httpListen) {
     try {
-      const h = await startHttp({ cfg, decisions, admission, metrics, policy, log }, cfg.httpListen.host, cfg.httpListen.port);
+      const h = await startHttp(
+        { settings: { adapter: cfg.adapter, maxRequestBytes: cfg.maxRequestBytes, verdictStatus: cfg.httpVerdictStatus }, auth, service, admission, metrics, policy, onInternal },
+        cfg.httpListen.host,
+        cfg.httpListen.port,
+      );
       httpServer = h.server;
       httpPort = h.port;
     } catch (e) {
@@ -405,7 +370,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   let metricsPort: number | undefined;
   if (cfg.metricsListen) {
     try {
-      const m = await metrics.listen(cfg.metricsListen.host, cfg.metricsListen.port);
+      const m = await listenMetrics(metrics, cfg.metricsListen.host, cfg.metricsListen.port);
       metricsServer = m.server;
       metricsPort = m.port;
     } catch (e) {
@@ -492,8 +457,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     stopping ??= (async () => {
       log.info({ reason, in_flight: admission.inFlight }, "shutting down: draining in-flight calls");
       admission.shuttingDown = true;
-      health.set("", ServingStatus.NOT_SERVING);
-      health.set(GateService.typeName, ServingStatus.NOT_SERVING);
+      updateHealth();
       shutdownAc.abort();
       watchers.forEach((w) => w.close());
       timers.forEach((t) => clearInterval(t));
@@ -533,30 +497,4 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     httpPort,
     metricsPort,
   };
-}
-
-/**
- * Runpack retention (evidence.md §5.8 rules, run in the background): runpack zips sorted newest first by mtime
- * (ties by name, descending); keep the first `maxCount`, delete those older than `maxAgeMs` or beyond the count.
- */
-export async function sweepRunpacks(dir: string, maxAgeMs: number, maxCount: number, now = Date.now()): Promise<number> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".zip") && (n.startsWith("runpack_") || n.includes("_cp_")));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw e;
-  }
-  const files = await Promise.all(names.map(async (n) => ({ path: join(dir, n), mtime: (await stat(join(dir, n))).mtimeMs })));
-  files.sort((a, b) => b.mtime - a.mtime || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
-  let removed = 0;
-  for (let i = 0; i < files.length; i++) {
-    const tooOld = maxAgeMs > 0 && now - files[i]!.mtime > maxAgeMs;
-    const beyond = maxCount > 0 && i >= maxCount;
-    if (tooOld || beyond) {
-      await unlink(files[i]!.path).catch(() => undefined);
-      removed++;
-    }
-  }
-  return removed;
 }

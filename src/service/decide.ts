@@ -176,7 +176,8 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
         throw new GateError("INVALID_INTENT", ks.unavailable);
       }
       const outcome = evaluatePolicy(policy, rawIntent, { evaluationTime: env.gate?.evaluationTime ?? now, profile: env.profile, ...(ks ? { killSwitch: ks } : {}) });
-      result = { ...outcome, policy_digest: policy.policy_digest } as GateResult;
+      // the proxy subset decides without the gate's later stages: its outcome carries the digests in `intent`
+      result = { ...outcome, policy_digest: policy.policy_digest } as unknown as GateResult;
     }
   } catch (e) {
     throw asGateError(e, (x) => new GateError("STATE_UNAVAILABLE", `evaluation failed: ${(x as Error).message}`, { cause: x }));

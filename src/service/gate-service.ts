@@ -232,7 +232,7 @@ export class GateService {
       }),
       sink: {
         record: async (record, text) => {
-          const { seq } = await d.traceLog.append(record as SignedTraceRecord, text);
+          const { seq } = await d.traceLog.append(record as unknown as SignedTraceRecord, text);
           this.summaries.set(seq, summarize(record as unknown as Record<string, unknown>));
           return { seq, path: s.traceDir };
         },

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { createClient, type PromiseClient } from "../../src/server/grpc-adapter.js";
+import { createClient, type PromiseClient } from "../../src/transport/grpc/adapter.js";
 import { GateService } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
@@ -20,7 +20,7 @@ import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CLI_ENTRY = join(ROOT, "dist", "src", "cli", "main.js");
-export const SERVER_ENTRY = join(ROOT, "dist", "src", "server", "main.js");
+export const SERVER_ENTRY = join(ROOT, "dist", "src", "main", "serve.js");
 
 function newestMtime(dir: string): number {
   let m = 0;

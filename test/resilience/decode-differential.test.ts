@@ -15,7 +15,7 @@ import {
   GetServerInfoRequestSchema,
   ListApprovalsRequestSchema,
 } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
-import { jsonDecoder, strictDecoder, isRequestDecodeError } from "../../src/server/wire-decode.js";
+import { jsonDecoder, strictDecoder, isRequestDecodeError } from "../../src/transport/grpc/wire-decode.js";
 import { jcs } from "../../src/engine/canon.js";
 import { oracleAvailable, pythonDecode, runs } from "./oracle.js";
 import { requestBytes } from "./gen/wire.js";

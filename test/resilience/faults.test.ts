@@ -126,7 +126,7 @@ describe("item 5: full disks", () => {
       for (let i = 0; i < 200 && !out.includes('"ok":true'); i++) await sleep(50);
       expect(out).toContain('"ok":true');
       const { channel } = await import("../integration/harness.js");
-      const { createClient } = await import("../../src/server/grpc-adapter.js");
+      const { createClient } = await import("../../src/transport/grpc/adapter.js");
       const { GateService } = await import("../../src/gen/gait/gate/v1/gate_service_pb.js");
       const ch = channel(sock);
       const gate = createClient(GateService, ch);

@@ -4,8 +4,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { EventEmitter, on } from "node:events";
-import { addService, GrpcError, type StreamLimits } from "./grpc-adapter.js";
-import { Health, HealthCheckResponse_ServingStatus as S } from "../gen/grpc/health/v1/health_pb.js";
+import { addService, GrpcError, type StreamLimits } from "./adapter.js";
+import { Health, HealthCheckResponse_ServingStatus as S } from "../../gen/grpc/health/v1/health_pb.js";
 
 export { S as ServingStatus };
 

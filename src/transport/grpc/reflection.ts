@@ -6,9 +6,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { create, createRegistry, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
-import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { DecodeFailure, toGrpcDefinition } from "./grpc-adapter.js";
+import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { DecodeFailure, toGrpcDefinition } from "./adapter.js";
 
 type Req = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
 

@@ -161,7 +161,7 @@ describe("item 9: key files", () => {
   });
 
   it("S6: a private key whose public half does not match its seed is refused (Gait signs unverifiable traces)", async () => {
-    const { Ed25519KeyPair } = await import("../../../src/crypto/keys.js");
+    const { Ed25519KeyPair } = await import("../../../src/infra/keys.js");
     const a = Ed25519KeyPair.generate();
     const b = Ed25519KeyPair.generate();
     const mixed = Buffer.concat([Buffer.from(a.seed), Buffer.from(b.publicKey)]).toString("base64");

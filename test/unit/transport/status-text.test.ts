@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { statusText } from "../../../src/server/grpc-adapter.js";
+import { statusText } from "../../../src/transport/grpc/adapter.js";
 
 describe("statusText", () => {
   it("repairs lone surrogates (encodeURIComponent would throw and grpc-js drop the connection) and bounds the length", () => {

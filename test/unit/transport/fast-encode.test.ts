@@ -13,7 +13,7 @@ import {
   ListApprovalsRequestSchema,
 } from "../../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict } from "../../../src/gen/gait/gate/v1/verdict_pb.js";
-import { fastEncoder } from "../../../src/server/fast-encode.js";
+import { fastEncoder } from "../../../src/transport/grpc/fast-encode.js";
 
 function rng(seed: number): () => number {
   let s = seed;

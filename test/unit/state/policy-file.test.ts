@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkProfile } from "../../../src/engine/gate.js";
-import { PolicyHolder } from "../../../src/server/policy-holder.js";
+import { PolicyHolder } from "../../../src/state/policy-file.js";
 
 const GOOD = "default_verdict: block\nrules:\n  - name: allow-read\n    effect: allow\n    match: {tool_names: [tool.read]}\n";
 const dirs: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseServeArgs } from "../../../src/server/config.js";
+import { ConfigError, parseServeArgs } from "../../../src/config/serve.js";
 
 const cfgOf = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   const r = parseServeArgs(argv, env, "/srv");

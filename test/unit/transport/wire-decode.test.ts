@@ -7,10 +7,10 @@
 import { describe, expect, it } from "vitest";
 import { create, fromBinary, toBinary, toJson, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { EvaluateRequestSchema, EvaluateResponseSchema } from "../../../src/gen/gait/gate/v1/gate_service_pb.js";
-import { jsonDecoder, strictDecoder, RequestDecodeError } from "../../../src/server/wire-decode.js";
+import { jsonDecoder, strictDecoder, RequestDecodeError } from "../../../src/transport/grpc/wire-decode.js";
 import { ApproveRequestSchema } from "../../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { encodeWire, varintBytes } from "../../resilience/gen/wire.js";
-import { decodeEvaluateRequest } from "../../../src/server/service.js";
+import { decodeEvaluateRequest } from "../../../src/transport/grpc/handlers.js";
 
 function rng(seed: number): () => number {
   let s = seed;
