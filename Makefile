@@ -22,10 +22,16 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 .PHONY: setup
-setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv)
+setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv, Debian packages)
 
 .PHONY: tools
-tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(VENV)/.stamp
+tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(VENV)/.stamp apt-packages
+
+# Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
+APT_PACKAGES := systemd
+.PHONY: apt-packages
+apt-packages:
+	@./scripts/ensure-apt.sh $(APT_PACKAGES)
 
 $(TOOLS)/bin/grpcurl:
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -44,6 +50,16 @@ build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI 
 	npx tsc -p tsconfig.build.json
 	node scripts/bundle-cli.mjs
 
+# The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
+DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
+DIST_INPUTS := $(shell find src policies -name '*.ts' -o -name '*.yaml') package.json scripts/build-dist.mjs
+
+.PHONY: dist
+dist: $(DIST_EXE) ## build the self-contained executable dist/gait-<os>-<arch> and its .sha256 (bun build --compile)
+
+$(DIST_EXE): $(NODE_STAMP) $(DIST_INPUTS)
+	node scripts/build-dist.mjs --out $@
+
 .PHONY: generate
 generate: setup ## regenerate all code from proto/ (server TS, TS/Python/Go clients)
 	./scripts/generate.sh
@@ -59,7 +75,7 @@ lint: setup ## buf lint, buf breaking against main, TypeScript type check
 	npx tsc -p tsconfig.json --noEmit
 
 .PHONY: test
-test: setup build ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
+test: setup build dist ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
 	./scripts/test-all.sh
 
 .PHONY: run

@@ -62,19 +62,36 @@ function groupHelp(group: string): string {
   return lines.join("\n") + "\n";
 }
 
-interface ServeModule {
+export interface ServeModule {
   serveMain(argv: string[]): Promise<number>;
+}
+
+/**
+ * Loads the service from the tsc output next to this module (never bundled into the Node one-shot bundle, so
+ * one-shot commands never load gRPC). From dist/src/cli/main.js the server is ../server/main.js; from the bundle
+ * (dist/gait.mjs) it is ./src/server/main.js.
+ */
+async function loadServeFromFiles(): Promise<ServeModule> {
+  const here = import.meta.url;
+  const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
+  const found = candidates.find((u) => existsSync(fileURLToPath(u)));
+  return (await import((found ?? candidates[0]!).href)) as ServeModule;
+}
+
+let serveLoader: () => Promise<ServeModule> = loadServeFromFiles;
+
+/**
+ * Replace how `gait mcp serve` loads the service: the self-contained executable (src/cli/standalone.ts) has the
+ * service bundled in and no files beside it.
+ */
+export function setServeLoader(loader: () => Promise<ServeModule>): void {
+  serveLoader = loader;
 }
 
 async function runServe(argv: string[], io: CliIO): Promise<number> {
   let mod: ServeModule;
   try {
-    // Loaded lazily so one-shot commands never load gRPC. From the tsc output (dist/src/cli/main.js) the server is
-    // ../server/main.js; from the one-shot bundle (dist/gait.mjs) it is ./src/server/main.js.
-    const here = import.meta.url;
-    const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
-    const found = candidates.find((u) => existsSync(fileURLToPath(u)));
-    mod = (await import((found ?? candidates[0]!).href)) as ServeModule;
+    mod = await serveLoader();
   } catch (e) {
     io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/server/main: ${(e as Error).message})\n`);
     io.stderr("hint: run 'make build' and check that src/server/main.ts exists\n");

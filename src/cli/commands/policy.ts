@@ -3,14 +3,14 @@
  * kill switch only; no rate limits, approvals or broker, and no trace), and start from a baseline template.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { evaluatePolicy } from "../../engine/evaluate.js";
 import { verdictExitCode } from "../../engine/gate.js";
 import { parsePolicy, policySummary } from "../../engine/policy.js";
 import type { PolicyOutcome } from "../../engine/types.js";
 import { str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
-import { findProjectFile, loadPolicy, readJson, writeEvidence } from "../inputs.js";
+import { policyTemplate } from "../assets.js";
+import { loadPolicy, readJson, writeEvidence } from "../inputs.js";
 import { engineError } from "./gate.js";
 
 export const policyValidateSpec: CommandSpec = {
@@ -125,9 +125,8 @@ export async function policyInit(ctx: CommandContext, args: Parsed): Promise<num
       "use baseline-lowrisk, baseline-mediumrisk or baseline-highrisk (aliases low, medium, high)",
     );
   }
-  const file = findProjectFile(`policies/templates/${template}.yaml`);
-  if (!file) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
-  const text = await readFile(file, "utf8");
+  const text = policyTemplate(template);
+  if (text === undefined) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
   // a template that does not parse would be a packaging bug; never hand it to the user
   let digest: string;
   let ruleCount: number;
