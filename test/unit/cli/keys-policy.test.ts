@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
 import { parsePolicy } from "../../../src/engine/policy.js";
-import { POLICY, intent, run, tempDir, write } from "./helpers.js";
+import { POLICY, SPAWNED, intent, run, tempDir, write } from "./helpers.js";
 
 describe("keys", () => {
   it("init writes a 0600 key pair in Gait's format and refuses to overwrite without --force", async () => {
@@ -35,7 +35,23 @@ describe("keys", () => {
     expect((await run(dir, ["keys", "init", "--prefix", "../evil"])).code).toBe(6);
   });
 
-  it("rotate writes a new timestamped pair and keeps the old one", async () => {
+  it("rotate writes a new pair named by the UTC second and keeps the old one", async () => {
+    const dir = tempDir();
+    await run(dir, ["keys", "init"]);
+    const stamp = (d: Date) => d.toISOString().slice(0, 19).replace(/[-:]/g, "") + "Z";
+    const before = stamp(new Date());
+    const r = await run(dir, ["keys", "rotate", "--json"]);
+    const after = stamp(new Date());
+    expect(r.code).toBe(0);
+    const ts = /^gait_(\d{8}T\d{6}Z)$/.exec(r.json.prefix)?.[1];
+    expect(ts && ts >= before && ts <= after, `${r.json.prefix} within ${before}..${after}`).toBe(true);
+    expect(existsSync(join(dir, `gait-out/keys/${r.json.prefix}_private.key`))).toBe(true);
+    expect(existsSync(join(dir, `gait-out/keys/${r.json.prefix}_public.key`))).toBe(true);
+    expect(existsSync(join(dir, "gait-out/keys/gait_private.key"))).toBe(true);
+  });
+
+  // needs a clock set to a fixed past instant, so in-process only (a spawned CLI reads the real clock)
+  it.skipIf(SPAWNED)("rotate refuses to overwrite a pair of the same second", async () => {
     const dir = tempDir();
     await run(dir, ["keys", "init"]);
     const now = () => new Date("2026-05-06T07:08:09.123Z");
