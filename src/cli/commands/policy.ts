@@ -21,6 +21,18 @@ export const policyValidateSpec: CommandSpec = {
   positionals: { min: 1, max: 1, names: "<policy.yaml>" },
 };
 
+export const policyDigestSpec: CommandSpec = {
+  name: "policy digest",
+  summary: "print a policy's digest (sha256:<hex>) for release metadata and --policy-digest pins",
+  usage: ["policy digest <policy.yaml> [--json]"],
+  flags: { json: { type: "boolean", help: "print JSON: ok, policy_path, policy_digest (hex), schema_id, schema_version" } },
+  positionals: { min: 1, max: 1, names: "<policy.yaml>" },
+  notes: [
+    "The digest is over the normalized policy (Gait's policy_digest), so comments and formatting do not change it.",
+    "Pin it where the policy is used: gait mcp serve|mcp proxy|gate eval|policy test --policy-digest sha256:<hex>.",
+  ],
+};
+
 export const policyTestSpec: CommandSpec = {
   name: "policy test",
   summary: "evaluate one intent against a policy (rules only: no rate limits, approvals, broker, no trace)",
@@ -70,6 +82,19 @@ export async function policyValidate(ctx: CommandContext, args: Parsed): Promise
     ],
     EXIT.OK,
   );
+}
+
+export async function policyDigest(ctx: CommandContext, args: Parsed): Promise<number> {
+  const path = args.positionals[0]!;
+  const policy = await loadPolicy(ctx, path);
+  if (ctx.json) {
+    return ctx.printJson(
+      { ok: true, policy_path: path, policy_digest: policy.policy_digest, schema_id: policy.schema_id, schema_version: policy.schema_version },
+      EXIT.OK,
+    );
+  }
+  // one line, the form --policy-digest takes: PIN=$(gait policy digest policy.yaml)
+  return ctx.printHuman([`sha256:${policy.policy_digest}`], EXIT.OK);
 }
 
 export async function policyTest(ctx: CommandContext, args: Parsed): Promise<number> {

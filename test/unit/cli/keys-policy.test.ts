@@ -103,6 +103,37 @@ describe("policy", () => {
     expect(human.stdout).toContain(`policy_digest: sha256:${r.json.policy_digest}`);
   });
 
+  it("digest prints the pin for release metadata; comments and layout do not change it; the pin is enforced", async () => {
+    const dir = tempDir();
+    write(dir, "p.yaml", POLICY);
+    const want = parsePolicy(POLICY).policy_digest;
+    const human = await run(dir, ["policy", "digest", "p.yaml"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe(`sha256:${want}\n`);
+    const j = await run(dir, ["policy", "digest", "p.yaml", "--json"]);
+    expect(j.code).toBe(0);
+    expect(j.json).toMatchObject({ ok: true, policy_path: "p.yaml", policy_digest: want, schema_id: "gait.gate.policy", schema_version: "1.0.0" });
+    // the digest is over the normalized policy: a comment and re-indentation keep it, a changed rule does not
+    write(dir, "same.yaml", "# release 2026-12\n" + POLICY.replace(/^  /gm, "    "));
+    expect((await run(dir, ["policy", "digest", "same.yaml"])).stdout).toBe(human.stdout);
+    write(dir, "changed.yaml", POLICY.replace("priority: 20", "priority: 25"));
+    const changed = await run(dir, ["policy", "digest", "changed.yaml"]);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).not.toBe(human.stdout);
+    // the printed line is what --policy-digest takes
+    write(dir, "i.json", intent("tool.read", "read"));
+    const pin = human.stdout.trim();
+    expect((await run(dir, ["policy", "test", "p.yaml", "i.json", "--policy-digest", pin])).code).toBe(0);
+    expect((await run(dir, ["policy", "test", "changed.yaml", "i.json", "--policy-digest", pin])).code).toBe(6);
+    // an invalid or missing policy is an input error with no digest
+    write(dir, "bad.yaml", "rules: [{name: x, effect: maybe}]\n");
+    const bad = await run(dir, ["policy", "digest", "bad.yaml", "--json"]);
+    expect(bad.code).toBe(6);
+    expect(bad.json).not.toHaveProperty("policy_digest");
+    expect((await run(dir, ["policy", "digest", "missing.yaml"])).code).toBe(6);
+    expect((await run(dir, ["policy", "digest"])).code).toBe(6);
+  });
+
   it("test evaluates rules only and exits by verdict", async () => {
     const dir = tempDir();
     write(dir, "p.yaml", POLICY);
