@@ -12,6 +12,8 @@ export PATH := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 GRPCURL_VERSION := v1.9.3
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# the gRPC health probe the Kubernetes recipe runs over the Unix socket (kubelet's own grpc probe needs TCP)
+GRPC_HEALTH_PROBE_VERSION := v0.4.63
 
 .PHONY: help
 help: ## list the targets
@@ -25,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv, Debian packages)
 
 .PHONY: tools
-tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(VENV)/.stamp apt-packages
+tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
 
 # Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
 APT_PACKAGES := systemd
@@ -35,6 +37,8 @@ apt-packages:
 
 $(TOOLS)/bin/grpcurl:
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(TOOLS)/bin/grpc-health-probe:
+	go install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
 $(TOOLS)/bin/protoc-gen-go:
 	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/bin/protoc-gen-go-grpc:
