@@ -87,8 +87,13 @@ run: setup build ## start the decision service on the embedded defaults
 	./scripts/run.sh
 
 .PHONY: bench
-bench: setup build ## run the benchmarks; prints figures, writes bench/results/*.json
+bench: setup build dist ## run the benchmarks; prints figures, writes bench/results/*.json
 	./scripts/bench.sh
+
+.PHONY: bench-dist
+bench-dist: setup build dist ## time the one-shot CLI as a whole process per way of shipping it (Node, SEA, bun)
+	@./scripts/ensure-apt.sh hyperfine
+	./bench/dist-startup.sh
 
 .PHONY: clean
 clean: ## remove build output and local state

@@ -5,7 +5,16 @@
  */
 import { main, setServeLoader } from "./main.js";
 
-setServeLoader(() => import("../server/main.js"));
+interface BunRuntime {
+  unsafe?: { setJITPolicy?: (scale: number) => void };
+}
+
+setServeLoader(() => {
+  // The executable starts with JIT tier-up thresholds scaled up for one-shot commands (scripts/build-dist.mjs); a
+  // long-running service wants the normal policy back.
+  (globalThis as { Bun?: BunRuntime }).Bun?.unsafe?.setJITPolicy?.(1);
+  return import("../server/main.js");
+});
 void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });
