@@ -55,22 +55,20 @@ function bunBinary() {
   throw new Error("bun is not installed (run 'make setup'; it comes from the npm package 'bun')");
 }
 
-// 1. one file, everything in it. CommonJS for SEA (Node 20 SEA runs a CommonJS script), ESM for bun.
-const format = tool === "sea" ? "cjs" : "esm";
-const bundle = join(work, tool === "sea" ? "gait.cjs" : "gait.mjs");
+// 1. one file, everything in it, as CommonJS: esbuild keeps the service's modules lazy either way, but in an ES
+//    module it hoists their `node:*` imports (node:http, node:net, ...) to the top of the file, where they load on
+//    every run; in CommonJS they become require() calls inside the lazily initialized modules (measured: ~10% less
+//    CPU per `mcp proxy`). Node 20's SEA needs CommonJS too.
+const bundle = join(work, "gait.cjs");
 await build({
   entryPoints: [join(root, "src", "cli", "standalone.ts")],
   bundle: true,
   platform: "node",
-  format,
+  format: "cjs",
   target: "node20",
   outfile: bundle,
   logLevel: "warning",
   define: { GAIT_EMBEDDED_ASSETS: JSON.stringify(embeddedAssets()) },
-  // CommonJS dependencies (yaml) call require(); give the ESM bundle one
-  ...(format === "esm"
-    ? { banner: { js: "import { createRequire as __gaitCreateRequire } from 'node:module'; const require = __gaitCreateRequire(import.meta.url);" } }
-    : {}),
 });
 
 // 2. compile
@@ -83,7 +81,7 @@ if (tool === "bun") {
   // --no-compile-autoload-*: a bun executable otherwise reads .env and bunfig.toml from the directory it runs in,
   // which would let a file next to the agent's work change the gate's environment (keys, flags). Never.
   run(bunBinary(), [
-    "build", "--compile", "--bytecode", "--format=esm", "--compile-jit-policy=16",
+    "build", "--compile", "--bytecode", "--format=cjs", "--compile-jit-policy=16",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     bundle, "--outfile", out,
   ], {
