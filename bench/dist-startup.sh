@@ -10,7 +10,7 @@
 # built here with --tool sea), bun-compile (dist/gait-<os>-<arch>, what `make dist` ships), plus any label=path given
 # as arguments (e.g. an older build: before=/tmp/gait-old). Each runs twice: with this machine's environment, and with
 # an empty one (env -i): Node reads NODE_EXTRA_CA_CERTS at start-up, which costs ~100 ms here when it is set (as it
-# is on this machine, and on AWS Lambda's Node runtimes).
+# is on this machine).
 #
 # usage: bench/dist-startup.sh [label=/path/to/gait ...]     (RUNS=30 by default; needs hyperfine: make bench-dist)
 set -euo pipefail
