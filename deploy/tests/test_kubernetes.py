@@ -6,6 +6,7 @@ with each volume mapped to a temporary directory."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,10 @@ def test_shape_sidecar_socket_keys_storage_limits():
     assert socket_path(listen).startswith(mounts(g)["gait-socket"] + "/")
     assert {"name": "GAIT_SOCKET", "value": listen} in a["env"]
     assert flag(g["args"], "--socket-mode") == "0660" and "fsGroup" in spec["securityContext"]
+    # the socket sits one directory below the emptyDir (the gate refuses a world-writable socket directory), and
+    # the gate's group is the fsGroup the agent's container has too
+    assert os.path.dirname(socket_path(listen)) != mounts(g)["gait-socket"]
+    assert g["securityContext"]["runAsGroup"] == spec["securityContext"]["fsGroup"]
     # policy from the ConfigMap, key from a Secret in prod mode, data on the claim template
     assert vols["gait-policy"]["configMap"]["name"] == "gait-policy"
     assert flag(g["args"], "--policy").startswith(mounts(g)["gait-policy"] + "/")
@@ -97,20 +102,31 @@ def test_shape_sidecar_socket_keys_storage_limits():
         assert cmd[0] == "/usr/local/bin/grpc-health-probe" and f"-addr={listen}" in cmd
 
 
+# The modes Kubernetes gives these volumes with a pod fsGroup: an emptyDir is world-writable (setgid, group fsGroup),
+# a persistent volume's root is group-writable (setgid), ConfigMap files are 0644 (defaultMode) and Secret files take
+# the volume's defaultMode. The gate refuses group- or world-writable state, trace and socket directories, so the
+# recipe must work with exactly these.
+VOLUME_DIR_MODES = {"gait-socket": 0o2777, "gait-data": 0o2775, "gait-policy": 0o755, "gait-signing-key": 0o755}
+
+
 @pytest.fixture()
 def mapped(tmp_path):
     """The gate container's volumes as temporary directories, filled as Kubernetes would fill them."""
     g = gate()
+    vols = {v["name"]: v for v in pod_spec()["volumes"]}
     dirs = {}
     for m in g["volumeMounts"]:
         d = tmp_path / m["name"]
         d.mkdir()
+        os.chmod(d, VOLUME_DIR_MODES[m["name"]])
         dirs[m["mountPath"]] = d
     byname = {m["name"]: dirs[m["mountPath"]] for m in g["volumeMounts"]}
     for name, text in find("ConfigMap", "gait-policy")["data"].items():
         (byname["gait-policy"] / name).write_text(text)
+        os.chmod(byname["gait-policy"] / name, 0o644)
     key = make_key(tmp_path / "keys")
     shutil.copy(key, byname["gait-signing-key"] / "gait_private.key")
+    os.chmod(byname["gait-signing-key"] / "gait_private.key", vols["gait-signing-key"]["secret"]["defaultMode"])
 
     def rewrite(s: str) -> str:
         for mount in sorted(dirs, key=len, reverse=True):
@@ -132,6 +148,7 @@ def test_the_gate_command_and_probes_run_against_the_executable(mapped):
         assert run_probe(probe["livenessProbe"]) == 0
         sock = rw(socket_path(flag(g["args"], "--listen")))
         assert mode_of(sock) == 0o660
+        assert mode_of(os.path.dirname(sock)) & 0o777 == 0o750  # made by the gate inside the world-writable emptyDir
         # the agent's view: GAIT_SOCKET names the same socket on the shared volume
         agent_url = rw(next(e["value"] for e in agent()["env"] if e["name"] == "GAIT_SOCKET"))
         assert evaluate(agent_url, "tool.read", "read")["verdict"] == "VERDICT_ALLOW"
