@@ -2,10 +2,7 @@
  * Reading the CLI's inputs (policy, JSON documents, keys) with error messages that name the input and the problem,
  * and writing evidence files through the atomic helper.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../infra/keys.js";
 import { parsePolicy } from "../engine/policy.js";
 import { decodeUtf8Go } from "../engine/utf8.js";

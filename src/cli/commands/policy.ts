@@ -3,7 +3,6 @@
  * kill switch only; no rate limits, approvals or broker, and no trace), and start from a baseline template.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { evaluatePolicy } from "../../engine/evaluate.js";
 import { normalizeIntent } from "../../engine/intent.js";
 import { GAIT_EPOCH, normalizeGoTime } from "../../engine/time.js";
@@ -13,7 +12,8 @@ import { parsePolicy, policySummary } from "../../engine/policy.js";
 import type { PolicyOutcome } from "../../engine/types.js";
 import { str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
-import { findProjectFile, loadPolicy, readJson, writeEvidence } from "../inputs.js";
+import { policyTemplate } from "../assets.js";
+import { loadPolicy, readJson, writeEvidence } from "../inputs.js";
 import { engineError } from "./gate.js";
 
 export const policyValidateSpec: CommandSpec = {
@@ -22,6 +22,18 @@ export const policyValidateSpec: CommandSpec = {
   usage: ["policy validate <policy.yaml> [--json]"],
   flags: { json: { type: "boolean", help: "print JSON: ok, schema_id, schema_version, policy_digest, default_verdict, rule_count, summary" } },
   positionals: { min: 1, max: 1, names: "<policy.yaml>" },
+};
+
+export const policyDigestSpec: CommandSpec = {
+  name: "policy digest",
+  summary: "print a policy's digest (sha256:<hex>) for release metadata and --policy-digest pins",
+  usage: ["policy digest <policy.yaml> [--json]"],
+  flags: { json: { type: "boolean", help: "print JSON: ok, policy_path, policy_digest (hex), schema_id, schema_version" } },
+  positionals: { min: 1, max: 1, names: "<policy.yaml>" },
+  notes: [
+    "The digest is over the normalized policy (Gait's policy_digest), so comments and formatting do not change it.",
+    "Pin it where the policy is used: gait mcp serve|mcp proxy|gate eval|policy test --policy-digest sha256:<hex>.",
+  ],
 };
 
 export const policyTestSpec: CommandSpec = {
@@ -73,6 +85,19 @@ export async function policyValidate(ctx: CommandContext, args: Parsed): Promise
     ],
     EXIT.OK,
   );
+}
+
+export async function policyDigest(ctx: CommandContext, args: Parsed): Promise<number> {
+  const path = args.positionals[0]!;
+  const policy = await loadPolicy(ctx, path);
+  if (ctx.json) {
+    return ctx.printJson(
+      { ok: true, policy_path: path, policy_digest: policy.policy_digest, schema_id: policy.schema_id, schema_version: policy.schema_version },
+      EXIT.OK,
+    );
+  }
+  // one line, the form --policy-digest takes: PIN=$(gait policy digest policy.yaml)
+  return ctx.printHuman([`sha256:${policy.policy_digest}`], EXIT.OK);
 }
 
 export async function policyTest(ctx: CommandContext, args: Parsed): Promise<number> {
@@ -141,9 +166,8 @@ export async function policyInit(ctx: CommandContext, args: Parsed): Promise<num
       "use baseline-lowrisk, baseline-mediumrisk or baseline-highrisk (aliases low, medium, high)",
     );
   }
-  const file = findProjectFile(`policies/templates/${template}.yaml`);
-  if (!file) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
-  const text = await readFile(file, "utf8");
+  const text = policyTemplate(template);
+  if (text === undefined) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
   // a template that does not parse would be a packaging bug; never hand it to the user
   let digest: string;
   let ruleCount: number;
