@@ -2,7 +2,7 @@
  * In-process profile of the service's own work per decision, without the gRPC transport: the same request the
  * socket benchmark sends (bench/server/loadgen.py), decoded from protobuf bytes, through the real GateService
  * `evaluate` handler (real policy, dev key, FileApprovalStore, fsynced TraceLog with group commit), and the response
- * encoded back to bytes. Prints a per-stage breakdown (us per call, warm loops) and the whole handler's process CPU
+ * encoded back to bytes (src/transport/grpc/handlers.ts over src/service/gate-service.ts). Prints a per-stage breakdown (us per call, warm loops) and the whole handler's process CPU
  * per decision at 1 and 64 in flight; writes bench/results/server-hotpath.json.
  *
  *   node dist/bench/server/hotpath.bench.js            (after `make build`)
@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
-import { pino } from "pino";
 import * as grpc from "@grpc/grpc-js";
 import { EvaluateRequestSchema, EvaluateResponseSchema } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { evaluateGate } from "../../src/engine/gate.js";
@@ -27,10 +26,11 @@ import { parseServeArgs } from "../../src/config/serve.js";
 import { loadServerKeys } from "../../src/infra/server-keys.js";
 import { PolicyHolder } from "../../src/state/policy-file.js";
 import { ServerMetrics } from "../../src/service/metrics.js";
-import { DecisionService } from "../../src/server/decision.js";
-import { Admission, GATE_REQUEST_DECODERS, gateServiceImpl, toEvaluateResponse, type EvaluateRequestJson } from "../../src/transport/grpc/handlers.js";
+import { Admission } from "../../src/service/admission.js";
+import { GateService } from "../../src/service/gate-service.js";
+import { GATE_REQUEST_DECODERS, gateServiceImpl, toEvaluateResponse, type EvaluateRequestJson } from "../../src/transport/grpc/handlers.js";
 import { toGrpcDefinition, type HandlerContext } from "../../src/transport/grpc/adapter.js";
-import { GateService } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
+import { GateService as GateServiceDesc } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 
 // compiled to dist/bench/server/: the repository root is three levels up
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -87,14 +87,20 @@ async function main(): Promise<void> {
     if (parsed.help) throw new Error("unexpected --help");
     const cfg = parsed.config;
     mkdirSync(cfg.stateDir, { recursive: true });
-    const log = pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: true }));
     const keys = loadServerKeys(cfg);
     const policy = new PolicyHolder(cfg.policyPath);
     const metrics = new ServerMetrics();
     const traceLog = await TraceLog.open({ dir: cfg.traceDir, signer: keys.signer });
     const approvals = await FileApprovalStore.open({ dir: join(cfg.stateDir, "approvals"), sweepIntervalMs: 0, signer: keys.signer });
-    const decisions = new DecisionService({
-      cfg,
+    const decisions = new GateService({
+      settings: {
+        profile: cfg.profile,
+        adapter: cfg.adapter,
+        approvalReuse: cfg.approvalReuse,
+        approvalRequestTtlMs: cfg.approvalRequestTtlMs,
+        credentialScopes: cfg.credentialScopes,
+        traceDir: cfg.traceDir,
+      },
       policy,
       keys,
       killSwitch: { current: () => undefined },
@@ -102,26 +108,23 @@ async function main(): Promise<void> {
       traceLog,
       approvals,
       metrics,
-      log,
+      log: () => undefined,
       producerVersion: "bench",
     });
     const svc = gateServiceImpl("agent", {
-      cfg,
-      decisions,
-      approvals,
-      traceLog,
-      keys,
-      policy,
+      service: decisions,
+      auth: { mode: "off" },
+      admission: new Admission(1024),
       metrics,
-      admission: new Admission(1024, metrics),
-      log,
       version: "bench",
-      producerVersion: "bench",
       shutdownSignal: new AbortController().signal,
+      onInternal: (e) => {
+        throw e;
+      },
     });
     const bytes = Buffer.from(requestBytes());
     // the (de)serializers grpc-js calls in the server
-    const method = toGrpcDefinition(GateService, GATE_REQUEST_DECODERS).evaluate!;
+    const method = toGrpcDefinition(GateServiceDesc, GATE_REQUEST_DECODERS).evaluate!;
     const decode = (b: Buffer) => method.requestDeserialize(b) as EvaluateRequestJson;
     const encode = (res: unknown) => method.responseSerialize(res);
     const handle = async (): Promise<Uint8Array> => encode(await svc.evaluate(decode(bytes), ctx()));
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
     const meta = { observedAt: new Date(), producerVersion: "bench", policyId: "gait.gate.policy", policyVersion: "1.0.0", policyDigest: result.policy_digest };
     const record = buildTraceRecord(result, meta);
     const signed = signTraceRecord(record, keys.signer);
-    const out = await decisions.evaluate({ transport: "grpc", intent: raw, approvalTokens: [], delegationTokens: [], emitRunpack: false });
+    const out = await decisions.evaluate({ intent: raw });
     const N = 5000;
     const handlerOnly = process.argv.includes("--handler-only");
     const stages: Record<string, number> = handlerOnly ? {} : {
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
     mkdirSync(outDir, { recursive: true });
     writeFileSync(
       join(outDir, "server-hotpath.json"),
-      JSON.stringify({ benchmark: "server-hotpath", what: "GateService.evaluate in-process, no gRPC transport; trace fsynced", stages_us: stages, handler: loops }, null, 2) + "\n",
+      JSON.stringify({ benchmark: "server-hotpath", what: "the gRPC Evaluate handler over GateService in-process, no socket; trace fsynced", stages_us: stages, handler: loops }, null, 2) + "\n",
     );
     await traceLog.close();
     await approvals.close();

@@ -1,5 +1,5 @@
 /**
- * The decision service (src/server/decision.ts) with the approval store, in process: single use with a mix of used
+ * The gate service (src/service/gate-service.ts) with the approval ledger, in process: single use with a mix of used
  * and fresh tokens, fail-closed behaviour on approval-store errors, the delegation binding of approval requests,
  * the verify-key fallbacks (delegation key -> approval key -> signing key) and oss-prod's explicit-key requirement.
  * The real engine and FileApprovalStore; the trace log is an in-memory fake that records what was appended.
@@ -7,22 +7,23 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { mintApprovalToken } from "../../../src/engine/approval.js";
 import { mintDelegationToken } from "../../../src/engine/delegation.js";
 import { delegationDigest, normalizeIntent } from "../../../src/engine/intent.js";
-import type { ApprovalToken } from "../../../src/engine/types.js";
-import { parseServeArgs, type ServeConfig } from "../../../src/config/serve.js";
-import { approvalVerifierFor, DecisionService, delegationVerifierFor, type EvaluateInput } from "../../../src/server/decision.js";
-import { ErrorReason, reasonOf } from "../../../src/server/errors.js";
-import { GrpcError } from "../../../src/transport/grpc/adapter.js";
-import type { ServerKeys } from "../../../src/infra/server-keys.js";
+import type { ApprovalToken, Profile } from "../../../src/engine/types.js";
+import { GateError } from "../../../src/service/errors.js";
+import {
+  approvalVerifierFor,
+  delegationVerifierFor,
+  GateService,
+  type EvaluateInput,
+  type ServiceKeys,
+  type TraceLogPort,
+} from "../../../src/service/gate-service.js";
 import { ServerMetrics } from "../../../src/service/metrics.js";
 import { PolicyHolder } from "../../../src/state/policy-file.js";
-import type { TraceLogPort } from "../../../src/server/ports.js";
 import { FileApprovalStore, ApprovalStoreError, type ApprovalStore, type ConsumeRef } from "../../../src/state/approvals.js";
 import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
 
@@ -62,12 +63,12 @@ function rawIntent(tool: string, args: Record<string, unknown>, extra: Record<st
 }
 
 interface Harness {
-  svc: DecisionService;
+  svc: GateService;
   store: ApprovalStore;
-  keys: ServerKeys;
+  keys: ServiceKeys;
   appended: unknown[];
   consumeCalls: ConsumeRef[][];
-  eval(intent: unknown, more?: Partial<EvaluateInput>): ReturnType<DecisionService["evaluate"]>;
+  eval(intent: unknown, more?: Partial<EvaluateInput>): ReturnType<GateService["evaluate"]>;
   token(intentDigest: string, policyDigest: string, approver: string, scope?: string[], binding?: string): ApprovalToken;
 }
 
@@ -96,15 +97,12 @@ function wrap(inner: ApprovalStore, over: Partial<ApprovalStore>): ApprovalStore
 }
 
 async function harness(
-  opts: { profile?: ServeConfig["profile"]; approvalKey?: Ed25519KeyPair; delegationKey?: Ed25519KeyPair; over?: Partial<ApprovalStore> } = {},
+  opts: { profile?: Profile; approvalKey?: Ed25519KeyPair; delegationKey?: Ed25519KeyPair; over?: Partial<ApprovalStore> } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "decision-"));
   dirs.push(dir);
   const policyPath = join(dir, "policy.yaml");
   writeFileSync(policyPath, POLICY);
-  const parsed = parseServeArgs(["--policy", policyPath, "--state", join(dir, "state")], {}, dir);
-  if (parsed.help) throw new Error("unexpected help");
-  const cfg: ServeConfig = { ...parsed.config, profile: opts.profile ?? "standard" };
   const file = await FileApprovalStore.open({ dir: join(dir, "approvals"), sweepIntervalMs: 0, signer: Ed25519KeyPair.generate() });
   stores.push(file);
   const consumeCalls: ConsumeRef[][] = [];
@@ -115,9 +113,8 @@ async function harness(
     },
     ...opts.over,
   });
-  const keys: ServerKeys = {
+  const keys: ServiceKeys = {
     signer: Ed25519KeyPair.generate(),
-    label: "test",
     mode: "dev",
     ...(opts.approvalKey ? { approvalVerifier: opts.approvalKey.verifier() } : {}),
     ...(opts.delegationKey ? { delegationVerifier: opts.delegationKey.verifier() } : {}),
@@ -133,10 +130,16 @@ async function harness(
     },
     head: () => ({ seq: appended.length, hash: "h" }),
     oldestSeq: () => 1,
-    close: async () => undefined,
   };
-  const svc = new DecisionService({
-    cfg,
+  const svc = new GateService({
+    settings: {
+      profile: opts.profile ?? "standard",
+      adapter: "mcp",
+      approvalReuse: false,
+      approvalRequestTtlMs: 3_600_000,
+      credentialScopes: [],
+      traceDir: join(dir, "traces"),
+    },
     policy: new PolicyHolder(policyPath),
     keys,
     killSwitch: { current: () => undefined },
@@ -144,7 +147,7 @@ async function harness(
     traceLog,
     approvals: store,
     metrics: new ServerMetrics(),
-    log: pino({ level: "silent" }),
+    log: () => undefined,
     producerVersion: "test",
   });
   return {
@@ -153,8 +156,7 @@ async function harness(
     keys,
     appended,
     consumeCalls,
-    eval: (intent, more = {}) =>
-      svc.evaluate({ transport: "grpc", intent, approvalTokens: [], delegationTokens: [], emitRunpack: false, ...more }),
+    eval: (intent, more = {}) => svc.evaluate({ intent, approvalTokens: [], delegationTokens: [], emitRunpack: false, ...more }),
     token: (intentDigest, policyDigest, approver, scope = ["tool:tool.write"], binding) =>
       mintApprovalToken(
         { intentDigest, policyDigest, delegationBindingDigest: binding, ttlMs: 60_000, scope, approver, reasonCode: "ticket" },
@@ -164,14 +166,14 @@ async function harness(
   };
 }
 
-async function grpcErrorOf(p: Promise<unknown>): Promise<GrpcError> {
+async function gateErrorOf(p: Promise<unknown>): Promise<GateError> {
   try {
     await p;
   } catch (e) {
-    if (e instanceof GrpcError) return e;
+    if (e instanceof GateError) return e;
     throw e;
   }
-  throw new Error("expected a GrpcError, but the call produced a verdict");
+  throw new Error("expected a GateError, but the call produced a verdict");
 }
 
 const json = (t: ApprovalToken) => JSON.stringify(t);
@@ -264,9 +266,9 @@ describe("approval store errors fail closed (an error, never a verdict)", () => 
     expect(first.verdict).toBe("require_approval");
     const before = h.appended.length;
     const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
-    const e = await grpcErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
-    expect(e.code).toBe(grpc.status.UNAVAILABLE);
-    expect(reasonOf(e)).toBe(ErrorReason.STATE_UNAVAILABLE);
+    const e = await gateErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
+    expect(e.kind).toBe("unavailable");
+    expect(e.reason).toBe("STATE_UNAVAILABLE");
     expect(e.message).toMatch(/approval state unavailable: tokenStatus: EIO/);
     expect(h.appended.length).toBe(before);
   });
@@ -277,16 +279,16 @@ describe("approval store errors fail closed (an error, never a verdict)", () => 
     const first = await h.eval(call);
     const before = h.appended.length;
     const t = h.token(first.result.intent_digest, first.result.policy_digest, "alice");
-    const e = await grpcErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
-    expect(e.code).toBe(grpc.status.UNAVAILABLE);
-    expect(reasonOf(e)).toBe(ErrorReason.STATE_UNAVAILABLE);
+    const e = await gateErrorOf(h.eval(call, { approvalTokens: [json(t)] }));
+    expect(e.kind).toBe("unavailable");
+    expect(e.reason).toBe("STATE_UNAVAILABLE");
     expect(h.appended.length).toBe(before);
   });
 
   it("the store cannot create the pending request: UNAVAILABLE, not require_approval", async () => {
     const h = await harness({ over: { create: failing("create") } });
-    const e = await grpcErrorOf(h.eval(rawIntent("tool.write", { path: "/z" })));
-    expect(e.code).toBe(grpc.status.UNAVAILABLE);
+    const e = await gateErrorOf(h.eval(rawIntent("tool.write", { path: "/z" })));
+    expect(e.kind).toBe("unavailable");
     expect(h.appended).toEqual([]);
   });
 });
@@ -321,7 +323,7 @@ describe("verify keys", () => {
   const signer = Ed25519KeyPair.generate();
   const approval = Ed25519KeyPair.generate().verifier();
   const delegation = Ed25519KeyPair.generate().verifier();
-  const k = (over: Partial<ServerKeys>): ServerKeys => ({ signer, label: "t", mode: "prod", ...over });
+  const k = (over: Partial<ServiceKeys>): ServiceKeys => ({ signer, mode: "prod", ...over });
 
   it("delegation: the delegation key, else the approval key, else the signing key (none in oss-prod)", () => {
     expect(delegationVerifierFor(k({ approvalVerifier: approval, delegationVerifier: delegation }), "standard")).toBe(delegation);
@@ -363,13 +365,13 @@ describe("verify keys", () => {
 
     it("without explicit verify keys the approval and delegation stages are FAILED_PRECONDITION / PROFILE_VIOLATION", async () => {
       const h = await harness({ profile: "oss-prod" });
-      const a = await grpcErrorOf(h.eval(rawIntent("tool.write", { path: "/p" })));
-      expect(a.code).toBe(grpc.status.FAILED_PRECONDITION);
-      expect(reasonOf(a)).toBe(ErrorReason.PROFILE_VIOLATION);
+      const a = await gateErrorOf(h.eval(rawIntent("tool.write", { path: "/p" })));
+      expect(a.kind).toBe("precondition");
+      expect(a.reason).toBe("PROFILE_VIOLATION");
       expect(a.message).toMatch(/explicit approval verify key/);
-      const d = await grpcErrorOf(h.eval(rawIntent("tool.delegated", { job: 1 }, { delegation: DELEGATION })));
-      expect(d.code).toBe(grpc.status.FAILED_PRECONDITION);
-      expect(reasonOf(d)).toBe(ErrorReason.PROFILE_VIOLATION);
+      const d = await gateErrorOf(h.eval(rawIntent("tool.delegated", { job: 1 }, { delegation: DELEGATION })));
+      expect(d.kind).toBe("precondition");
+      expect(d.reason).toBe("PROFILE_VIOLATION");
       expect(d.message).toMatch(/explicit delegation verify key/);
       expect(h.appended).toEqual([]);
     });
