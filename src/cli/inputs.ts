@@ -10,6 +10,7 @@ import type { Policy } from "../engine/types.js";
 import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../infra/fs.js";
 import { str, oneOf } from "./args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "./io.js";
+import { GateError } from "../service/errors.js";
 import type { ParsedFlags as Flags } from "./args.js";
 
 /** Read a text file; a missing or unreadable file is an input error naming `what` and the path. */
@@ -133,21 +134,22 @@ export function verifyKey(
 }
 
 /**
- * Write an evidence file atomically (0600 unless `mode`), enforcing the output path rule. Path violations are input
- * errors (6); filesystem failures are I/O errors (1). No partial file is ever left behind.
+ * Write an evidence file atomically (0600 unless `mode`), enforcing the output path rule. Throws GateErrors (they
+ * may come out of the decision pipeline's sink): a path violation is invalid input (exit 6), a filesystem failure an
+ * I/O failure (exit 1). No partial file is ever left behind.
  */
 export async function writeEvidence(ctx: CommandContext, path: string, data: string | Uint8Array, what: string, mode = EVIDENCE_FILE_MODE): Promise<void> {
   let target: string;
   try {
     target = ctx.path(checkOutputPath(path, what));
   } catch (e) {
-    if (e instanceof OutputPathError) throw usageError(e.message);
+    if (e instanceof OutputPathError) throw new GateError("INVALID_ARGUMENT", e.message, { cause: e });
     throw e;
   }
   try {
     await writeFileAtomic(target, data, mode);
   } catch (e) {
-    throw new CliError(`write ${what}: ${(e as Error).message}`, EXIT.INTERNAL, { category: "io_failure" });
+    throw new GateError(what === "runpack" ? "RUNPACK_WRITE_FAILED" : "TRACE_WRITE_FAILED", `write ${what}: ${(e as Error).message}`, { cause: e, kind: "unavailable" });
   }
 }
 

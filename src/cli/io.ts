@@ -3,17 +3,11 @@
  * command error, and Gait's JSON error envelope (evidence.md §6.3).
  */
 import { resolve } from "node:path";
+import { EXIT } from "../engine/exit-codes.js";
 import { decodeUtf8Go } from "../engine/utf8.js";
+import { asGateError, GateError, type ErrorKind } from "../service/errors.js";
 
-/** Exit codes (cli.md): the verdict travels in the exit code too, so scripts can gate on it. */
-export const EXIT = {
-  OK: 0,
-  INTERNAL: 1,
-  VERIFY_FAILED: 2,
-  BLOCKED: 3,
-  APPROVAL_REQUIRED: 4,
-  INVALID_INPUT: 6,
-} as const;
+export { EXIT };
 
 export type ErrorCategory =
   | "invalid_input"
@@ -127,24 +121,39 @@ export function withEnvelope(output: Record<string, unknown>, exitCode: number, 
 }
 
 /**
- * Map an unexpected error to an exit code, Gait's way: lock/contention/timeout texts and fs errno failures are
- * runtime failures (1); programming errors are internal (1); everything else is an input problem (6).
+ * The CLI's one table from the error model's kinds (service/errors.ts) to Gait's exit codes and error categories.
+ * What the caller must fix is invalid input (6); a dependency that failed or is busy is a runtime failure (1).
+ */
+export const CLI_EXIT: Readonly<Record<ErrorKind, { exit: number; category: ErrorCategory; retryable?: true }>> = Object.freeze({
+  invalid: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  not_found: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  out_of_range: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  precondition: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  permission: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  unauthenticated: { exit: EXIT.INVALID_INPUT, category: "invalid_input" },
+  exhausted: { exit: EXIT.INTERNAL, category: "state_contention", retryable: true },
+  unavailable: { exit: EXIT.INTERNAL, category: "io_failure" },
+  cancelled: { exit: EXIT.INTERNAL, category: "internal_failure" },
+  internal: { exit: EXIT.INTERNAL, category: "internal_failure" },
+});
+
+/**
+ * Any error as a CliError. Errors of the lower layers are recognised by name and code (asGateError) and mapped by
+ * {@link CLI_EXIT}; an operating-system error on a file is an I/O failure (exit 1), a missing file invalid input
+ * (exit 6); anything else is an internal failure (exit 1), never "invalid input".
  */
 export function toCliError(e: unknown, context?: string): CliError {
   if (e instanceof CliError) return e;
-  const err = e as NodeJS.ErrnoException;
-  const msg = (context ? `${context}: ` : "") + (err?.message ?? String(e));
-  const lower = msg.toLowerCase();
-  if (/lock|contention|timeout|timed out/.test(lower)) {
-    return new CliError(msg, EXIT.INTERNAL, { category: "state_contention", retryable: true });
-  }
-  if (err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code) && err.code !== "ENOENT") {
-    return new CliError(msg, EXIT.INTERNAL, { category: "io_failure" });
-  }
-  if (e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError) {
-    return new CliError(msg, EXIT.INTERNAL, { category: "internal_failure" });
-  }
-  return new CliError(msg, EXIT.INVALID_INPUT);
+  const g = asGateError(e, (x) => {
+    const err = x as NodeJS.ErrnoException;
+    const message = err?.message ?? String(x);
+    if (err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code)) {
+      return err.code === "ENOENT" ? new GateError("MISSING_INPUT", message, { cause: x }) : new GateError("STATE_UNAVAILABLE", message, { cause: x });
+    }
+    return new GateError("INTERNAL", `internal error: ${message}`, { cause: x });
+  });
+  const row = CLI_EXIT[g.kind];
+  return new CliError((context ? `${context}: ` : "") + g.message, row.exit, { category: row.category, ...(row.retryable ? { retryable: true } : {}) });
 }
 
 /** Per-invocation context handed to commands. */

@@ -4,8 +4,9 @@
  * redacted), so a setting cannot exist in one of them and not in the others.
  *
  * Precedence, highest first: flags, environment, config file, defaults. Every problem is collected and reported at
- * once (load.ts).
+ * once (serve.ts).
  */
+import { ADAPTER_NAMES } from "../engine/adapters.js";
 
 /** How a raw value is turned into a config value. */
 export type OptionKind = "string" | "path" | "boolean" | "int" | "duration" | "enum" | "csv";
@@ -39,7 +40,7 @@ export const SERVE_OPTIONS: readonly OptionDef[] = Object.freeze([
   { flag: "policy", kind: "path", value: "<policy.yaml>", help: "the policy the server decides with (also the first positional argument)", group: "policy" },
   { flag: "policy-digest", kind: "string", value: "sha256:<hex>", help: "refuse any policy file whose digest differs (start and reload)", group: "policy" },
   { flag: "profile", kind: "enum", values: ["standard", "oss-prod"], default: "standard", help: "oss-prod: prod keys, explicit verify keys, no default allow", group: "policy" },
-  { flag: "adapter", kind: "enum", values: ["mcp", "openai", "anthropic", "langchain", "claude_code"], default: "mcp", help: "format of a tool call that names no adapter", group: "policy" },
+  { flag: "adapter", kind: "enum", values: ADAPTER_NAMES, default: "mcp", help: "format of a tool call that names no adapter", group: "policy" },
   { flag: "kill-switch-state", kind: "path", value: "<state.json>", help: "kill-switch state file (watched; SIGHUP re-reads it)", group: "policy" },
   // listeners
   { flag: "listen", kind: "string", env: "GAIT_SOCKET", value: "unix:///abs/path.sock|host:port", help: "agent listener (default $XDG_RUNTIME_DIR/gait/gate.sock, else /tmp/gait-<uid>/gate.sock)", group: "listen" },

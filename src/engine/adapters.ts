@@ -806,6 +806,9 @@ function toIntent(call: ToolCall, profile: Profile): Record<string, unknown> {
 // Entry point
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The adapters' canonical names (aliases: "" = mcp, claude-code and claudecode = claude_code). */
+export const ADAPTER_NAMES = ["mcp", "openai", "anthropic", "langchain", "claude_code"] as const;
+
 const DECODERS: Readonly<Record<string, { prefix: string; decode: (payload: unknown) => ToolCall }>> = {
   "": { prefix: "parse mcp tool call", decode: decodeMcpCall },
   mcp: { prefix: "parse mcp tool call", decode: decodeMcpCall },

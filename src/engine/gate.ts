@@ -23,12 +23,7 @@ export class GateConfigError extends Error {
   override name = "GateConfigError";
 }
 
-/** Gait's exit code for a verdict: block 3, require_approval 4, allow and dry_run 0. */
-export function verdictExitCode(verdict: Verdict): 0 | 3 | 4 {
-  if (verdict === "block") return 3;
-  if (verdict === "require_approval") return 4;
-  return 0;
-}
+export { verdictExitCode } from "./exit-codes.js";
 
 /** A rule Gait calls "high-risk action": not a block rule, and its match lists risk class high or critical. */
 function isHighRiskActionRule(rule: PolicyRule): boolean {

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
 import { GateService as GateServiceDesc } from "../gen/gait/gate/v1/gate_service_pb.js";
+import { EXIT } from "../engine/exit-codes.js";
 import { checkProfile } from "../engine/gate.js";
 import { resolveBroker } from "../infra/brokers.js";
 import { loadOperatorTokens } from "../infra/operator-tokens.js";
@@ -42,9 +43,6 @@ export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
 /** Health service name of the trace log (NOT_SERVING while it cannot record; the whole server is then NOT_SERVING). */
 export const TRACE_LOG_HEALTH = "gait.gate.v1.TraceLog";
 
-const EXIT_OK = 0;
-const EXIT_INTERNAL = 1;
-const EXIT_INVALID = 6;
 
 function listenLabel(a: ListenAddr): string {
   return a.kind === "unix" ? `unix://${a.path}` : `${a.host}:${a.port}`;
@@ -71,17 +69,17 @@ export async function serveMain(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`gait mcp serve: ${e.message.split("\n").join("\ngait mcp serve: ")}\n`);
-      return EXIT_INVALID;
+      return EXIT.INVALID_INPUT;
     }
     throw e;
   }
   if (parsed.help) {
     process.stdout.write(serveHelp());
-    return EXIT_OK;
+    return EXIT.OK;
   }
   if (parsed.printConfig) {
     process.stdout.write(JSON.stringify(printableConfig(parsed), null, 2) + "\n");
-    return EXIT_OK;
+    return EXIT.OK;
   }
   const cfg = parsed.config;
   const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, safeLogDestination(2));
@@ -92,7 +90,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     const err = e as Error & { exitCode?: number };
     log.error({ err: { name: err.name, message: err.message } }, "startup failed");
     process.stderr.write(`gait mcp serve: ${err.message}\n`);
-    return err.exitCode ?? EXIT_INVALID;
+    return err.exitCode ?? EXIT.INVALID_INPUT;
   }
   const onTerm = (sig: NodeJS.Signals) => void running.shutdown(sig);
   const onHup = () => running.reload();
@@ -129,7 +127,7 @@ export async function startServer(cfg: ServeConfig, log: Logger): Promise<Runnin
   } catch (e) {
     await cleanup();
     if (e instanceof StartupError) throw e;
-    throw new StartupError((e as Error).message, EXIT_INVALID);
+    throw new StartupError((e as Error).message, EXIT.INVALID_INPUT);
   }
 }
 
@@ -174,7 +172,7 @@ function checkTrust(cfg: ServeConfig): void {
   }
   problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
   if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));
-  if (problems.length) throw new StartupError(`refusing to start with untrusted paths:\n  ${problems.join("\n  ")}`, EXIT_INVALID);
+  if (problems.length) throw new StartupError(`refusing to start with untrusted paths:\n  ${problems.join("\n  ")}`, EXIT.INVALID_INPUT);
 }
 
 async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<void> | void)[]): Promise<RunningServer> {
@@ -185,7 +183,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     try {
       auth.operatorTokens = loadOperatorTokens(cfg.operatorTokensPath);
     } catch (e) {
-      throw new StartupError(`--operator-tokens-file: ${(e as Error).message}`, EXIT_INVALID);
+      throw new StartupError(`--operator-tokens-file: ${(e as Error).message}`, EXIT.INVALID_INPUT);
     }
     log.info({ operators: [...auth.operatorTokens.values()] }, "operator tokens loaded: approvers are authenticated on the operator listener");
   }
@@ -234,7 +232,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       },
     });
   } catch (e) {
-    throw new StartupError(`open trace log ${cfg.traceDir}: ${(e as Error).message}`, EXIT_INTERNAL);
+    throw new StartupError(`open trace log ${cfg.traceDir}: ${(e as Error).message}`, EXIT.INTERNAL);
   }
   cleanups.push(() => traceLog.close());
   const rec = traceLog.recovery;
@@ -253,7 +251,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       onWarning: (m) => log.warn({ component: "approvals" }, m),
     });
   } catch (e) {
-    throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT_INTERNAL);
+    throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT.INTERNAL);
   }
   cleanups.push(() => approvals.close());
   if (approvals.recovery.torn_bytes > 0) log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
@@ -263,13 +261,13 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   if (!cfg.resetApprovalState && approvals.head().seq < ledgerMarked) {
     throw new StartupError(
       `approval ledger in ${approvalsDir} is at entry ${approvals.head().seq}, but the trace log recorded it at entry ${ledgerMarked}: the approval state went backwards (deleted or restored from an older copy) and spent tokens could be used again; restore it, or restart once with --reset-approval-state (every token issued before the reset is then refused)`,
-      EXIT_INTERNAL,
+      EXIT.INTERNAL,
     );
   }
   if (traceLog.head().seq < approvals.recovery.marker_trace_seq) {
     throw new StartupError(
       `trace log in ${cfg.traceDir} ends at entry ${traceLog.head().seq}, but the approval ledger recorded it at entry ${approvals.recovery.marker_trace_seq}: the trace log went backwards (deleted or restored from an older copy); restore it from your export or backup`,
-      EXIT_INTERNAL,
+      EXIT.INTERNAL,
     );
   }
   traceLog.setAnchor("approvals_seq", approvals.head().seq);
@@ -342,7 +340,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       if (found === "removed-stale") log.warn({ socket: listenLabel(addr) }, `${what}: removed a stale socket left by a previous run`);
       if (addr.kind === "unix") cleanups.push(() => removeSocket(addr.path));
     } catch (e) {
-      throw new StartupError(`${what} ${listenLabel(addr)}: ${(e as Error).message}`, EXIT_INTERNAL);
+      throw new StartupError(`${what} ${listenLabel(addr)}: ${(e as Error).message}`, EXIT.INTERNAL);
     }
     cleanups.push(() => server.forceShutdown());
     grpcServers.push({ server, addr });
@@ -362,7 +360,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       httpServer = h.server;
       httpPort = h.port;
     } catch (e) {
-      throw new StartupError(`--http-listen ${cfg.httpListen.host}:${cfg.httpListen.port}: ${(e as Error).message}`, EXIT_INTERNAL);
+      throw new StartupError(`--http-listen ${cfg.httpListen.host}:${cfg.httpListen.port}: ${(e as Error).message}`, EXIT.INTERNAL);
     }
     cleanups.push(() => void httpServer!.closeAllConnections());
   }
@@ -374,7 +372,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       metricsServer = m.server;
       metricsPort = m.port;
     } catch (e) {
-      throw new StartupError(`--metrics-listen ${cfg.metricsListen.host}:${cfg.metricsListen.port}: ${(e as Error).message}`, EXIT_INTERNAL);
+      throw new StartupError(`--metrics-listen ${cfg.metricsListen.host}:${cfg.metricsListen.port}: ${(e as Error).message}`, EXIT.INTERNAL);
     }
     cleanups.push(() => void metricsServer!.close());
   }
@@ -480,7 +478,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       for (const { addr } of grpcServers) if (addr.kind === "unix") removeSocket(addr.path);
       await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       log.info({ trace_head_seq: head.seq, trace_head_hash: head.hash }, "stopped");
-      resolveDone(EXIT_OK);
+      resolveDone(EXIT.OK);
     })();
     return stopping;
   };

@@ -19,6 +19,7 @@ import { evaluateGate } from "../engine/gate.js";
 import type { Signer } from "../engine/signature.js";
 import { buildTraceRecord, signTraceRecordWithText, type TraceRecord } from "../engine/trace.js";
 import type { ApprovalToken, DelegationToken, GateOptions, GateResult, Policy, Profile, Verdict } from "../engine/types.js";
+import { normalizeRunId } from "../runpack/run-id.js";
 import { asGateError, GateError } from "./errors.js";
 
 /** One call to decide. */
@@ -49,7 +50,7 @@ export interface Recorded {
 /** Where the evidence of a decision goes. */
 export interface EvidenceSink {
   /** Make the signed record durable; resolves only when it is (the verdict is returned after this). */
-  record(record: TraceRecord, text: string): Promise<Recorded>;
+  record(record: TraceRecord, text: string, call: { runId: string }): Promise<Recorded>;
   /** Artifacts written after the record (runpack, audit files); their paths go into the decision. */
   artifacts?(d: Decision): Promise<Record<string, string>>;
 }
@@ -119,7 +120,8 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   // 1. input -> raw intent
   let rawIntent: unknown;
   let adapter = "";
-  let runId = req.runId ?? "";
+  // Gait's run id: the caller's override, else the call's own, each normalized; else run_mcp_<digest prefix> (below)
+  let runId = normalizeRunId(req.runId);
   let sessionId = req.sessionId ?? "";
   let jobId = "";
   let rawRiskClass = "";
@@ -132,7 +134,7 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
       adapter = decoded.adapter ?? adapter;
       rawRiskClass = decoded.rawRiskClass;
       warnings.push(...(decoded.warnings ?? []));
-      if (!runId && decoded.runId) runId = decoded.runId;
+      if (!runId) runId = normalizeRunId(decoded.runId);
       if (!sessionId && decoded.sessionId) sessionId = decoded.sessionId;
       jobId = decoded.jobId ?? "";
     } catch (e) {
@@ -214,15 +216,15 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   } catch (e) {
     throw new GateError("SIGNING_FAILED", `sign trace record: ${(e as Error).message}`, { cause: e });
   }
+  const intent = result.intent;
+  if (!runId) runId = intent?.intent_digest ? `run_mcp_${intent.intent_digest.slice(0, 12)}` : "";
   let recorded: Recorded;
   try {
-    recorded = await env.sink.record(signed.record, signed.text);
+    recorded = await env.sink.record(signed.record, signed.text, { runId });
   } catch (e) {
     throw asGateError(e, (x) => new GateError("TRACE_WRITE_FAILED", `trace record could not be made durable: ${(x as Error).message}`, { cause: x }));
   }
 
-  const intent = result.intent;
-  if (!runId) runId = intent?.intent_digest ? `run_mcp_${intent.intent_digest.slice(0, 12)}` : "";
   const decision: Decision = {
     verdict: result.verdict,
     result,

@@ -129,7 +129,7 @@ export function asGateError(e: unknown, fallback: (e: unknown) => GateError = (x
     case "GateConfigError":
       return new GateError("PROFILE_VIOLATION", err.message, { cause: e });
     case "KillSwitchStateError":
-      return new GateError("STATE_UNAVAILABLE", err.message, { cause: e });
+      return new GateError("STATE_UNAVAILABLE", err.message, { cause: e, metadata: { state: "kill_switch" } });
     case "RequestDecodeError":
       return new GateError("INVALID_REQUEST", err.message, { cause: e });
     case "TokenMintError":
@@ -150,8 +150,10 @@ export function asGateError(e: unknown, fallback: (e: unknown) => GateError = (x
     case "TraceLogError":
       return new GateError("TRACE_WRITE_FAILED", `trace record could not be made durable: ${err.message}`, { cause: e });
     case "CounterStateError":
-    case "CounterLockTimeoutError":
       return new GateError("STATE_UNAVAILABLE", err.message, { cause: e });
+    case "CounterLockTimeoutError":
+      // another process holds the counter file: busy, retry (CLI: state_contention, retryable)
+      return new GateError("STATE_UNAVAILABLE", err.message, { cause: e, kind: "exhausted" });
     default:
       return fallback(e);
   }

@@ -1,25 +1,27 @@
 /**
  * `gait gate eval`: the authoritative one-shot boundary check (gate.md §1 stages 1-14, §7.1; evidence.md §6.2).
  *
- * Order: inputs and keys are loaded first (any problem => exit 6, no verdict), the engine decides, then the signed
- * trace is written BEFORE anything is printed; if the trace cannot be written the command fails without a verdict.
- * Audit files (approval, delegation, credential evidence) follow, as Gait writes them.
+ * Order: inputs and keys are loaded first (any problem => exit 6, no verdict), then the one decision pipeline
+ * (src/service/decide.ts) decides and its sink writes the signed trace BEFORE anything is printed; if the trace
+ * cannot be written the command fails without a verdict. Audit files (approval, delegation, credential evidence)
+ * follow, as Gait writes them. Failures are GateErrors, mapped to exit codes in one table (io.ts).
  */
 import { isAbsolute } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseApprovalToken } from "../../engine/approval.js";
 import { BrokerError } from "../../engine/broker.js";
 import { parseDelegationToken } from "../../engine/delegation.js";
-import { evaluateGate, GateConfigError, verdictExitCode } from "../../engine/gate.js";
+import { verdictExitCode } from "../../engine/exit-codes.js";
 import { goTrimSpace } from "../../engine/intent.js";
 import { normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
-import { approvalAuditRelationship, buildTraceRecord, delegationAuditRelationship, cleanStepVerdict, goSubDecisions, signTraceRecord } from "../../engine/trace.js";
-import { IntentError, PolicyError, type ApprovalToken, type CredentialBroker, type DelegationToken, type GateOptions, type GateResult } from "../../engine/types.js";
+import { approvalAuditRelationship, delegationAuditRelationship, cleanStepVerdict, goSubDecisions } from "../../engine/trace.js";
+import type { ApprovalToken, CredentialBroker, DelegationToken } from "../../engine/types.js";
 import { DEFAULT_ENV_PREFIX, resolveBroker } from "../../infra/brokers.js";
-import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../state/counters-file.js";
+import { decide, type Decision } from "../../service/decide.js";
+import { isGateError } from "../../service/errors.js";
+import { FileCounterStore } from "../../state/counters-file.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { csv, oneOf, str, type CommandSpec, type Parsed } from "../args.js";
-import { CliError, EXIT, omitEmpty, toCliError, usageError, type CommandContext } from "../io.js";
+import { omitEmpty, usageError, type CommandContext } from "../io.js";
 import { loadPolicy, prettyJson, producerVersion, readJson, signingKey, verifyKey, writeEvidence } from "../inputs.js";
 
 const s = (value: string, help: string, dflt?: string) => ({ type: "string" as const, value, help, ...(dflt !== undefined ? { default: dflt } : {}) });
@@ -113,15 +115,6 @@ function makeBroker(ctx: CommandContext, f: Parsed["flags"]): CredentialBroker |
   }
 }
 
-/** Engine input errors are usage errors (6); everything else keeps its own mapping (lock contention => 1). */
-export function engineError(e: unknown): CliError {
-  if (e instanceof IntentError || e instanceof PolicyError || e instanceof GateConfigError) return usageError(e.message);
-  // unreadable or corrupt rate-limit state: fail closed as a runtime failure, never a verdict
-  if (e instanceof CounterStateError) return new CliError(e.message, EXIT.INTERNAL, { category: "io_failure" });
-  if (e instanceof CounterLockTimeoutError) return new CliError(e.message, EXIT.INTERNAL, { category: "state_contention", retryable: true });
-  return toCliError(e);
-}
-
 export async function gateEval(ctx: CommandContext, args: Parsed): Promise<number> {
   const f = args.flags;
   const profile = oneOf("profile", f.profile, ["standard", "oss-prod"] as const, "standard");
@@ -160,141 +153,56 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath), ksPath) : undefined;
   const broker = makeBroker(ctx, f);
   const counters = new FileCounterStore(ctx.path(str(f["rate-limit-state"]) ?? ".gait-out/gate_rate_limits.json"));
+  const version = producerVersion();
 
-  const now = ctx.io.now();
-  const opts: GateOptions = {
-    now,
-    profile,
-    counters,
-    approvalTokens,
-    delegationTokens,
-    simulate: f.simulate === true,
-    producerVersion: producerVersion(),
-    ...(evaluationTime ? { evaluationTime } : {}),
-    ...(killSwitch ? { killSwitch } : {}),
-    ...(approvalVerifier ? { approvalVerifier } : {}),
-    ...(delegationVerifier ? { delegationVerifier } : {}),
-    ...(broker ? { broker } : {}),
-    ...(str(f["credential-ref"]) ? { brokerReference: str(f["credential-ref"]) } : {}),
-    ...(csv(f["credential-scopes"]).length ? { brokerScopes: csv(f["credential-scopes"]) } : {}),
-  };
-  let result: GateResult;
-  const started = performance.now();
-  try {
-    result = await evaluateGate(policy, rawIntent, opts);
-  } catch (e) {
-    throw engineError(e);
-  }
-  const latencyMs = performance.now() - started;
-  for (const w of result.warnings ?? []) ctx.warn(w);
-
-  // Emit the signed trace first: without it there is no verdict.
-  let trace;
-  try {
-    trace = signTraceRecord(
-      buildTraceRecord(result, {
-        observedAt: ctx.io.now(),
-        producerVersion: producerVersion(),
-        policyId: policy.schema_id,
-        policyVersion: policy.schema_version,
+  // the one pipeline (src/service/decide.ts); this surface's sink writes the signed trace file, then Gait's audit
+  // and credential evidence files
+  const d = await decide(
+    { intent: rawIntent, approvalTokens, delegationTokens },
+    {
+      mode: "gate",
+      policy,
+      profile,
+      signer,
+      producerVersion: version,
+      now: () => ctx.io.now(),
+      gate: {
+        counters,
+        simulate: f.simulate === true,
+        ...(evaluationTime ? { evaluationTime } : {}),
+        ...(killSwitch ? { killSwitch } : {}),
+        ...(approvalVerifier ? { approvalVerifier } : {}),
+        ...(delegationVerifier ? { delegationVerifier } : {}),
+        ...(broker ? { broker } : {}),
+        ...(str(f["credential-ref"]) ? { brokerReference: str(f["credential-ref"]) } : {}),
+        ...(csv(f["credential-scopes"]).length ? { brokerScopes: csv(f["credential-scopes"]) } : {}),
+      },
+      traceMeta: (result, latencyMs) => ({
         correlationId: ctx.correlationId,
         latencyMs,
-        delegationTokenRef: result.delegation_ref,
         delegationReasonCodes: result.reason_codes.filter((c) => c.startsWith("delegation_")),
       }),
-      signer,
-    );
-  } catch (e) {
-    throw usageError(`emit trace: ${(e as Error).message}`);
-  }
-  const tracePath = str(f["trace-out"]) ?? `trace_${trace.trace_id}.json`;
-  await writeEvidence(ctx, tracePath, prettyJson(trace), "trace");
-
-  const createdAt = trace.created_at;
-  const version = producerVersion();
-  // approval / delegation audit records: unsigned, written next to the trace and named after it (as Gait does)
-  const writeAudit = async (kind: "approval" | "delegation", body: object | undefined): Promise<string | undefined> => {
-    if (!body) return undefined;
-    const path = str(f[`${kind}-audit-out`]) ?? `${kind}_audit_${trace.trace_id}.json`;
-    const record = {
-      schema_id: `gait.gate.${kind}_audit_record`,
-      schema_version: "1.0.0",
-      created_at: createdAt,
-      producer_version: version,
-      trace_id: trace.trace_id,
-      tool_name: trace.tool_name,
-      intent_digest: result.intent_digest,
-      policy_digest: result.policy_digest,
-      ...body,
-    };
-    await writeEvidence(ctx, path, prettyJson(record), `${kind} audit`);
-    return path;
-  };
-  // Gait's ApprovalAuditRecord: approvers omitted when empty, a relationship envelope, and `entries` written as
-  // null when there are none (a nil Go slice without omitempty).
-  const approval = result.approval_audit;
-  const approvalAuditPath = await writeAudit(
-    "approval",
-    approval && {
-      required_approvals: approval.required_approvals,
-      valid_approvals: approval.valid_approvals,
-      approved: approval.approved,
-      ...(approval.approvers.length ? { approvers: approval.approvers } : {}),
-      ...optionalRelationship(approvalAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, approval.approvers)),
-      entries: approval.entries.length ? approval.entries : null,
+      sink: {
+        record: async (record, text) => {
+          const path = str(f["trace-out"]) ?? `trace_${record.trace_id}.json`;
+          await writeEvidence(ctx, path, prettyJson(record), "trace");
+          return { path };
+        },
+        artifacts: (dec) => writeGateArtifacts(ctx, f, dec, version),
+      },
     },
-  );
-  // Gait's DelegationAuditRecord carries a relationship envelope before its entries (relationship.go).
-  const delegation = result.delegation_audit;
-  const delegationAuditPath = await writeAudit(
-    "delegation",
-    delegation && (() => {
-      const { entries, ...head } = delegation;
-      return {
-        ...head,
-        ...optionalRelationship(delegationAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, entries)),
-        entries,
-      };
-    })(),
-  );
-  let credentialEvidencePath: string | undefined;
+  ).catch((e: unknown) => {
+    // the kill-switch file is this command's input: unusable for a call that does not require it is an input
+    // error (Gait), where the service reports its own state unavailable
+    if (isGateError(e) && e.metadata.state === "kill_switch") throw usageError(e.message);
+    throw e;
+  });
+  const result = d.result;
+  for (const w of d.warnings) ctx.warn(w);
+  const tracePath = d.recorded.path!;
+  const trace = d.record;
+  const { approval: approvalAuditPath, delegation: delegationAuditPath, credential: credentialEvidencePath } = d.artifacts;
   const receipt = result.broker?.receipt;
-  if (result.broker && receipt?.credential_ref) {
-    credentialEvidencePath = str(f["credential-evidence-out"]) ?? `credential_evidence_${trace.trace_id}.json`;
-    await writeEvidence(
-      ctx,
-      credentialEvidencePath,
-      prettyJson(
-        omitEmpty({
-          schema_id: "gait.gate.broker_credential_record",
-          schema_version: "1.0.0",
-          created_at: createdAt,
-          producer_version: version,
-          trace_id: trace.trace_id,
-          tool_name: trace.tool_name,
-          identity: result.intent.context.identity,
-          // Gait records who actually issued the credential (e.g. aws_sts behind a command broker)
-          broker: receipt.issued_by ?? result.broker.broker,
-          reference: result.broker.reference,
-          scope: result.broker.scope,
-          credential_ref: receipt.credential_ref,
-          credential_source: receipt.source,
-          credential_access_type: receipt.access_type,
-          credential_issuer: receipt.issuer?.trim() ? receipt.issuer : receipt.issued_by,
-          credential_subject: receipt.subject,
-          credential_owner: receipt.owner,
-          request_digest: result.broker.request_digest,
-          target_binding: receipt.target_binding,
-          run_binding: receipt.run_binding,
-          job_binding: receipt.job_binding,
-          issued_at: receipt.issued_at && normalizeGoTime(receipt.issued_at),
-          expires_at: receipt.expires_at && normalizeGoTime(receipt.expires_at),
-          ttl_seconds: receipt.ttl_seconds,
-        }),
-      ),
-      "credential evidence",
-    );
-  }
 
   const exit = verdictExitCode(result.verdict);
   const ctxIntent = result.intent.context;
@@ -373,6 +281,100 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   if (receipt?.credential_ref) lines.push(`credential: ${receipt.credential_ref}`);
   if (credentialEvidencePath) lines.push(`credential evidence: ${credentialEvidencePath}`);
   return ctx.printHuman(lines, exit);
+}
+
+/**
+ * Gait's evidence files after the trace: approval and delegation audit records (unsigned, named after the trace)
+ * and the credential evidence record. Returns their paths by kind.
+ */
+async function writeGateArtifacts(ctx: CommandContext, f: Parsed["flags"], d: Decision, version: string): Promise<Record<string, string>> {
+  const result = d.result;
+  const trace = d.record;
+  const createdAt = trace.created_at;
+  const paths: Record<string, string> = {};
+  const writeAudit = async (kind: "approval" | "delegation", body: object | undefined): Promise<void> => {
+    if (!body) return;
+    const path = str(f[`${kind}-audit-out`]) ?? `${kind}_audit_${trace.trace_id}.json`;
+    const record = {
+      schema_id: `gait.gate.${kind}_audit_record`,
+      schema_version: "1.0.0",
+      created_at: createdAt,
+      producer_version: version,
+      trace_id: trace.trace_id,
+      tool_name: trace.tool_name,
+      intent_digest: result.intent_digest,
+      policy_digest: result.policy_digest,
+      ...body,
+    };
+    await writeEvidence(ctx, path, prettyJson(record), `${kind} audit`);
+    paths[kind] = path;
+  };
+  // Gait's ApprovalAuditRecord: approvers omitted when empty, a relationship envelope, and `entries` written as
+  // null when there are none (a nil Go slice without omitempty).
+  const approval = result.approval_audit;
+  await writeAudit(
+    "approval",
+    approval && {
+      required_approvals: approval.required_approvals,
+      valid_approvals: approval.valid_approvals,
+      approved: approval.approved,
+      ...(approval.approvers.length ? { approvers: approval.approvers } : {}),
+      ...optionalRelationship(approvalAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, approval.approvers)),
+      entries: approval.entries.length ? approval.entries : null,
+    },
+  );
+  // Gait's DelegationAuditRecord carries a relationship envelope before its entries (relationship.go).
+  const delegation = result.delegation_audit;
+  await writeAudit(
+    "delegation",
+    delegation && (() => {
+      const { entries, ...head } = delegation;
+      return {
+        ...head,
+        ...optionalRelationship(delegationAuditRelationship(trace.trace_id, trace.tool_name, result.policy_digest, entries)),
+        entries,
+      };
+    })(),
+  );
+  const receipt = result.broker?.receipt;
+  if (result.broker && receipt?.credential_ref) {
+    const path = str(f["credential-evidence-out"]) ?? `credential_evidence_${trace.trace_id}.json`;
+    await writeEvidence(
+      ctx,
+      path,
+      prettyJson(
+        omitEmpty({
+          schema_id: "gait.gate.broker_credential_record",
+          schema_version: "1.0.0",
+          created_at: createdAt,
+          producer_version: version,
+          trace_id: trace.trace_id,
+          tool_name: trace.tool_name,
+          identity: result.intent.context.identity,
+          // Gait records who actually issued the credential (e.g. aws_sts behind a command broker)
+          broker: receipt.issued_by ?? result.broker.broker,
+          reference: result.broker.reference,
+          scope: result.broker.scope,
+          credential_ref: receipt.credential_ref,
+          credential_source: receipt.source,
+          credential_access_type: receipt.access_type,
+          credential_issuer: receipt.issuer?.trim() ? receipt.issuer : receipt.issued_by,
+          credential_subject: receipt.subject,
+          credential_owner: receipt.owner,
+          request_digest: result.broker.request_digest,
+          target_binding: receipt.target_binding,
+          run_binding: receipt.run_binding,
+          job_binding: receipt.job_binding,
+          issued_at: receipt.issued_at && normalizeGoTime(receipt.issued_at),
+          expires_at: receipt.expires_at && normalizeGoTime(receipt.expires_at),
+          ttl_seconds: receipt.ttl_seconds,
+        }),
+      ),
+      "credential evidence",
+    );
+    paths.credential = path;
+  }
+  return paths;
 }
 
 function optionalRelationship<T>(relationship: T | undefined): { relationship?: T } {

@@ -3,33 +3,28 @@
  * evidence.md §6.1). Like Gait, the proxy runs the rules and kill switch only (no rate limits, approvals, delegation
  * or broker: `require_approval` is final here) and never executes the tool (`executed` is always false).
  */
-import { performance } from "node:perf_hooks";
-import { decodeToolCall } from "../../engine/adapters.js";
-import { evaluatePolicy } from "../../engine/evaluate.js";
-import { verdictExitCode } from "../../engine/gate.js";
-import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
-import type { PolicyOutcome } from "../../engine/types.js";
-import { normalizeRunId } from "../../runpack/run-id.js";
+import { ADAPTER_NAMES } from "../../engine/adapters.js";
+import { verdictExitCode } from "../../engine/exit-codes.js";
+import { decide, type Decision } from "../../service/decide.js";
+import { proxyOutput } from "../../service/proxy-output.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
-import { EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
+import { usageError, type CommandContext } from "../io.js";
 import { loadPolicy, prettyJson, producerVersion, readJson, signingKey, writeEvidence } from "../inputs.js";
-import { engineError } from "./gate.js";
 
-export const ADAPTERS = ["mcp", "openai", "anthropic", "langchain", "claude_code"] as const;
 
 export const mcpProxySpec: CommandSpec = {
   name: "mcp proxy",
   summary: "decide one tool call (MCP/OpenAI/Anthropic/LangChain/Claude Code format) without executing it",
   usage: [
-    "mcp proxy --policy <policy.yaml> --call <tool_call.json|-> [--adapter mcp|openai|anthropic|langchain|claude_code]",
+    `mcp proxy --policy <policy.yaml> --call <tool_call.json|-> [--adapter ${ADAPTER_NAMES.join("|")}]`,
     "    [--profile standard|oss-prod] [--kill-switch-state <state.json>] [--trace-out trace.json] [--run-id run_...]",
     "    [--runpack-out runpack.zip] [--policy-digest sha256:<hex>] [--key-mode dev|prod] [--private-key <path>|--private-key-env <VAR>] [--json]",
   ],
   flags: {
     policy: { type: "string", value: "<policy.yaml>", help: "policy file (required)" },
     call: { type: "string", value: "<file|->", help: "tool call JSON file, or - for stdin (required)" },
-    adapter: { type: "string", value: "<name>", help: "payload format: mcp, openai, anthropic, langchain, claude_code", default: "mcp" },
+    adapter: { type: "string", value: "<name>", help: `payload format: ${ADAPTER_NAMES.join(", ")}`, default: "mcp" },
     profile: { type: "string", value: "standard|oss-prod", help: "oss-prod: prod keys and explicit identity/workspace/session", default: "standard" },
     "kill-switch-state": { type: "string", value: "<state.json>", help: "kill-switch state file" },
     "trace-out": { type: "string", value: "<path>", help: "signed trace file (default trace_<run_id>_<UTC timestamp>.json)" },
@@ -71,105 +66,68 @@ export async function mcpProxy(ctx: CommandContext, args: Parsed): Promise<numbe
   const signer = signingKey(ctx, f, "dev");
   const ksPath = str(f["kill-switch-state"]);
   const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath), ksPath) : undefined;
-
-  const started = performance.now();
-  let decoded: ReturnType<typeof decodeToolCall>;
-  let outcome: PolicyOutcome;
-  try {
-    decoded = decodeToolCall(adapter, payload, { profile });
-    // Gait decides whether an unreadable kill switch is fatal from the caller's own risk class (before the `high`
-    // default): required for oss-prod and high/critical => block; otherwise the broken file is an input error.
-    if (killSwitch && "unavailable" in killSwitch && profile !== "oss-prod" && !["high", "critical"].includes(decoded.rawRiskClass)) {
-      throw usageError(killSwitch.unavailable);
-    }
-    outcome = evaluatePolicy(policy, decoded.intent, {
-      evaluationTime: ctx.io.now(),
-      profile,
-      ...(killSwitch ? { killSwitch } : {}),
-    });
-  } catch (e) {
-    throw engineError(e);
-  }
-  const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
-  for (const w of decoded.warnings ?? []) ctx.warn(w);
-
-  const intent = outcome.intent;
-  const runId = normalizeRunId(str(f["run-id"]) ?? decoded.runId) || (intent?.intent_digest ? `run_mcp_${intent.intent_digest.slice(0, 12)}` : "");
-  let trace;
-  try {
-    trace = signTraceRecord(
-      buildTraceRecord(
-        { ...outcome, policy_digest: policy.policy_digest },
-        { observedAt: ctx.io.now(), producerVersion: producerVersion(), policyId: policy.schema_id, policyVersion: policy.schema_version, correlationId: ctx.correlationId },
-      ),
-      signer,
-    );
-  } catch (e) {
-    throw usageError(`emit trace: ${(e as Error).message}`);
-  }
-  const tracePath = str(f["trace-out"]) ?? `trace_${runId}_${traceStamp(ctx.io.now())}.json`;
-  await writeEvidence(ctx, tracePath, prettyJson(trace), "trace");
-
-  let runpackPath: string | undefined;
+  const version = producerVersion();
   const runpackOut = str(f["runpack-out"]);
-  if (runpackOut) {
-    // loaded only when asked for: the zip writer (fflate) builds its tables when it loads
-    const { buildSingleCallRunpack } = await import("../../runpack/runpack.js");
-    const { zip } = buildSingleCallRunpack({
-      runId,
-      createdAt: trace.created_at,
-      producerVersion: producerVersion(),
-      toolName: intent.tool_name,
-      args: intent.args,
-      argsDigest: intent.args_digest,
-      verdict: outcome.verdict,
-      reasonCodes: outcome.reason_codes,
-      violations: outcome.violations,
-      traceId: trace.trace_id,
-    });
-    await writeEvidence(ctx, runpackOut, zip, "runpack");
-    runpackPath = runpackOut;
-  }
 
-  const exit = verdictExitCode(outcome.verdict);
-  const out = omitEmpty(
+  // the one pipeline (src/service/decide.ts) in Gait's proxy mode (rules and kill switch); this surface's sink
+  // writes the signed trace file and, when asked, a single-call runpack
+  const d = await decide(
+    { toolCall: { adapter, payload }, ...(str(f["run-id"]) ? { runId: str(f["run-id"]) } : {}) },
     {
-      ok: true,
-      executed: false,
-      adapter: decoded.adapter,
-      run_id: runId,
-      job_id: decoded.jobId,
-      phase: intent.context?.phase,
-      session_id: decoded.sessionId ?? intent.context?.session_id,
-      tool_name: intent.tool_name,
-      verdict: outcome.verdict,
-      reason_codes: outcome.reason_codes,
-      violations: outcome.violations,
-      policy_digest: policy.policy_digest,
-      policy_id: policy.schema_id,
-      policy_version: policy.schema_version,
-      matched_rule_ids: trace.matched_rule_ids,
-      intent_digest: intent.intent_digest,
-      decision_latency_ms: latencyMs,
-      trace_id: trace.trace_id,
-      trace_path: tracePath,
-      runpack_path: runpackPath,
-      kill_switch: outcome.kill_switch,
-      warnings: [...ctx.warnings].sort(),
-      relationship: trace.relationship,
+      mode: "proxy",
+      policy,
+      profile,
+      signer,
+      producerVersion: version,
+      now: () => ctx.io.now(),
+      gate: killSwitch ? { killSwitch } : {},
+      traceMeta: () => ({ correlationId: ctx.correlationId }),
+      sink: {
+        record: async (record, _text, call) => {
+          const path = str(f["trace-out"]) ?? `trace_${call.runId}_${traceStamp(ctx.io.now())}.json`;
+          await writeEvidence(ctx, path, prettyJson(record), "trace");
+          return { path };
+        },
+        ...(runpackOut
+          ? {
+              artifacts: async (dec: Decision) => {
+                // loaded only when asked for: the zip writer (fflate) builds its tables when it loads
+                const { buildSingleCallRunpack } = await import("../../runpack/runpack.js");
+                const intent = dec.result.intent;
+                const { zip } = buildSingleCallRunpack({
+                  runId: dec.runId,
+                  createdAt: dec.record.created_at,
+                  producerVersion: version,
+                  toolName: intent.tool_name,
+                  args: intent.args,
+                  argsDigest: intent.args_digest,
+                  verdict: dec.verdict,
+                  reasonCodes: dec.result.reason_codes,
+                  violations: dec.result.violations,
+                  traceId: dec.record.trace_id,
+                });
+                await writeEvidence(ctx, runpackOut, zip, "runpack");
+                return { runpack: runpackOut };
+              },
+            }
+          : {}),
+      },
     },
-    ["ok", "executed"],
   );
-  if (ctx.json) return ctx.printJson(out, exit);
+  for (const w of d.warnings) ctx.warn(w);
+
+  const exit = verdictExitCode(d.verdict);
+  if (ctx.json) return ctx.printJson(proxyOutput(d, { warnings: ctx.warnings }), exit);
+  const r = d.result;
   return ctx.printHuman(
     [
-      `mcp proxy: verdict=${outcome.verdict} tool=${intent.tool_name} (not executed)`,
-      outcome.reason_codes.length ? `reasons: ${outcome.reason_codes.join(",")}` : undefined,
-      outcome.violations.length ? `violations: ${outcome.violations.join(",")}` : undefined,
-      `intent_digest: ${intent.intent_digest}`,
+      `mcp proxy: verdict=${d.verdict} tool=${r.intent.tool_name} (not executed)`,
+      d.reasonCodes.length ? `reasons: ${d.reasonCodes.join(",")}` : undefined,
+      r.violations.length ? `violations: ${r.violations.join(",")}` : undefined,
+      `intent_digest: ${r.intent.intent_digest}`,
       `policy_digest: ${policy.policy_digest}`,
-      `trace: ${tracePath} (trace_id ${trace.trace_id})`,
-      runpackPath ? `runpack: ${runpackPath}` : undefined,
+      `trace: ${d.recorded.path} (trace_id ${d.record.trace_id})`,
+      d.artifacts.runpack ? `runpack: ${d.artifacts.runpack}` : undefined,
     ],
     exit,
   );

@@ -11,10 +11,9 @@ import { verdictExitCode } from "../../engine/gate.js";
 import { parsePolicy, policySummary } from "../../engine/policy.js";
 import type { PolicyOutcome } from "../../engine/types.js";
 import { str, type CommandSpec, type Parsed } from "../args.js";
-import { CliError, EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
+import { CliError, EXIT, omitEmpty, toCliError, usageError, type CommandContext } from "../io.js";
 import { policyTemplate } from "../assets.js";
 import { loadPolicy, readJson, writeEvidence } from "../inputs.js";
-import { engineError } from "./gate.js";
 
 export const policyValidateSpec: CommandSpec = {
   name: "policy validate",
@@ -108,7 +107,7 @@ export async function policyTest(ctx: CommandContext, args: Parsed): Promise<num
   try {
     outcome = evaluatePolicy(policy, rawIntent, { evaluationTime: ctx.io.now() });
   } catch (e) {
-    throw engineError(e);
+    throw toCliError(e);
   }
   const exit = verdictExitCode(outcome.verdict);
   // Gait's policyTestOutput, key for key (cmd/gait/policy.go): the policytest result envelope plus a bounded summary.

@@ -7,12 +7,14 @@
  * our extra fields `trace_sequence`, `event_id` and (for require_approval) `approval_request_id`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { verdictExitCode } from "../../engine/gate.js";
+import { verdictExitCode } from "../../engine/exit-codes.js";
+import { decodeUtf8Go } from "../../engine/utf8.js";
 import type { Admission } from "../../service/admission.js";
 import type { Decision } from "../../service/decide.js";
 import { asGateError, GateError } from "../../service/errors.js";
 import type { GateService, PolicySource } from "../../service/gate-service.js";
 import type { ServerMetrics } from "../../service/metrics.js";
+import { proxyOutput } from "../../service/proxy-output.js";
 import { authenticate, type AuthSettings } from "../auth.js";
 import { HTTP_STATUS } from "./errors.js";
 
@@ -62,41 +64,9 @@ class HttpError extends Error {
   }
 }
 
-/**
- * The Gait response body (`mcpProxyOutput` + `exit_code`), plus our extras. Gait's fields are `omitempty` except
- * `ok`, `executed` and `exit_code`, so empty strings, lists and zero latency are left out as Go leaves them out
- * (issue 9 #17).
- */
+/** The Gait response body (`mcpProxyOutput` + `exit_code`, service/proxy-output.ts), plus our extras. */
 export function httpResponseBody(o: Decision): Record<string, unknown> {
-  const r = o.result;
-  const gait: Record<string, unknown> = {
-    adapter: o.adapter,
-    run_id: o.runId,
-    job_id: o.jobId,
-    phase: r.phase ?? r.intent?.context?.phase,
-    session_id: o.sessionId,
-    tool_name: r.tool_name,
-    verdict: o.verdict,
-    reason_codes: o.reasonCodes,
-    violations: r.violations,
-    policy_digest: r.policy_digest,
-    policy_id: o.policyId,
-    policy_version: o.policyVersion,
-    matched_rule_ids: o.record.matched_rule_ids,
-    intent_digest: r.intent_digest,
-    decision_latency_ms: Math.round(o.latencyMs),
-    trace_id: o.record.trace_id,
-    trace_path: o.recorded.path,
-    runpack_path: o.artifacts.runpack,
-    kill_switch: r.kill_switch,
-    warnings: o.warnings,
-    relationship: o.record.relationship,
-  };
-  const body: Record<string, unknown> = { ok: true, executed: false };
-  for (const [k, v] of Object.entries(gait)) {
-    if (v === undefined || v === null || v === "" || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
-    body[k] = v;
-  }
+  const body = proxyOutput(o);
   body.exit_code = verdictExitCode(o.verdict);
   // ours
   body.trace_sequence = o.recorded.seq ?? 0;
@@ -121,7 +91,8 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
     if (n > max) throw new HttpError(413, "request body exceeds max-request-bytes");
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  // invalid UTF-8 is replaced the way Go's encoding/json decoder does (Gait's parser), not the way Node does
+  return decodeUtf8Go(Buffer.concat(chunks));
 }
 
 /** Strict decode: exactly one JSON object, no unknown top-level fields, typed fields checked. */

@@ -21,7 +21,10 @@ describe("gait mcp serve flags", () => {
     const c = cfgOf(["--policy", "p.yaml"]);
     expect(c.policyPath).toBe("/srv/p.yaml");
     expect(c.stateDir).toBe("/srv/gait-out/serve");
-    expect(c.listen).toEqual({ kind: "unix", path: "/srv/gait-out/serve/gate.sock" });
+    // the socket rule (infra/socket-path.ts): never relative to the working directory
+    expect(c.listen).toEqual({ kind: "unix", path: `/tmp/gait-${process.getuid!()}/gate.sock` });
+    expect(cfgOf(["--policy", "p.yaml"], { XDG_RUNTIME_DIR: "/run/user/7" }).listen).toEqual({ kind: "unix", path: "/run/user/7/gait/gate.sock" });
+    expect(cfgOf(["--policy", "p.yaml"], { GAIT_SOCKET: "/run/x.sock" }).listen).toEqual({ kind: "unix", path: "/run/x.sock" });
     expect(c.traceDir).toBe("/srv/gait-out/serve/traces");
     expect(c.socketMode).toBe(0o600);
     expect(c.keyMode).toBe("dev");
@@ -58,7 +61,7 @@ describe("gait mcp serve flags", () => {
     expect(errOf(["p", "--http-listen", "0.0.0.0:80"])).toContain("not loopback");
     expect(errOf(["p", "--trace-max-age", "soon"])).toContain("invalid duration");
     expect(errOf(["p", "--state", "redis://x"])).toContain("not implemented");
-    expect(errOf(["p", "--operator-listen", "unix:///srv/gait-out/serve/gate.sock"])).toContain("must differ");
+    expect(errOf(["p", "--operator-listen", `unix:///tmp/gait-${process.getuid!()}/gate.sock`])).toContain("must differ");
     expect(errOf(["p", "--profile", "oss-prod"])).toContain("requires --key-mode prod");
     expect(errOf(["p", "--bogus"])).toContain("bogus");
   });
