@@ -45,7 +45,9 @@ export async function handleToolCalls(gate: GateClient, calls: readonly OpenAITo
 
 // Run directly: a scripted assistant turn against the gate named by GAIT_SOCKET.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const gate = new GateClient();
+  // a one-off script's first call also opens the connection (and bun compiles the client first): give it more than
+  // the 250 ms default deadline; a long-lived agent keeps one client and the default
+  const gate = new GateClient({ timeoutMs: 5_000 });
   const turn: OpenAIToolCall[] = [
     { id: "call_1", type: "function", function: { name: "tool.read", arguments: '{"path":"/workspace/README.md"}' } },
     { id: "call_2", type: "function", function: { name: "tool.exec", arguments: '{"command":"rm -rf /"}' } },

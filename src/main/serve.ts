@@ -17,7 +17,7 @@ import { loadOperatorTokens } from "../infra/operator-tokens.js";
 import { loadServerKeys } from "../infra/server-keys.js";
 import { trustProblems } from "../infra/trust.js";
 import { producerVersion } from "../infra/version.js";
-import { sweepRunpacks } from "../runpack/retention.js";
+import { sweepRunpacks } from "../runpack/store.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
 import { KillSwitchFileSource } from "../state/killswitch-file.js";

@@ -9,8 +9,6 @@
  * - exportTraces: the durable log from a cursor, each entry with its summary fields (parsed once, not per reader);
  * - serverInfo.
  */
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { mintApprovalToken, parseApprovalToken } from "../engine/approval.js";
 import { parseDelegationToken } from "../engine/delegation.js";
 import { identityKey } from "../engine/identity.js";
@@ -19,6 +17,7 @@ import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 import type { ApprovalToken, DelegationToken, Policy, Profile, Verdict } from "../engine/types.js";
 import type { CounterStore, CredentialBroker, KillSwitchState } from "../engine/types.js";
 import { buildSingleCallRunpack, normalizeRunId } from "../runpack/runpack.js";
+import { writeRunpackFile } from "../runpack/store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalStore } from "../state/approvals.js";
 import { OPERATOR_ACTION_SCHEMA_ID, TRACE_SCHEMA_ID, type SignedTraceRecord } from "../tracelog/format.js";
 import { ledgerFlow } from "./approval-flow.js";
@@ -448,13 +447,7 @@ export class GateService {
       traceId: dec.record.trace_id,
     });
     try {
-      await mkdir(dir, { recursive: true, mode: 0o750 });
-      // one file per decision: the sequence number keeps concurrent decisions of one run apart
-      const path = join(dir, `runpack_${runId}_${String(dec.recorded.seq ?? 0).padStart(12, "0")}.zip`);
-      const tmp = `${path}.tmp-${process.pid}`;
-      await writeFile(tmp, built.zip, { mode: 0o600, flush: true });
-      await rename(tmp, path);
-      return { runpack: path };
+      return { runpack: await writeRunpackFile(dir, runId, dec.recorded.seq ?? 0, built.zip) };
     } catch (e) {
       throw new GateError("RUNPACK_WRITE_FAILED", `write runpack: ${(e as Error).message}`, { cause: e });
     }

@@ -20,10 +20,10 @@
  * file mtime or created_at is older than 15 s is stale (its owner died) and is removed. Writes are atomic
  * (ADR 0002): temp file in the same directory, fsync, chmod 0600, rename, fsync of the directory.
  */
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { CounterStore } from "../engine/types.js";
+import { writeFileAtomic } from "../infra/fs.js";
 import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 
 export const RATE_LIMIT_STATE_SCHEMA_ID = "gait.gate.rate_limit_state";
@@ -232,40 +232,6 @@ function splitN(s: string, sep: string, n: number): string[] {
   }
   out.push(rest);
   return out;
-}
-
-/**
- * ADR 0002 atomic write: temp file `.<base>.tmp-<hex>` in the target directory, write, fsync, chmod 0600, close,
- * rename over the target, fsync the directory (best effort). The temp file is removed on failure.
- */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
-  const handle = await open(tmp, "wx", 0o600);
-  try {
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-      await handle.chmod(0o600);
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await chmod(path, 0o600).catch(() => undefined);
-  try {
-    const d = await open(dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // directory fsync is best effort (not supported on every platform / filesystem)
-  }
 }
 
 function sleep(ms: number): Promise<void> {

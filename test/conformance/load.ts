@@ -99,6 +99,8 @@ export interface ConformanceCase {
   tool_call?: ToolCallSpec;
   options: CaseOptions;
   want?: Record<string, unknown>;
+  /** What the service layer answers instead of `want`, where it deliberately differs (single-use tokens). */
+  want_service?: Record<string, unknown>;
   /** substring of the thrown error's message, or `true` for "any error" */
   want_error?: string | true;
 }
@@ -110,7 +112,7 @@ export interface CaseFile {
 }
 
 const FILE_KEYS = new Set(["$schema", "description", "policy", "options", "cases"]);
-const CASE_KEYS = new Set(["note", "description", "policy", "intent", "tool_call", "options", "want", "want_error"]);
+const CASE_KEYS = new Set(["note", "description", "policy", "intent", "tool_call", "options", "want", "want_service", "want_error"]);
 const OPTION_KEYS = new Set([
   "now", "evaluation_time", "profile", "simulate", "kill_switch", "context_envelope", "counters", "preload",
   "approval_tokens", "approval_verifier", "delegation_tokens", "delegation_verifier", "broker",
@@ -184,6 +186,11 @@ export function parseCaseFile(file: string, text: string): CaseFile {
       if (!isRecord(raw.want) || Object.keys(raw.want).length === 0) throw new Error(`${where}: "want" must be a non-empty mapping`);
       checkKeys(`${where} want`, raw.want, WANT_KEYS);
     }
+    if (raw.want_service !== undefined) {
+      if (!hasWant) throw new Error(`${where}: "want_service" needs a "want" (it is the service's answer where it differs)`);
+      if (!isRecord(raw.want_service) || Object.keys(raw.want_service).length === 0) throw new Error(`${where}: "want_service" must be a non-empty mapping`);
+      checkKeys(`${where} want_service`, raw.want_service, WANT_KEYS);
+    }
     if (hasError && raw.want_error !== true && (typeof raw.want_error !== "string" || raw.want_error === "")) {
       throw new Error(`${where}: "want_error" must be a non-empty message substring or true`);
     }
@@ -196,6 +203,7 @@ export function parseCaseFile(file: string, text: string): CaseFile {
       ...(raw.tool_call !== undefined ? { tool_call: raw.tool_call as unknown as ToolCallSpec } : {}),
       options: options as CaseOptions,
       ...(hasWant ? { want: raw.want as Record<string, unknown> } : {}),
+      ...(raw.want_service !== undefined ? { want_service: raw.want_service as Record<string, unknown> } : {}),
       ...(hasError ? { want_error: raw.want_error as string | true } : {}),
     };
   });
@@ -236,9 +244,11 @@ export function canonicalAdapter(name: string): string {
 /** Reason codes a case claims, through `reason_codes` or `reason_codes_include` (used by the coverage check). */
 export function assertedReasonCodes(c: ConformanceCase): string[] {
   const out: string[] = [];
-  for (const key of ["reason_codes", "reason_codes_include", "simulated_reason_codes"]) {
-    const v = c.want?.[key];
-    if (Array.isArray(v)) out.push(...v.filter((x): x is string => typeof x === "string"));
+  for (const want of [c.want, c.want_service]) {
+    for (const key of ["reason_codes", "reason_codes_include", "simulated_reason_codes"]) {
+      const v = want?.[key];
+      if (Array.isArray(v)) out.push(...v.filter((x): x is string => typeof x === "string"));
+    }
   }
   return out;
 }

@@ -1,5 +1,21 @@
+/**
+ * The service's runpack directory (`--runpack-dir`): one zip per decision that asked for one, written atomically,
+ * and the retention sweep.
+ */
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { EVIDENCE_DIR_MODE, ensureDir, writeFileAtomic } from "../infra/fs.js";
+
+/**
+ * Write a decision's runpack as `runpack_<run_id>_<seq>.zip` in `dir` (atomic, 0600, directory fsynced): the trace
+ * sequence number keeps concurrent decisions of one run apart. Returns the path.
+ */
+export async function writeRunpackFile(dir: string, runId: string, seq: number, zip: Uint8Array): Promise<string> {
+  await ensureDir(dir, EVIDENCE_DIR_MODE);
+  const path = join(dir, `runpack_${runId}_${String(seq).padStart(12, "0")}.zip`);
+  await writeFileAtomic(path, zip);
+  return path;
+}
 
 /**
  * Runpack retention (evidence.md §5.8 rules, run in the background): runpack zips sorted newest first by mtime
