@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: start the decision service on the embedded defaults and keep it in the foreground (Ctrl-C stops it
 # gracefully). Defaults: the bundled example policy, dev keys kept in the state dir (the same key id on every start),
-# local file state, and the server's default agent socket gait-out/serve/gate.sock (mode 0600) -- the socket the
-# TypeScript, Python and Go clients use by default when run from the repository root. The server prints the socket
-# path, the policy digest and the key id on start-up.
+# local file state, and the default agent socket of the socket rule (mode 0600): $GAIT_SOCKET, else
+# $XDG_RUNTIME_DIR/gait/gate.sock, else /tmp/gait-<uid>/gate.sock -- the socket the TypeScript, Python and Go clients
+# and `gait` commands use by default from any directory. The server prints the socket path, the policy digest and the
+# key id on start-up.
 #
 #   GAIT_STATE_DIR   state dir (default gait-out/serve, the server's default; removed by `make clean`)
 #   GAIT_POLICY      policy file (default examples/policy.yaml)
@@ -18,6 +19,9 @@ if [ ! -f "$ROOT/dist/src/main/serve.js" ]; then
 fi
 cd "$ROOT"
 mkdir -p "$STATE"
-case "$STATE" in /*) ABS="$STATE" ;; *) ABS="$ROOT/$STATE" ;; esac
-echo "run.sh: try it:  $ROOT/.tools/bin/grpcurl -plaintext unix://$ABS/gate.sock list" >&2
+# the socket rule (src/infra/socket-path.ts), to print a command that works
+if [ -n "${GAIT_SOCKET:-}" ]; then SOCK="${GAIT_SOCKET#unix://}"
+elif [ -n "${XDG_RUNTIME_DIR:-}" ] && [ "${XDG_RUNTIME_DIR#/}" != "$XDG_RUNTIME_DIR" ]; then SOCK="$XDG_RUNTIME_DIR/gait/gate.sock"
+else SOCK="/tmp/gait-$(id -u)/gate.sock"; fi
+echo "run.sh: try it:  $ROOT/.tools/bin/grpcurl -plaintext unix://$SOCK list" >&2
 exec node "$ROOT/bin/gait" mcp serve --policy "$POLICY" --state "$STATE" "$@"

@@ -171,7 +171,9 @@ class SummaryCache {
 /** The summary of a record document. */
 export function summarize(doc: Record<string, unknown>): RecordSummary {
   const str = (v: unknown) => (typeof v === "string" ? v : "");
-  const intent = (doc.intent ?? {}) as { context?: { identity?: unknown } };
+  // a trace record names its agent in the relationship envelope (Gait's entity_refs, kind "agent")
+  const refs = (doc.relationship as { entity_refs?: { kind?: unknown; id?: unknown }[] } | undefined)?.entity_refs;
+  const agent = Array.isArray(refs) ? refs.find((r) => r && r.kind === "agent")?.id : undefined;
   if (doc.schema_id === OPERATOR_ACTION_SCHEMA_ID) {
     return { kind: "operator_action", trace_id: "", event_id: str(doc.action_id), tool_name: str(doc.tool_name), identity: str(doc.actor), reason_codes: str(doc.reason_code) ? [str(doc.reason_code)] : [], created_at: str(doc.created_at), action: str(doc.action), actor: str(doc.actor) };
   }
@@ -181,7 +183,7 @@ export function summarize(doc: Record<string, unknown>): RecordSummary {
     event_id: str(doc.event_id),
     ...(typeof doc.verdict === "string" ? { verdict: doc.verdict as Verdict } : {}),
     tool_name: str(doc.tool_name),
-    identity: str(intent.context?.identity) || str((doc as { identity?: unknown }).identity),
+    identity: str(agent),
     reason_codes: Array.isArray(doc.reason_codes) ? (doc.reason_codes as unknown[]).filter((x): x is string => typeof x === "string") : [],
     created_at: str(doc.created_at),
   };

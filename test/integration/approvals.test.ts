@@ -10,7 +10,9 @@ import * as grpc from "@grpc/grpc-js";
 import { Verdict } from "../../src/gen/gait/gate/v1/verdict_pb.js";
 import { ApprovalDecision, ApprovalState } from "../../src/gen/gait/gate/v1/gate_service_pb.js";
 import { delegationDigest, normalizeIntent } from "../../src/engine/intent.js";
-import { BASE_POLICY, cleanup, errorReason, intent, rejects, startServer, type Server } from "./harness.js";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { BASE_POLICY, ROOT, cleanup, errorReason, intent, rejects, startServer, type Server } from "./harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const write = (args: Record<string, unknown>) => ({ input: { case: "intent" as const, value: intent("tool.write", args) } });
@@ -243,6 +245,31 @@ describe("approval flow", () => {
     expect(m.request).toBeUndefined();
     const ok = await s.gate.evaluate({ ...write({ path: "/digests" }), approvalTokens: [m.tokenJson] });
     expect(ok.verdict).toBe(Verdict.ALLOW);
+  });
+
+  it("grants and denials are signed operator_action records in the trace log, exported with their summary", async () => {
+    const r = await s.gate.evaluate(write({ path: "/audited" }));
+    const g = await s.op.approve(grant(r.approvalRequestId));
+    await s.op.approve({ ...grant(r.approvalRequestId), decision: ApprovalDecision.DENY, reasonCode: "changed_my_mind" });
+    const head = (await s.gate.getServerInfo({})).traceHeadSequence;
+    const entries = [];
+    for await (const e of s.gate.exportTraces({ fromSequence: head - 1n })) entries.push(e);
+    expect(entries.map((e) => [e.kind, e.action, e.identity])).toEqual([
+      ["operator_action", "approval_grant", "ops@example.com"],
+      ["operator_action", "approval_deny", "ops@example.com"],
+    ]);
+    const [grantRec, denyRec] = entries.map((e) => JSON.parse(e.recordJson) as Record<string, unknown>);
+    expect(grantRec).toMatchObject({ schema_id: "gait.gate.operator_action", action: "approval_grant", approval_request_id: r.approvalRequestId, token_id: g.tokenId, intent_digest: r.intentDigest });
+    expect(denyRec).toMatchObject({ action: "approval_deny", reason_code: "changed_my_mind", revoked_token_ids: [g.tokenId] });
+    expect(entries[1]!.reasonCodes).toEqual(["changed_my_mind"]);
+    // decisions carry kind "decision" and the agent's identity
+    const dec = [];
+    for await (const e of s.gate.exportTraces({ fromSequence: r.traceSequence, maxEntries: 1n })) dec.push(e);
+    expect([dec[0]!.kind, dec[0]!.toolName, dec[0]!.identity, dec[0]!.verdict]).toEqual(["decision", "tool.write", "agent-1", Verdict.REQUIRE_APPROVAL]);
+    // verifiable offline like decisions: `gait trace verify <dir>` checks every record's signature
+    const v = spawnSync(process.execPath, [join(ROOT, "bin", "gait"), "trace", "verify", s.traceDir, "--public-key", join(s.stateDir, "keys", "dev_public.key"), "--json"], { encoding: "utf8" });
+    expect(v.status, v.stderr + v.stdout).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true });
   });
 
   it("pending requests and consumed tokens survive a restart", async () => {

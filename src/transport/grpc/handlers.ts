@@ -301,6 +301,11 @@ export function gateServiceImpl(role: ListenerRole, d: GateHandlerDeps): Service
             traceId: e.summary.trace_id,
             eventId: e.summary.event_id,
             verdict: (e.summary.verdict && VERDICT_TO_PB[e.summary.verdict]) ?? PbVerdict.UNSPECIFIED,
+            kind: e.summary.kind === "unknown" ? "" : e.summary.kind,
+            toolName: e.summary.tool_name,
+            identity: e.summary.identity,
+            reasonCodes: e.summary.reason_codes,
+            action: e.summary.action ?? "",
           };
         }
       } catch (e) {

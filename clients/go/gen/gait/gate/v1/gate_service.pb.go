@@ -1344,17 +1344,28 @@ func (x *ExportTracesRequest) GetMaxEntries() uint64 {
 type ExportTracesResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Sequence uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	// The signed Gait `gait.gate.trace` record, as JSON text exactly as stored.
+	// The signed record (Gait's `gait.gate.trace`, or our `gait.gate.operator_action`), as JSON text exactly as stored.
 	RecordJson string `protobuf:"bytes,2,opt,name=record_json,json=recordJson,proto3" json:"record_json,omitempty"`
 	// Hash chain (docs/trace-log.md): entry_hash = hex(sha256(prev_hash ":" sequence ":" hex(sha256(record_json)))),
 	// with sequence in decimal and record_json hashed as the exact stored bytes (UTF-8), not a re-canonicalization:
 	// verify it over the record_json received, never over a re-serialized record. prev_hash is the entry_hash of
 	// sequence - 1 (64 zeros for sequence 1).
-	PrevHash      string  `protobuf:"bytes,3,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	EntryHash     string  `protobuf:"bytes,4,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
-	TraceId       string  `protobuf:"bytes,5,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
-	EventId       string  `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	Verdict       Verdict `protobuf:"varint,7,opt,name=verdict,proto3,enum=gait.gate.v1.Verdict" json:"verdict,omitempty"`
+	PrevHash  string `protobuf:"bytes,3,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	EntryHash string `protobuf:"bytes,4,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
+	// Summary fields of the record, parsed once when it was written (filter and show without parsing record_json).
+	TraceId string `protobuf:"bytes,5,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	EventId string `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Decisions only.
+	Verdict Verdict `protobuf:"varint,7,opt,name=verdict,proto3,enum=gait.gate.v1.Verdict" json:"verdict,omitempty"`
+	// What the entry records: "decision" (a `gait.gate.trace` record) or "operator_action" (a signed
+	// `gait.gate.operator_action` record: an approval granted, denied or minted).
+	Kind     string `protobuf:"bytes,8,opt,name=kind,proto3" json:"kind,omitempty"`
+	ToolName string `protobuf:"bytes,9,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	// decision: the calling agent's identity; operator_action: the operator who acted.
+	Identity    string   `protobuf:"bytes,10,opt,name=identity,proto3" json:"identity,omitempty"`
+	ReasonCodes []string `protobuf:"bytes,11,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
+	// operator_action: approval_grant, approval_deny or approval_mint.
+	Action        string `protobuf:"bytes,12,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1436,6 +1447,41 @@ func (x *ExportTracesResponse) GetVerdict() Verdict {
 		return x.Verdict
 	}
 	return Verdict_VERDICT_UNSPECIFIED
+}
+
+func (x *ExportTracesResponse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ExportTracesResponse) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *ExportTracesResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *ExportTracesResponse) GetReasonCodes() []string {
+	if x != nil {
+		return x.ReasonCodes
+	}
+	return nil
+}
+
+func (x *ExportTracesResponse) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
 }
 
 // GetServerInfoRequest is empty.
@@ -1704,7 +1750,7 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"\rfrom_sequence\x18\x01 \x01(\x04R\ffromSequence\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x1f\n" +
 	"\vmax_entries\x18\x03 \x01(\x04R\n" +
-	"maxEntries\"\xf6\x01\n" +
+	"maxEntries\"\xfe\x02\n" +
 	"\x14ExportTracesResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1f\n" +
 	"\vrecord_json\x18\x02 \x01(\tR\n" +
@@ -1714,7 +1760,13 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"entry_hash\x18\x04 \x01(\tR\tentryHash\x12\x19\n" +
 	"\btrace_id\x18\x05 \x01(\tR\atraceId\x12\x19\n" +
 	"\bevent_id\x18\x06 \x01(\tR\aeventId\x12/\n" +
-	"\averdict\x18\a \x01(\x0e2\x15.gait.gate.v1.VerdictR\averdict\"\x16\n" +
+	"\averdict\x18\a \x01(\x0e2\x15.gait.gate.v1.VerdictR\averdict\x12\x12\n" +
+	"\x04kind\x18\b \x01(\tR\x04kind\x12\x1b\n" +
+	"\ttool_name\x18\t \x01(\tR\btoolName\x12\x1a\n" +
+	"\bidentity\x18\n" +
+	" \x01(\tR\bidentity\x12!\n" +
+	"\freason_codes\x18\v \x03(\tR\vreasonCodes\x12\x16\n" +
+	"\x06action\x18\f \x01(\tR\x06action\"\x16\n" +
 	"\x14GetServerInfoRequest\"\xd0\x02\n" +
 	"\x15GetServerInfoResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1d\n" +

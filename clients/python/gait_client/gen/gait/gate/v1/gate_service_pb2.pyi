@@ -247,7 +247,7 @@ class ExportTracesRequest(_message.Message):
     def __init__(self, from_sequence: _Optional[int] = ..., follow: _Optional[bool] = ..., max_entries: _Optional[int] = ...) -> None: ...
 
 class ExportTracesResponse(_message.Message):
-    __slots__ = ("sequence", "record_json", "prev_hash", "entry_hash", "trace_id", "event_id", "verdict")
+    __slots__ = ("sequence", "record_json", "prev_hash", "entry_hash", "trace_id", "event_id", "verdict", "kind", "tool_name", "identity", "reason_codes", "action")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     RECORD_JSON_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +255,11 @@ class ExportTracesResponse(_message.Message):
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODES_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     record_json: str
     prev_hash: str
@@ -262,7 +267,12 @@ class ExportTracesResponse(_message.Message):
     trace_id: str
     event_id: str
     verdict: _verdict_pb2.Verdict
-    def __init__(self, sequence: _Optional[int] = ..., record_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., entry_hash: _Optional[str] = ..., trace_id: _Optional[str] = ..., event_id: _Optional[str] = ..., verdict: _Optional[_Union[_verdict_pb2.Verdict, str]] = ...) -> None: ...
+    kind: str
+    tool_name: str
+    identity: str
+    reason_codes: _containers.RepeatedScalarFieldContainer[str]
+    action: str
+    def __init__(self, sequence: _Optional[int] = ..., record_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., entry_hash: _Optional[str] = ..., trace_id: _Optional[str] = ..., event_id: _Optional[str] = ..., verdict: _Optional[_Union[_verdict_pb2.Verdict, str]] = ..., kind: _Optional[str] = ..., tool_name: _Optional[str] = ..., identity: _Optional[str] = ..., reason_codes: _Optional[_Iterable[str]] = ..., action: _Optional[str] = ...) -> None: ...
 
 class GetServerInfoRequest(_message.Message):
     __slots__ = ()
