@@ -167,8 +167,9 @@ function checkTrust(cfg: ServeConfig): void {
   dir(cfg.traceDir, "trace directory");
   if (cfg.runpackDir) dir(cfg.runpackDir, "runpack directory");
   for (const [flag, addr] of [["--listen", cfg.listen], ["--operator-listen", cfg.operatorListen]] as const) {
-    // the per-user default socket directory is created private (0700), as tmux does
-    if (addr?.kind === "unix") dir(dirname(addr.path), `socket directory (${flag})`, "socket-dir", 0o700);
+    // a socket directory the server creates is private (0700, as tmux does), or group-traversable (0750) when
+    // --socket-mode grants the group access to the socket (the agent runs as another user of that group)
+    if (addr?.kind === "unix") dir(dirname(addr.path), `socket directory (${flag})`, "socket-dir", cfg.socketMode & 0o060 ? 0o750 : 0o700);
   }
   problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
   if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));

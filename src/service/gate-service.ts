@@ -233,7 +233,9 @@ export class GateService {
       }),
       sink: {
         record: async (record, text) => {
+          const t0 = performance.now();
           const { seq } = await d.traceLog.append(record as unknown as SignedTraceRecord, text);
+          d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
           this.summaries.set(seq, summarize(record as unknown as Record<string, unknown>));
           return { seq, path: s.traceDir };
         },
