@@ -1,9 +1,11 @@
 /**
- * TypeScript client behaviour that the YAML cases do not cover: target rule, local input errors, per-call deadline,
- * cancellation, verdict mapping, error-detail decoding and offline verification with a key made here.
+ * TypeScript client behaviour that the YAML cases do not cover: target rule (and its agreement with the server's),
+ * "cannot connect" messages, local input errors, per-call deadline, cancellation, verdict mapping, error-detail
+ * decoding and offline verification with a key made here.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as ed from "@noble/ed25519";
 import canonicalize from "canonicalize";
@@ -14,8 +16,10 @@ import {
   GateClient,
   Verdict,
   decisionFromResponse,
+  defaultSocketPath,
   entryHashOf,
   gen,
+  isGateError,
   resolveTarget,
   verifyTraceEntries,
   verifyTraceRecord,
@@ -26,19 +30,133 @@ import { ErrorInfoSchema } from "../../clients/typescript/src/gen/google/rpc/err
 import { StatusSchema } from "../../clients/typescript/src/gen/google/rpc/status_pb.js";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
+import { resolveSocketPath } from "../../src/infra/socket-path.js";
 
 const CALL = { intent: { tool_name: "tool.read", args: {}, context: { identity: "a", workspace: "/w", risk_class: "low" } } };
 const quiet = { onFailClosed: () => {} };
 
 describe("target and defaults", () => {
-  it("argument > GAIT_SOCKET > <cwd>/gait-out/serve/gate.sock", () => {
-    expect(resolveTarget(undefined, {}, "/srv/app")).toEqual({ uri: "unix:///srv/app/gait-out/serve/gate.sock", socketPath: "/srv/app/gait-out/serve/gate.sock" });
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "/run/g.sock" }, "/x").uri).toBe("unix:///run/g.sock");
-    expect(resolveTarget("unix:///a/b.sock", { GAIT_SOCKET: "/run/g.sock" }).socketPath).toBe("/a/b.sock");
+  const U = 1234;
+  it("argument > GAIT_SOCKET > per-user default; every form of target", () => {
+    const def = resolveTarget(undefined, {}, "/srv/app", U);
+    expect(def).toEqual({ uri: "unix:///tmp/gait-1234/gate.sock", socketPath: "/tmp/gait-1234/gate.sock", source: "default" });
+    expect(resolveTarget(undefined, { GAIT_SOCKET: "/run/g.sock" }, "/x", U)).toEqual({ uri: "unix:///run/g.sock", socketPath: "/run/g.sock", source: "env" });
+    expect(resolveTarget(undefined, { GAIT_SOCKET: "  unix:./g.sock " }, "/x", U).socketPath).toBe("/x/g.sock");
+    expect(resolveTarget(undefined, { GAIT_SOCKET: "   " }, "/x", U).source).toBe("default"); // blank is unset
+    const arg = resolveTarget("unix:///a/b.sock", { GAIT_SOCKET: "/run/g.sock", XDG_RUNTIME_DIR: "/run/user/1" }, "/x", U);
+    expect(arg).toEqual({ uri: "unix:///a/b.sock", socketPath: "/a/b.sock", source: "explicit" });
+    expect(resolveTarget("unix:/a/b.sock", {}).socketPath).toBe("/a/b.sock");
+    expect(resolveTarget("unix:rel/b.sock", {}, "/srv").socketPath).toBe("/srv/rel/b.sock");
     expect(resolveTarget("./rel.sock", {}, "/srv").uri).toBe("unix:///srv/rel.sock");
-    expect(resolveTarget("127.0.0.1:8787", {})).toEqual({ uri: "127.0.0.1:8787" });
+    expect(resolveTarget("/abs.sock", {}).uri).toBe("unix:///abs.sock");
+    expect(resolveTarget("127.0.0.1:8787", {})).toEqual({ uri: "127.0.0.1:8787", source: "explicit" });
+    expect(resolveTarget(undefined, { GAIT_SOCKET: "localhost:9" })).toEqual({ uri: "localhost:9", source: "env" });
     expect(() => resolveTarget("unix://", {})).toThrow(/empty socket path/);
     expect(DEFAULT_TIMEOUT_MS).toBe(250);
+  });
+
+  it("the default: $XDG_RUNTIME_DIR/gait/gate.sock when absolute, else /tmp/gait-<uid>/gate.sock, never the cwd", () => {
+    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "/run/user/1000" }, 1000)).toBe("/run/user/1000/gait/gate.sock");
+    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "/run/user/1000/" }, 1000)).toBe("/run/user/1000/gait/gate.sock");
+    expect(defaultSocketPath({}, 1000)).toBe("/tmp/gait-1000/gate.sock");
+    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "" }, 0)).toBe("/tmp/gait-0/gate.sock");
+    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "run/user/1000" }, 42)).toBe("/tmp/gait-42/gate.sock"); // relative: ignored
+    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "./xdg" }, 42)).toBe("/tmp/gait-42/gate.sock");
+    expect(resolveTarget(undefined, { XDG_RUNTIME_DIR: "/run/user/7" }, "/srv/app", 7).socketPath).toBe("/run/user/7/gait/gate.sock");
+    expect(resolveTarget(undefined, { XDG_RUNTIME_DIR: "rel" }, "/srv/app", 7).socketPath).toBe("/tmp/gait-7/gate.sock");
+    // without arguments: this process's environment and uid
+    expect(defaultSocketPath()).toBe(defaultSocketPath(process.env, process.getuid!()));
+  });
+
+  it("the client's default is the server's default agent socket (src/infra/socket-path.ts)", () => {
+    const envs: Record<string, string | undefined>[] = [
+      {},
+      { XDG_RUNTIME_DIR: "/run/user/1000" },
+      { XDG_RUNTIME_DIR: "/run/user/1000/" },
+      { XDG_RUNTIME_DIR: "relative/dir" },
+      { XDG_RUNTIME_DIR: "" },
+      { GAIT_OPERATOR_SOCKET: "/run/op.sock" }, // the operator variable never moves the agent socket
+    ];
+    for (const env of envs) {
+      for (const uid of [0, 1000, 65534]) {
+        const server = resolveSocketPath("agent", undefined, env, uid);
+        expect(server.from).toBe("default");
+        expect(defaultSocketPath(env, uid), JSON.stringify({ env, uid })).toBe(server.path);
+        expect(resolveTarget(undefined, env, "/elsewhere", uid).socketPath).toBe(server.path);
+      }
+    }
+    // and GAIT_SOCKET means the same socket to both
+    const env = { GAIT_SOCKET: "/run/g.sock", XDG_RUNTIME_DIR: "/run/user/1" };
+    expect(resolveTarget(undefined, env, "/", 1).socketPath).toBe(resolveSocketPath("agent", undefined, env, 1).path);
+  });
+});
+
+describe("cannot connect: the message names the socket, where it came from and the fix", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir("gait-tc-");
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const blockOf = async (target?: string) => {
+    const c = new GateClient({ ...(target !== undefined ? { target } : {}), timeoutMs: 5000, ...quiet });
+    const d = await c.evaluate(CALL);
+    const e = await c.getServerInfo().catch((x: unknown) => x);
+    c.close();
+    expect([d.verdict, d.failClosed, d.reasonCodes, d.cause, d.statusCode]).toEqual(["block", true, ["fail_closed_unavailable"], "unavailable", "UNAVAILABLE"]);
+    expect(isGateError(e) && [e.cause, e.message]).toEqual(["unavailable", d.message]);
+    return { d, target: c.target };
+  };
+
+  it("explicit target", async () => {
+    const sock = join(dir, "explicit.sock");
+    const { d } = await blockOf(`unix://${sock}`);
+    expect(d.message).toBe(
+      `cannot connect to the gate server socket ${sock} (passed as the target argument): ENOENT ` +
+        "(is `gait mcp serve` running? start it, or set GAIT_SOCKET or pass the target to name the socket it listens on)",
+    );
+  });
+
+  it("$GAIT_SOCKET", async () => {
+    const sock = join(dir, "env.sock");
+    vi.stubEnv("GAIT_SOCKET", sock);
+    try {
+      const { d, target } = await blockOf();
+      expect(target.source).toBe("env");
+      expect(d.message).toContain(`cannot connect to the gate server socket ${sock} (from $GAIT_SOCKET): ENOENT`);
+      expect(d.message).toMatch(/gait mcp serve/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("the default rule", async () => {
+    vi.stubEnv("GAIT_SOCKET", undefined);
+    vi.stubEnv("XDG_RUNTIME_DIR", dir);
+    try {
+      const { d, target } = await blockOf();
+      expect(target).toEqual({ uri: `unix://${join(dir, "gait", "gate.sock")}`, socketPath: join(dir, "gait", "gate.sock"), source: "default" });
+      expect(d.message).toContain(
+        `cannot connect to the gate server socket ${join(dir, "gait", "gate.sock")} (the default socket: no target argument and GAIT_SOCKET unset): ENOENT`,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("a TCP address nobody listens on (the transport's own error, same wording)", async () => {
+    const { d } = await blockOf("127.0.0.1:1");
+    expect(d.message).toMatch(/^cannot connect to the gate server at 127\.0\.0\.1:1 \(passed as the target argument\): .+ \(is `gait mcp serve` running\?/);
+  });
+
+  it("a closed client says so instead", async () => {
+    const c = new GateClient({ target: `unix://${join(dir, "closed.sock")}`, ...quiet });
+    c.close();
+    const d = await c.evaluate(CALL);
+    expect([d.reasonCodes, d.message]).toEqual([["fail_closed_unavailable"], "the client was closed"]);
   });
 });
 
