@@ -4,7 +4,7 @@
  * decoding and offline verification with a key made here.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as ed from "@noble/ed25519";
@@ -29,65 +29,57 @@ import { errorReasonFromStatusDetails } from "../../clients/typescript/src/decis
 import { ErrorInfoSchema } from "../../clients/typescript/src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../clients/typescript/src/gen/google/rpc/status_pb.js";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
+import { parse } from "yaml";
+import { HERE, startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
 import { resolveSocketPath } from "../../src/infra/socket-path.js";
 
 const CALL = { intent: { tool_name: "tool.read", args: {}, context: { identity: "a", workspace: "/w", risk_class: "low" } } };
 const quiet = { onFailClosed: () => {} };
 
-describe("target and defaults", () => {
-  const U = 1234;
-  it("argument > GAIT_SOCKET > per-user default; every form of target", () => {
-    const def = resolveTarget(undefined, {}, "/srv/app", U);
-    expect(def).toEqual({ uri: "unix:///tmp/gait-1234/gate.sock", socketPath: "/tmp/gait-1234/gate.sock", source: "default" });
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "/run/g.sock" }, "/x", U)).toEqual({ uri: "unix:///run/g.sock", socketPath: "/run/g.sock", source: "env" });
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "  unix:./g.sock " }, "/x", U).socketPath).toBe("/x/g.sock");
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "   " }, "/x", U).source).toBe("default"); // blank is unset
-    const arg = resolveTarget("unix:///a/b.sock", { GAIT_SOCKET: "/run/g.sock", XDG_RUNTIME_DIR: "/run/user/1" }, "/x", U);
-    expect(arg).toEqual({ uri: "unix:///a/b.sock", socketPath: "/a/b.sock", source: "explicit" });
-    expect(resolveTarget("unix:/a/b.sock", {}).socketPath).toBe("/a/b.sock");
-    expect(resolveTarget("unix:rel/b.sock", {}, "/srv").socketPath).toBe("/srv/rel/b.sock");
-    expect(resolveTarget("./rel.sock", {}, "/srv").uri).toBe("unix:///srv/rel.sock");
-    expect(resolveTarget("/abs.sock", {}).uri).toBe("unix:///abs.sock");
-    expect(resolveTarget("127.0.0.1:8787", {})).toEqual({ uri: "127.0.0.1:8787", source: "explicit" });
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "localhost:9" })).toEqual({ uri: "localhost:9", source: "env" });
-    expect(() => resolveTarget("unix://", {})).toThrow(/empty socket path/);
-    expect(DEFAULT_TIMEOUT_MS).toBe(250);
+interface SocketRuleCase {
+  name: string;
+  explicit?: string;
+  env: Record<string, string>;
+  uid: number;
+  cwd: string;
+  want: { uri: string; socket_path?: string; source: "explicit" | "env" | "default" };
+}
+const SOCKET_RULE = parse(readFileSync(join(HERE, "socket-rule.yaml"), "utf8")) as { version: number; cases: SocketRuleCase[] };
+
+describe("target and defaults (test/conformance/clients/socket-rule.yaml, shared with the Python and Go clients)", () => {
+  it("the table is there", () => {
+    expect(SOCKET_RULE.version).toBe(1);
+    expect(SOCKET_RULE.cases.length).toBeGreaterThan(10);
   });
 
-  it("the default: $XDG_RUNTIME_DIR/gait/gate.sock when absolute, else /tmp/gait-<uid>/gate.sock, never the cwd", () => {
-    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "/run/user/1000" }, 1000)).toBe("/run/user/1000/gait/gate.sock");
-    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "/run/user/1000/" }, 1000)).toBe("/run/user/1000/gait/gate.sock");
-    expect(defaultSocketPath({}, 1000)).toBe("/tmp/gait-1000/gate.sock");
-    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "" }, 0)).toBe("/tmp/gait-0/gate.sock");
-    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "run/user/1000" }, 42)).toBe("/tmp/gait-42/gate.sock"); // relative: ignored
-    expect(defaultSocketPath({ XDG_RUNTIME_DIR: "./xdg" }, 42)).toBe("/tmp/gait-42/gate.sock");
-    expect(resolveTarget(undefined, { XDG_RUNTIME_DIR: "/run/user/7" }, "/srv/app", 7).socketPath).toBe("/run/user/7/gait/gate.sock");
-    expect(resolveTarget(undefined, { XDG_RUNTIME_DIR: "rel" }, "/srv/app", 7).socketPath).toBe("/tmp/gait-7/gate.sock");
-    // without arguments: this process's environment and uid
-    expect(defaultSocketPath()).toBe(defaultSocketPath(process.env, process.getuid!()));
-  });
+  for (const c of SOCKET_RULE.cases) {
+    it(c.name, () => {
+      const t = resolveTarget(c.explicit, c.env, c.cwd, c.uid);
+      expect(t).toEqual({ uri: c.want.uri, ...(c.want.socket_path !== undefined ? { socketPath: c.want.socket_path } : {}), source: c.want.source });
+      if (c.want.source === "default") expect(defaultSocketPath(c.env, c.uid)).toBe(c.want.socket_path);
+    });
+  }
 
-  it("the client's default is the server's default agent socket (src/infra/socket-path.ts)", () => {
-    const envs: Record<string, string | undefined>[] = [
-      {},
-      { XDG_RUNTIME_DIR: "/run/user/1000" },
-      { XDG_RUNTIME_DIR: "/run/user/1000/" },
-      { XDG_RUNTIME_DIR: "relative/dir" },
-      { XDG_RUNTIME_DIR: "" },
-      { GAIT_OPERATOR_SOCKET: "/run/op.sock" }, // the operator variable never moves the agent socket
-    ];
-    for (const env of envs) {
-      for (const uid of [0, 1000, 65534]) {
-        const server = resolveSocketPath("agent", undefined, env, uid);
-        expect(server.from).toBe("default");
-        expect(defaultSocketPath(env, uid), JSON.stringify({ env, uid })).toBe(server.path);
-        expect(resolveTarget(undefined, env, "/elsewhere", uid).socketPath).toBe(server.path);
+  it("the client's default is the server's default agent socket (src/infra/socket-path.ts resolveSocketPath)", () => {
+    const defaults = SOCKET_RULE.cases.filter((c) => c.want.source === "default");
+    expect(defaults.length).toBeGreaterThan(3);
+    for (const c of defaults) {
+      for (const uid of [c.uid, 0, 65534]) {
+        const server = resolveSocketPath("agent", undefined, c.env, uid);
+        expect(server.from, c.name).toBe("default");
+        expect(defaultSocketPath(c.env, uid), `${c.name} uid=${uid}`).toBe(server.path);
+        expect(resolveTarget(undefined, c.env, "/elsewhere", uid).socketPath, c.name).toBe(server.path);
       }
     }
-    // and GAIT_SOCKET means the same socket to both
+    // and an absolute GAIT_SOCKET is the same socket to both
     const env = { GAIT_SOCKET: "/run/g.sock", XDG_RUNTIME_DIR: "/run/user/1" };
     expect(resolveTarget(undefined, env, "/", 1).socketPath).toBe(resolveSocketPath("agent", undefined, env, 1).path);
+  });
+
+  it("without arguments: this process's environment and uid; an empty socket path is refused", () => {
+    expect(defaultSocketPath()).toBe(defaultSocketPath(process.env, process.getuid!()));
+    expect(() => resolveTarget("unix://", {})).toThrow(/empty socket path/);
+    expect(DEFAULT_TIMEOUT_MS).toBe(250);
   });
 });
 
