@@ -2,8 +2,8 @@
 # `make run`: start the decision service on the embedded defaults and keep it in the foreground (Ctrl-C stops it
 # gracefully). Defaults: the bundled example policy, dev keys kept in the state dir (the same key id on every start),
 # local file state, and the server's default agent socket gait-out/serve/gate.sock (mode 0600) -- the socket the
-# TypeScript, Python and Go clients use by default when run from the repository root. The server prints the socket
-# path, the policy digest and the key id on start-up.
+# TypeScript, Python and Go clients use by default (the one socket rule, src/infra/socket-path.ts). The server prints
+# the socket path, the policy digest and the key id on start-up.
 #
 #   GAIT_STATE_DIR   state dir (default gait-out/serve, the server's default; removed by `make clean`)
 #   GAIT_POLICY      policy file (default examples/policy.yaml)

@@ -38,7 +38,7 @@ var tools = map[string]func(args map[string]any) (string, error){
 }
 
 func main() {
-	client, err := gait.New() // GAIT_SOCKET, else ./gait-out/serve/gate.sock; 250 ms deadline; fails closed
+	client, err := gait.New() // GAIT_SOCKET, else the per-user default socket; 250 ms deadline; fails closed
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-runner:", err)
 		os.Exit(2)
