@@ -35,11 +35,18 @@ const (
 	// DefaultTimeout is the deadline of every call unless WithTimeout says otherwise (the same in the TypeScript
 	// and Python clients).
 	DefaultTimeout = 250 * time.Millisecond
-	// DefaultSocketPath is the server's default agent socket, relative to the working directory (what
-	// `gait mcp serve` binds without --listen).
-	DefaultSocketPath = "gait-out/serve/gate.sock"
-	// SocketEnv overrides the default target.
+	// SocketEnv overrides the default target (see ResolveTarget).
 	SocketEnv = "GAIT_SOCKET"
+)
+
+// How a Target was chosen (Target.Source).
+const (
+	// SourceExplicit: the target given to WithTarget / ResolveTarget.
+	SourceExplicit = "explicit"
+	// SourceEnv: $GAIT_SOCKET.
+	SourceEnv = "env"
+	// SourceDefault: the per-user default socket, DefaultSocketPath.
+	SourceDefault = "default"
 )
 
 const servicePrefix = "/gait.gate.v1.GateService/"
@@ -140,7 +147,8 @@ type config struct {
 }
 
 // WithTarget sets where to connect: unix:///abs/path.sock, a socket path, or host:port (TCP). Without it:
-// $GAIT_SOCKET, else <cwd>/gait-out/serve/gate.sock.
+// $GAIT_SOCKET, else DefaultSocketPath() (what `gait mcp serve` binds by default). The operator calls (Approve, Deny,
+// ListApprovals) need the server's operator socket here, e.g. os.Getenv("GAIT_OPERATOR_SOCKET").
 func WithTarget(target string) Option { return func(c *config) { c.target = target } }
 
 // WithTimeout sets the deadline of every call (default 250 ms). d <= 0 is the explicit opt-out: no deadline.
@@ -166,17 +174,43 @@ type Target struct {
 	URI string
 	// SocketPath is the absolute socket path for a Unix socket target.
 	SocketPath string
+	// Source says how the target was chosen: SourceExplicit, SourceEnv or SourceDefault.
+	Source string
 }
 
-// ResolveTarget applies the rule explicit > $GAIT_SOCKET > <cwd>/gait-out/serve/gate.sock. unix:///abs, unix:/abs,
-// unix:rel and filesystem paths (absolute, or starting with ".") are Unix sockets; anything else is TCP.
+// DefaultSocketPath is the per-user default agent socket, the one `gait mcp serve` binds by default (the same rule
+// as the server's): $XDG_RUNTIME_DIR/gait/gate.sock when XDG_RUNTIME_DIR is set to an absolute path (a relative
+// value is ignored), else /tmp/gait-<uid>/gate.sock. Never relative to the working directory.
+func DefaultSocketPath() string { return defaultSocketPath(os.Getenv, os.Getuid()) }
+
+func defaultSocketPath(getenv func(string) string, uid int) string {
+	if uid < 0 { // no uids on this platform (os.Getuid is -1 on Windows); the server uses 0 there too
+		uid = 0
+	}
+	dir := fmt.Sprintf("/tmp/gait-%d", uid)
+	if xdg := getenv("XDG_RUNTIME_DIR"); xdg != "" && filepath.IsAbs(xdg) {
+		dir = filepath.Join(xdg, "gait")
+	}
+	return filepath.Join(dir, "gate.sock")
+}
+
+// ResolveTarget applies the rule explicit > $GAIT_SOCKET > DefaultSocketPath() (the same rule as the server's and
+// the TypeScript and Python clients'). unix:///abs, unix:/abs, unix:rel and filesystem paths (absolute, or starting
+// with ".") are Unix sockets, relative ones resolved against the working directory; anything else is TCP.
 func ResolveTarget(explicit string) (Target, error) {
-	raw := strings.TrimSpace(explicit)
+	return resolveTarget(explicit, os.Getenv, "", os.Getuid())
+}
+
+// resolveTarget is ResolveTarget with its inputs given: the environment, the directory relative socket paths resolve
+// against ("" = the working directory) and the uid of the default socket.
+func resolveTarget(explicit string, getenv func(string) string, cwd string, uid int) (Target, error) {
+	raw, source := strings.TrimSpace(explicit), SourceExplicit
 	if raw == "" {
-		raw = strings.TrimSpace(os.Getenv(SocketEnv))
+		raw, source = strings.TrimSpace(getenv(SocketEnv)), SourceEnv
 	}
 	if raw == "" {
-		raw = DefaultSocketPath
+		p := defaultSocketPath(getenv, uid)
+		return Target{URI: "unix://" + p, SocketPath: p, Source: SourceDefault}, nil
 	}
 	var path string
 	isUnix := true
@@ -185,22 +219,51 @@ func ResolveTarget(explicit string) (Target, error) {
 		path = strings.TrimPrefix(raw, "unix://")
 	case strings.HasPrefix(raw, "unix:"):
 		path = strings.TrimPrefix(raw, "unix:")
-	case strings.HasPrefix(raw, "/"), strings.HasPrefix(raw, "."), raw == DefaultSocketPath:
+	case strings.HasPrefix(raw, "/"), strings.HasPrefix(raw, "."):
 		path = raw
 	default:
 		isUnix = false
 	}
 	if !isUnix {
-		return Target{URI: raw}, nil
+		return Target{URI: raw, Source: source}, nil
 	}
 	if path == "" {
 		return Target{}, fmt.Errorf("invalid gait target %q: empty socket path", raw)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return Target{}, fmt.Errorf("invalid gait target %q: %w", raw, err)
+	var abs string
+	if filepath.IsAbs(path) {
+		abs = filepath.Clean(path)
+	} else if cwd != "" {
+		abs = filepath.Join(cwd, path)
+	} else {
+		a, err := filepath.Abs(path)
+		if err != nil {
+			return Target{}, fmt.Errorf("invalid gait target %q: %w", raw, err)
+		}
+		abs = a
 	}
-	return Target{URI: "unix://" + abs, SocketPath: abs}, nil
+	return Target{URI: "unix://" + abs, SocketPath: abs, Source: source}, nil
+}
+
+var targetSources = map[string]string{
+	SourceExplicit: "passed as the target argument",
+	SourceEnv:      "from $" + SocketEnv,
+	SourceDefault:  "the default socket: no target argument and " + SocketEnv + " unset",
+}
+
+// cannotConnectMessage is the message of a failed connection (the call fails closed with fail_closed_unavailable):
+// the socket path (or TCP address), how it was chosen and how to fix it. The same wording in the three clients.
+func cannotConnectMessage(t Target, detail string) string {
+	where := "at " + t.URI
+	if t.SocketPath != "" {
+		where = "socket " + t.SocketPath
+	}
+	how, ok := targetSources[t.Source]
+	if !ok {
+		how = t.Source
+	}
+	return fmt.Sprintf("cannot connect to the gate server %s (%s): %s (is `gait mcp serve` running? start it, or set %s or pass the target to name the socket it listens on)",
+		where, how, detail, SocketEnv)
 }
 
 // Client is a fail-closed client for one gate server. Safe for concurrent use; create one per target and reuse it.
@@ -372,7 +435,7 @@ func (c *Client) Evaluate(ctx context.Context, call Call, opts ...CallOption) De
 	}
 	var raw []byte
 	if ferr := c.invoke(ctx, "Evaluate", req, &raw, opts); ferr != nil {
-		return c.record(failFromError(ferr), "Evaluate")
+		return c.record(failFromError(c.errorOf(ferr)), "Evaluate")
 	}
 	res := &gatev1.EvaluateResponse{}
 	if err := proto.Unmarshal(raw, res); err != nil {
@@ -455,6 +518,7 @@ func (c *Client) GetServerInfo(ctx context.Context, opts ...CallOption) (*gatev1
 
 // TraceIterator reads ExportTraces entries in sequence order.
 type TraceIterator struct {
+	client *Client
 	stream grpc.ClientStream
 	cancel context.CancelFunc
 	err    error
@@ -476,7 +540,7 @@ func (it *TraceIterator) Next() (*gatev1.ExportTracesResponse, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		it.err = gateErrorOf(err)
+		it.err = it.client.errorOf(err)
 		return nil, it.err
 	}
 	entry := &gatev1.ExportTracesResponse{}
@@ -502,18 +566,18 @@ func (c *Client) ExportTraces(ctx context.Context, fromSequence uint64, follow b
 	stream, err := c.conn.NewStream(cctx, &grpc.StreamDesc{ServerStreams: true}, servicePrefix+"ExportTraces")
 	if err != nil {
 		cancel()
-		return nil, gateErrorOf(err)
+		return nil, c.errorOf(err)
 	}
 	req := &gatev1.ExportTracesRequest{FromSequence: fromSequence, Follow: follow, MaxEntries: maxEntries}
 	if err := stream.SendMsg(req); err != nil {
 		cancel()
-		return nil, gateErrorOf(err)
+		return nil, c.errorOf(err)
 	}
 	if err := stream.CloseSend(); err != nil {
 		cancel()
-		return nil, gateErrorOf(err)
+		return nil, c.errorOf(err)
 	}
-	return &TraceIterator{stream: stream, cancel: cancel}, nil
+	return &TraceIterator{client: c, stream: stream, cancel: cancel}, nil
 }
 
 func (c *Client) invoke(ctx context.Context, method string, req proto.Message, out *[]byte, opts []CallOption) error {
@@ -525,7 +589,7 @@ func (c *Client) invoke(ctx context.Context, method string, req proto.Message, o
 func (c *Client) unaryDecoded(ctx context.Context, method string, req proto.Message, out proto.Message, opts []CallOption) error {
 	var raw []byte
 	if err := c.invoke(ctx, method, req, &raw, opts); err != nil {
-		return gateErrorOf(err)
+		return c.errorOf(err)
 	}
 	if err := proto.Unmarshal(raw, out); err != nil {
 		return &GateError{Cause: "malformed_response", Message: "the server's answer does not decode: " + err.Error()}
@@ -632,8 +696,18 @@ func gateErrorOf(err error) *GateError {
 	return ge
 }
 
-func failFromError(err error) Decision {
+// errorOf is the GateError of a failed call. UNAVAILABLE without the server's ErrorInfo is the transport's (no
+// connection, or it was lost): its message then names the target, how it was chosen and how to fix it. Cause,
+// status code and reason are unchanged.
+func (c *Client) errorOf(err error) *GateError {
 	ge := gateErrorOf(err)
+	if ge.Cause == "unavailable" && ge.ErrorReason == "" {
+		ge.Message = cannotConnectMessage(c.target, ge.Message)
+	}
+	return ge
+}
+
+func failFromError(ge *GateError) Decision {
 	d := FailClosedDecision(ge.Cause, ge.Message)
 	d.StatusCode, d.ErrorReason = ge.StatusCode, ge.ErrorReason
 	return d

@@ -23,7 +23,7 @@ except ImportError:  # running from a checkout without installing
 
 from gait_client import Decision, GateClient
 
-gate = GateClient()  # GAIT_SOCKET, else ./gait-out/serve/gate.sock; 250 ms deadline; fails closed
+gate = GateClient()  # GAIT_SOCKET, else the per-user default socket; 250 ms deadline; fails closed
 CONTEXT = {"identity": "agent-example", "workspace": "/workspace", "risk_class": "low"}
 EXECUTED: list = []
 

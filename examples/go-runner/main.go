@@ -8,6 +8,7 @@
 package main
 
 import (
+	"time"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -38,7 +39,9 @@ var tools = map[string]func(args map[string]any) (string, error){
 }
 
 func main() {
-	client, err := gait.New() // GAIT_SOCKET, else ./gait-out/serve/gate.sock; 250 ms deadline; fails closed
+	// GAIT_SOCKET, else the per-user default socket; fails closed. A one-shot runner's first call also opens the
+	// connection, so it gets 2 s instead of the 250 ms default (a long-lived agent keeps one client and the default).
+	client, err := gait.New(gait.WithTimeout(2 * time.Second))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-runner:", err)
 		os.Exit(2)

@@ -1,9 +1,11 @@
 /**
- * TypeScript client behaviour that the YAML cases do not cover: target rule, local input errors, per-call deadline,
- * cancellation, verdict mapping, error-detail decoding and offline verification with a key made here.
+ * TypeScript client behaviour that the YAML cases do not cover: target rule (and its agreement with the server's),
+ * "cannot connect" messages, local input errors, per-call deadline, cancellation, verdict mapping, error-detail
+ * decoding and offline verification with a key made here.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as ed from "@noble/ed25519";
 import canonicalize from "canonicalize";
@@ -14,8 +16,10 @@ import {
   GateClient,
   Verdict,
   decisionFromResponse,
+  defaultSocketPath,
   entryHashOf,
   gen,
+  isGateError,
   resolveTarget,
   verifyTraceEntries,
   verifyTraceRecord,
@@ -25,20 +29,126 @@ import { errorReasonFromStatusDetails } from "../../clients/typescript/src/decis
 import { ErrorInfoSchema } from "../../clients/typescript/src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../clients/typescript/src/gen/google/rpc/status_pb.js";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
+import { parse } from "yaml";
+import { HERE, startFake, tempDir, type Fake } from "../conformance/clients/harness.js";
+import { resolveSocketPath } from "../../src/infra/socket-path.js";
 
 const CALL = { intent: { tool_name: "tool.read", args: {}, context: { identity: "a", workspace: "/w", risk_class: "low" } } };
 const quiet = { onFailClosed: () => {} };
 
-describe("target and defaults", () => {
-  it("argument > GAIT_SOCKET > <cwd>/gait-out/serve/gate.sock", () => {
-    expect(resolveTarget(undefined, {}, "/srv/app")).toEqual({ uri: "unix:///srv/app/gait-out/serve/gate.sock", socketPath: "/srv/app/gait-out/serve/gate.sock" });
-    expect(resolveTarget(undefined, { GAIT_SOCKET: "/run/g.sock" }, "/x").uri).toBe("unix:///run/g.sock");
-    expect(resolveTarget("unix:///a/b.sock", { GAIT_SOCKET: "/run/g.sock" }).socketPath).toBe("/a/b.sock");
-    expect(resolveTarget("./rel.sock", {}, "/srv").uri).toBe("unix:///srv/rel.sock");
-    expect(resolveTarget("127.0.0.1:8787", {})).toEqual({ uri: "127.0.0.1:8787" });
+interface SocketRuleCase {
+  name: string;
+  explicit?: string;
+  env: Record<string, string>;
+  uid: number;
+  cwd: string;
+  want: { uri: string; socket_path?: string; source: "explicit" | "env" | "default" };
+}
+const SOCKET_RULE = parse(readFileSync(join(HERE, "socket-rule.yaml"), "utf8")) as { version: number; cases: SocketRuleCase[] };
+
+describe("target and defaults (test/conformance/clients/socket-rule.yaml, shared with the Python and Go clients)", () => {
+  it("the table is there", () => {
+    expect(SOCKET_RULE.version).toBe(1);
+    expect(SOCKET_RULE.cases.length).toBeGreaterThan(10);
+  });
+
+  for (const c of SOCKET_RULE.cases) {
+    it(c.name, () => {
+      const t = resolveTarget(c.explicit, c.env, c.cwd, c.uid);
+      expect(t).toEqual({ uri: c.want.uri, ...(c.want.socket_path !== undefined ? { socketPath: c.want.socket_path } : {}), source: c.want.source });
+      if (c.want.source === "default") expect(defaultSocketPath(c.env, c.uid)).toBe(c.want.socket_path);
+    });
+  }
+
+  it("the client's default is the server's default agent socket (src/infra/socket-path.ts resolveSocketPath)", () => {
+    const defaults = SOCKET_RULE.cases.filter((c) => c.want.source === "default");
+    expect(defaults.length).toBeGreaterThan(3);
+    for (const c of defaults) {
+      for (const uid of [c.uid, 0, 65534]) {
+        const server = resolveSocketPath("agent", undefined, c.env, uid);
+        expect(server.from, c.name).toBe("default");
+        expect(defaultSocketPath(c.env, uid), `${c.name} uid=${uid}`).toBe(server.path);
+        expect(resolveTarget(undefined, c.env, "/elsewhere", uid).socketPath, c.name).toBe(server.path);
+      }
+    }
+    // and an absolute GAIT_SOCKET is the same socket to both
+    const env = { GAIT_SOCKET: "/run/g.sock", XDG_RUNTIME_DIR: "/run/user/1" };
+    expect(resolveTarget(undefined, env, "/", 1).socketPath).toBe(resolveSocketPath("agent", undefined, env, 1).path);
+  });
+
+  it("without arguments: this process's environment and uid; an empty socket path is refused", () => {
+    expect(defaultSocketPath()).toBe(defaultSocketPath(process.env, process.getuid!()));
     expect(() => resolveTarget("unix://", {})).toThrow(/empty socket path/);
     expect(DEFAULT_TIMEOUT_MS).toBe(250);
+  });
+});
+
+describe("cannot connect: the message names the socket, where it came from and the fix", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir("gait-tc-");
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const blockOf = async (target?: string) => {
+    const c = new GateClient({ ...(target !== undefined ? { target } : {}), timeoutMs: 5000, ...quiet });
+    const d = await c.evaluate(CALL);
+    const e = await c.getServerInfo().catch((x: unknown) => x);
+    c.close();
+    expect([d.verdict, d.failClosed, d.reasonCodes, d.cause, d.statusCode]).toEqual(["block", true, ["fail_closed_unavailable"], "unavailable", "UNAVAILABLE"]);
+    expect(isGateError(e) && [e.cause, e.message]).toEqual(["unavailable", d.message]);
+    return { d, target: c.target };
+  };
+
+  it("explicit target", async () => {
+    const sock = join(dir, "explicit.sock");
+    const { d } = await blockOf(`unix://${sock}`);
+    expect(d.message).toBe(
+      `cannot connect to the gate server socket ${sock} (passed as the target argument): ENOENT ` +
+        "(is `gait mcp serve` running? start it, or set GAIT_SOCKET or pass the target to name the socket it listens on)",
+    );
+  });
+
+  it("$GAIT_SOCKET", async () => {
+    const sock = join(dir, "env.sock");
+    vi.stubEnv("GAIT_SOCKET", sock);
+    try {
+      const { d, target } = await blockOf();
+      expect(target.source).toBe("env");
+      expect(d.message).toContain(`cannot connect to the gate server socket ${sock} (from $GAIT_SOCKET): ENOENT`);
+      expect(d.message).toMatch(/gait mcp serve/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("the default rule", async () => {
+    vi.stubEnv("GAIT_SOCKET", undefined);
+    vi.stubEnv("XDG_RUNTIME_DIR", dir);
+    try {
+      const { d, target } = await blockOf();
+      expect(target).toEqual({ uri: `unix://${join(dir, "gait", "gate.sock")}`, socketPath: join(dir, "gait", "gate.sock"), source: "default" });
+      expect(d.message).toContain(
+        `cannot connect to the gate server socket ${join(dir, "gait", "gate.sock")} (the default socket: no target argument and GAIT_SOCKET unset): ENOENT`,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("a TCP address nobody listens on (the transport's own error, same wording)", async () => {
+    const { d } = await blockOf("127.0.0.1:1");
+    expect(d.message).toMatch(/^cannot connect to the gate server at 127\.0\.0\.1:1 \(passed as the target argument\): .+ \(is `gait mcp serve` running\?/);
+  });
+
+  it("a closed client says so instead", async () => {
+    const c = new GateClient({ target: `unix://${join(dir, "closed.sock")}`, ...quiet });
+    c.close();
+    const d = await c.evaluate(CALL);
+    expect([d.reasonCodes, d.message]).toEqual([["fail_closed_unavailable"], "the client was closed"]);
   });
 });
 

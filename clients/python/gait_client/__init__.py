@@ -10,7 +10,6 @@ from gait_client.aio import AsyncGateClient
 from gait_client.approval import Approval, ApprovalPage, ApprovalRequest, ApprovalStateName, ApprovalStatus
 from gait_client.client import (
     DEFAULT_CHANNEL_OPTIONS,
-    DEFAULT_SOCKET_PATH,
     DEFAULT_TIMEOUT,
     SOCKET_ENV,
     Call,
@@ -22,6 +21,7 @@ from gait_client.client import (
     ToolCall,
     build_evaluate_request,
     decision_from_response,
+    default_socket_path,
     fail_closed_decision,
     resolve_target,
 )
@@ -58,11 +58,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentIdentity", "ArgProvenance", "Approval", "ApprovalPage", "ApprovalRequest", "ApprovalStateName",
-    "ApprovalStatus", "AsyncGateClient", "Call", "ChainVerification", "DEFAULT_CHANNEL_OPTIONS", "DEFAULT_SOCKET_PATH",
-    "DEFAULT_TIMEOUT", "Decision", "Delegation", "DelegationLink", "GateClient", "GateError", "Intent",
-    "IntentContext", "IntentTarget", "NotAllowed", "RecordVerification", "SOCKET_ENV", "Sandbox", "Script",
-    "ScriptStep", "SegmentVerification", "SkillProvenance", "Target", "ToolCall", "build_evaluate_request",
-    "check_intent_json", "decision_from_response", "decode_public_key", "digest_jcs", "entry_hash_of",
-    "fail_closed_decision", "key_id_of", "pb", "resolve_target", "target", "verify_trace_entries",
-    "verify_trace_record", "verify_trace_segment",
+    "ApprovalStatus", "AsyncGateClient", "Call", "ChainVerification", "DEFAULT_CHANNEL_OPTIONS", "DEFAULT_TIMEOUT",
+    "Decision", "Delegation", "DelegationLink", "GateClient", "GateError", "Intent", "IntentContext", "IntentTarget",
+    "NotAllowed", "RecordVerification", "SOCKET_ENV", "Sandbox", "Script", "ScriptStep", "SegmentVerification",
+    "SkillProvenance", "Target", "ToolCall", "build_evaluate_request", "check_intent_json", "decision_from_response",
+    "decode_public_key", "default_socket_path", "digest_jcs", "entry_hash_of", "fail_closed_decision", "key_id_of",
+    "pb", "resolve_target", "target", "verify_trace_entries", "verify_trace_record", "verify_trace_segment",
 ]

@@ -31,7 +31,7 @@ from gait_client.approval import (
     approval_status_from, deny_request, grant_request, list_request,
 )
 from gait_client.client import (
-    _SERVICE, DEFAULT_TIMEOUT, Call, ClientBase, Decision, GateError, NotAllowed, fail_closed_decision, rpc_error_parts,
+    _SERVICE, DEFAULT_TIMEOUT, Call, ClientBase, Decision, GateError, NotAllowed, fail_closed_decision,
 )
 from gait_client.gen.gait.gate.v1 import gate_service_pb2 as pb
 
@@ -227,7 +227,7 @@ class AsyncGateClient(ClientBase):
                     raise GateError("malformed_response", f"trace entry does not decode: {e}") from e
                 yield entry
         except grpc.RpcError as e:
-            cause, message, status, reason = rpc_error_parts(e)
+            cause, message, status, reason = self._failure(e)
             raise GateError(cause, message, status, reason) from None
         finally:
             stream.cancel()
@@ -238,7 +238,7 @@ class AsyncGateClient(ClientBase):
             stub = self._channel.unary_unary(_SERVICE + method, request_serializer=type(req).SerializeToString, response_deserializer=None)
             return True, await stub(req, timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as e:  # grpc.aio.AioRpcError is one
-            return False, rpc_error_parts(e)
+            return False, self._failure(e)
         except grpc.aio.UsageError as e:  # e.g. the channel was closed
             return False, ("unavailable", f"channel unusable: {e}", "UNAVAILABLE", None)
 

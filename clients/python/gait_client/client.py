@@ -40,9 +40,7 @@ log = logging.getLogger("gait_client")
 
 #: Default deadline of every call, in seconds (250 ms: the same in the TypeScript and Go clients).
 DEFAULT_TIMEOUT = 0.25
-#: The server's default agent socket, relative to the working directory (``gait mcp serve`` without --listen).
-DEFAULT_SOCKET_PATH = "gait-out/serve/gate.sock"
-#: Environment variable that overrides the default target.
+#: Environment variable that overrides the default target (see :func:`resolve_target`).
 SOCKET_ENV = "GAIT_SOCKET"
 #: grpc channel options the ``channel_options`` argument is merged over: short reconnect backoffs suit a local
 #: socket (a restarted server is reachable again within ~50 ms instead of grpc's default 1 s).
@@ -87,33 +85,73 @@ _CALL_KEYS = tuple(Call.__annotations__)
 
 @dataclass(frozen=True)
 class Target:
-    """A resolved connection target: the gRPC target string and, for a Unix socket, its absolute path."""
+    """A resolved connection target: the gRPC target string, for a Unix socket its absolute path, and how it was
+    chosen: ``"explicit"`` (the target argument), ``"env"`` (``$GAIT_SOCKET``) or ``"default"`` (the default rule)."""
 
     uri: str
     socket_path: Optional[str] = None
+    source: str = "explicit"
 
 
-def resolve_target(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Target:
-    """Explicit argument > ``$GAIT_SOCKET`` > ``<cwd>/gait-out/serve/gate.sock``.
+def default_socket_path(env: Optional[Mapping[str, str]] = None, uid: Optional[int] = None) -> str:
+    """The per-user default agent socket, the one ``gait mcp serve`` binds by default: ``$XDG_RUNTIME_DIR/gait/gate.sock``
+    when XDG_RUNTIME_DIR is set to an absolute path (a relative value is ignored), else ``/tmp/gait-<uid>/gate.sock``.
+    Never relative to the working directory. ``env`` defaults to ``os.environ``, ``uid`` to this process's."""
+    env = os.environ if env is None else env
+    if uid is None:
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+    xdg = env.get("XDG_RUNTIME_DIR") or ""
+    directory = os.path.join(xdg, "gait") if os.path.isabs(xdg) else f"/tmp/gait-{uid}"
+    path = os.path.normpath(os.path.join(directory, "gate.sock"))
+    return "/" + path.lstrip("/")  # normpath keeps a leading "//"; the server's (and Go's) cleaning does not
+
+
+def resolve_target(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+                   uid: Optional[int] = None) -> Target:
+    """Explicit argument > ``$GAIT_SOCKET`` > :func:`default_socket_path` (the same rule as the server's and the
+    TypeScript and Go clients').
 
     ``unix:///abs``, ``unix:/abs``, ``unix:rel`` and filesystem paths (absolute or starting with ``.``) are Unix
-    sockets (relative ones resolve against ``cwd``); anything else (``host:port``) is TCP.
+    sockets (relative ones resolve against ``cwd``); anything else (``host:port``) is TCP. The operator calls
+    (approve, deny, list_approvals) use the same target: an operator passes the operator socket explicitly (for example
+    ``os.environ["GAIT_OPERATOR_SOCKET"]``) or sets ``GAIT_SOCKET`` to it.
     """
     env = os.environ if env is None else env
-    raw = (explicit or "").strip() or (env.get(SOCKET_ENV) or "").strip() or DEFAULT_SOCKET_PATH
+    raw, source = (explicit or "").strip(), "explicit"
+    if not raw:
+        raw, source = (env.get(SOCKET_ENV) or "").strip(), "env"
+    if not raw:
+        default = default_socket_path(env, uid)
+        return Target(uri=f"unix://{default}", socket_path=default, source="default")
     path: Optional[str] = None
     if raw.startswith("unix://"):
         path = raw[len("unix://") :]
     elif raw.startswith("unix:"):
         path = raw[len("unix:") :]
-    elif raw.startswith("/") or raw.startswith(".") or raw == DEFAULT_SOCKET_PATH:
+    elif raw.startswith("/") or raw.startswith("."):
         path = raw
     if path is None:
-        return Target(uri=raw)
+        return Target(uri=raw, source=source)
     if not path:
         raise ValueError(f"invalid gait target {raw!r}: empty socket path")
     abs_path = os.path.normpath(os.path.join(cwd or os.getcwd(), path))
-    return Target(uri=f"unix://{abs_path}", socket_path=abs_path)
+    return Target(uri=f"unix://{abs_path}", socket_path=abs_path, source=source)
+
+
+_SOURCES = {
+    "explicit": "passed as the target argument",
+    "env": f"from ${SOCKET_ENV}",
+    "default": f"the default socket: no target argument and {SOCKET_ENV} unset",
+}
+
+
+def cannot_connect_message(target: Target, detail: str) -> str:
+    """The message of a failed connection (the call fails closed with ``fail_closed_unavailable``): the socket path (or
+    TCP address), how it was chosen and how to fix it. The same wording in the three clients."""
+    where = f"socket {target.socket_path}" if target.socket_path is not None else f"at {target.uri}"
+    return (f"cannot connect to the gate server {where} ({_SOURCES.get(target.source, target.source)}): {detail} "
+            f"(is `gait mcp serve` running? start it, or set {SOCKET_ENV} or pass the target to name the socket it "
+            "listens on)")
 
 
 @dataclass(frozen=True, repr=False)
@@ -363,6 +401,15 @@ class ClientBase:
         except DecodeError as e:
             raise GateError("malformed_response", f"the server's answer does not decode: {e}") from e
 
+    def _failure(self, err: grpc.RpcError) -> Tuple[str, str, str, Optional[str]]:
+        """:func:`rpc_error_parts` of a failed call. UNAVAILABLE without the server's ErrorInfo is the transport's (no
+        connection, or it was lost): its message then names the target, how it was chosen and how to fix it. Cause,
+        status and reason are unchanged."""
+        cause, message, status, reason = rpc_error_parts(err)
+        if cause == "unavailable" and reason is None:
+            message = cannot_connect_message(self.target, message)
+        return cause, message, status, reason
+
     @staticmethod
     def _built(build: Callable[[], T]) -> T:
         """A request built from the caller's plain values; a bad value is GateError(invalid_argument), unsent."""
@@ -400,8 +447,10 @@ class GateClient(ClientBase):
     """A fail-closed client for one gate server. Thread-safe; create one per target and reuse it.
 
     Args:
-        target: ``unix:///abs/path.sock``, a socket path, or ``host:port`` for TCP. None: ``$GAIT_SOCKET``, else
-            ``<cwd>/gait-out/serve/gate.sock`` (the server's default socket).
+        target: ``unix:///abs/path.sock``, a socket path, or ``host:port`` for TCP. None: ``$GAIT_SOCKET``, else the
+            per-user default socket ``$XDG_RUNTIME_DIR/gait/gate.sock`` or ``/tmp/gait-<uid>/gate.sock`` (what
+            ``gait mcp serve`` binds by default; :func:`default_socket_path`). The operator calls need the server's
+            operator socket here (e.g. ``os.environ["GAIT_OPERATOR_SOCKET"]``).
         timeout: deadline of every call in seconds, unless a call says otherwise; ``<= 0`` is the explicit opt-out.
         token: bearer token sent as ``authorization: Bearer <token>`` (servers run with ``--auth-mode token``).
         on_fail_closed: called with every fail-closed decision after it was counted and logged.
@@ -579,7 +628,7 @@ class GateClient(ClientBase):
                 except DecodeError as e:
                     raise GateError("malformed_response", f"trace entry does not decode: {e}") from e
         except grpc.RpcError as e:
-            cause, message, status, reason = rpc_error_parts(e)
+            cause, message, status, reason = self._failure(e)
             raise GateError(cause, message, status, reason) from None
         finally:
             stream.cancel()
@@ -590,7 +639,7 @@ class GateClient(ClientBase):
         try:
             return True, stub(req, timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as e:
-            return False, rpc_error_parts(e)
+            return False, self._failure(e)
         except ValueError as e:  # e.g. the channel was closed
             return False, ("unavailable", f"channel unusable: {e}", "UNAVAILABLE", None)
 
@@ -612,7 +661,7 @@ class _Gate:
 
 
 __all__ = [
-    "Call", "ClientBase", "DEFAULT_CHANNEL_OPTIONS", "DEFAULT_SOCKET_PATH", "DEFAULT_TIMEOUT", "Decision", "GateClient",
-    "GateError", "NotAllowed", "SOCKET_ENV", "Target", "ToolCall", "build_evaluate_request", "decision_from_response",
-    "fail_closed_decision", "resolve_target", "rpc_error_parts",
+    "Call", "ClientBase", "DEFAULT_CHANNEL_OPTIONS", "DEFAULT_TIMEOUT", "Decision", "GateClient", "GateError",
+    "NotAllowed", "SOCKET_ENV", "Target", "ToolCall", "build_evaluate_request", "cannot_connect_message",
+    "decision_from_response", "default_socket_path", "fail_closed_decision", "resolve_target", "rpc_error_parts",
 ]

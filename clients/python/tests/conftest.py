@@ -1,4 +1,4 @@
-"""Fixtures for the Python client tests: the shared cases.yaml, the fake server (test/conformance/clients/
+"""Fixtures for the Python client tests: the shared cases.yaml and socket-rule.yaml, the fake server (test/conformance/clients/
 fake-server.mjs, run with node) and the real server (bin/gait mcp serve with the fixed conformance policy).
 
 If the real server cannot start, the tests that need it FAIL with the reason; they are never skipped.
@@ -28,6 +28,13 @@ NODE = shutil.which("node") or "node"
 
 def load_cases() -> list:
     doc = yaml.safe_load((CONFORMANCE / "cases.yaml").read_text())
+    assert doc["version"] == 1
+    return doc["cases"]
+
+
+def load_socket_rule() -> list:
+    """The shared target-rule table (test/conformance/clients/socket-rule.yaml)."""
+    doc = yaml.safe_load((CONFORMANCE / "socket-rule.yaml").read_text())
     assert doc["version"] == 1
     return doc["cases"]
 

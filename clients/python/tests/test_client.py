@@ -3,34 +3,108 @@ and offline verification (records signed here with a throwaway key)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import os
 
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from conftest import start_fake
+from conftest import load_socket_rule, start_fake
 from gait_client import (
-    DEFAULT_TIMEOUT, Decision, GateClient, NotAllowed, build_evaluate_request, decision_from_response, entry_hash_of,
-    pb, resolve_target, verify_trace_entries, verify_trace_record,
+    DEFAULT_TIMEOUT, AsyncGateClient, Decision, GateClient, GateError, NotAllowed, Target, build_evaluate_request,
+    decision_from_response, default_socket_path, entry_hash_of, pb, resolve_target, verify_trace_entries,
+    verify_trace_record,
 )
 from gait_client._status import error_reason_from_status_details
 
 CALL = {"intent": {"tool_name": "tool.read", "args": {}, "context": {"identity": "a", "workspace": "/w", "risk_class": "low"}}}
 
 
-def test_target_precedence() -> None:
-    assert resolve_target(None, env={}, cwd="/srv/app").uri == "unix:///srv/app/gait-out/serve/gate.sock"
-    assert resolve_target(None, env={"GAIT_SOCKET": "/run/g.sock"}, cwd="/x").uri == "unix:///run/g.sock"
-    assert resolve_target("unix:///a/b.sock", env={"GAIT_SOCKET": "/run/g.sock"}).socket_path == "/a/b.sock"
-    assert resolve_target("./rel.sock", env={}, cwd="/srv").uri == "unix:///srv/rel.sock"
-    tcp = resolve_target("127.0.0.1:8787", env={})
-    assert tcp.uri == "127.0.0.1:8787" and tcp.socket_path is None
+@pytest.mark.parametrize("case", load_socket_rule(), ids=lambda c: c["name"])
+def test_target_rule(case: dict) -> None:
+    """explicit > $GAIT_SOCKET > $XDG_RUNTIME_DIR/gait/gate.sock (absolute only) > /tmp/gait-<uid>/gate.sock."""
+    t = resolve_target(case.get("explicit"), env=case["env"], cwd=case["cwd"], uid=case["uid"])
+    want = case["want"]
+    assert t == Target(uri=want["uri"], socket_path=want.get("socket_path"), source=want["source"])
+    if want["source"] == "default":
+        assert default_socket_path(case["env"], case["uid"]) == want["socket_path"]
+
+
+def test_default_socket_path_uses_this_process_and_never_the_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_socket_path() == f"/tmp/gait-{os.getuid()}/gate.sock"
+    assert resolve_target().socket_path == default_socket_path()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "relative")
+    assert default_socket_path() == f"/tmp/gait-{os.getuid()}/gate.sock"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/4242")
+    assert default_socket_path() == "/run/user/4242/gait/gate.sock"
+    assert default_socket_path({"XDG_RUNTIME_DIR": "//run/user/1"}, 1) == "/run/user/1/gait/gate.sock"
     with pytest.raises(ValueError):
         resolve_target("unix://", env={})
+
+
+HINT = "(is `gait mcp serve` running? start it, or set GAIT_SOCKET or pass the target to name the socket it listens on)"
+
+
+def _unreachable(target: object) -> Decision:
+    """Evaluates (sync and asyncio) and reads server info against a target nobody serves: the same fail-closed block
+    and the same message from each; returns the sync decision."""
+    c = GateClient(target, timeout=5)  # type: ignore[arg-type]
+    try:
+        d = c.evaluate(CALL)
+        with pytest.raises(GateError) as e:
+            c.get_server_info()
+    finally:
+        c.close()
+    assert (d.verdict, d.fail_closed, d.reason_codes, d.cause, d.status_code) == (
+        "block", True, ("fail_closed_unavailable",), "unavailable", "UNAVAILABLE")
+    assert (e.value.cause, e.value.status_code) == ("unavailable", "UNAVAILABLE")
+
+    async def run() -> Decision:
+        async with AsyncGateClient(target, timeout=5) as a:  # type: ignore[arg-type]
+            return await a.evaluate(CALL)
+
+    ad = asyncio.run(run())
+    assert ad.reason_codes == ("fail_closed_unavailable",)
+    prefix = d.message.split(": ", 1)[0]
+    for m in (str(e.value), ad.message):
+        assert m.startswith(prefix + ": ") and m.endswith(HINT), m
+    assert d.message.endswith(HINT), d.message
+    return d
+
+
+def test_cannot_connect_names_the_explicit_socket(tmpdir_short: str) -> None:
+    sock = os.path.join(tmpdir_short, "explicit.sock")
+    d = _unreachable(f"unix://{sock}")
+    assert d.message.startswith(f"cannot connect to the gate server socket {sock} (passed as the target argument): "), d.message
+
+
+def test_cannot_connect_names_gait_socket(tmpdir_short: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = os.path.join(tmpdir_short, "env.sock")
+    monkeypatch.setenv("GAIT_SOCKET", sock)
+    d = _unreachable(None)
+    assert d.message.startswith(f"cannot connect to the gate server socket {sock} (from $GAIT_SOCKET): "), d.message
+
+
+def test_cannot_connect_names_the_default_rule(tmpdir_short: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", tmpdir_short)
+    sock = os.path.join(tmpdir_short, "gait", "gate.sock")
+    assert resolve_target() == Target(uri=f"unix://{sock}", socket_path=sock, source="default")
+    d = _unreachable(None)
+    assert d.message.startswith(
+        f"cannot connect to the gate server socket {sock} (the default socket: no target argument and GAIT_SOCKET unset): "
+    ), d.message
+
+
+def test_cannot_connect_over_tcp_names_the_address() -> None:
+    d = _unreachable("127.0.0.1:1")
+    assert d.message.startswith("cannot connect to the gate server at 127.0.0.1:1 (passed as the target argument): "), d.message
 
 
 def test_default_deadline_and_explicit_opt_out() -> None:

@@ -36,7 +36,7 @@ import {
   type Decision,
   type FailClosedCause,
 } from "./decision.js";
-import { resolveTarget, type Target } from "./target.js";
+import { cannotConnectMessage, resolveTarget, type Target } from "./target.js";
 import { checkIntentJson, intentToJson, type Intent } from "./intent.js";
 import { protoKeyPath } from "./struct.js";
 import {
@@ -99,8 +99,10 @@ export interface FailClosedEvent {
 /** Client options; every field is optional and merged over {@link DEFAULT_CLIENT_OPTIONS}. */
 export interface GateClientOptions {
   /**
-   * `unix:///abs/path.sock`, a socket path, or `host:port` for TCP.
-   * @defaultValue `$GAIT_SOCKET`, else `<cwd>/gait-out/serve/gate.sock` (the server's default socket)
+   * `unix:///abs/path.sock`, a socket path, or `host:port` for TCP. The operator calls (`approve`, `deny`,
+   * `listApprovals`) need the server's operator socket here (e.g. `process.env.GAIT_OPERATOR_SOCKET`).
+   * @defaultValue `$GAIT_SOCKET`, else the per-user default socket `$XDG_RUNTIME_DIR/gait/gate.sock` or
+   * `/tmp/gait-<uid>/gate.sock` (what `gait mcp serve` binds by default; `defaultSocketPath()`)
    */
   target?: string;
   /** Deadline of every call unless overridden per call. `<= 0` is the explicit opt-out. @defaultValue 250 */
@@ -253,6 +255,7 @@ export class GateClient {
   private readonly channel: grpc.Client;
   private readonly counts = new Map<string, number>();
   private total = 0;
+  private closed = false;
 
   constructor(options: GateClientOptions = {}) {
     this.target = resolveTarget(options.target);
@@ -277,6 +280,7 @@ export class GateClient {
 
   /** Closes the channel. Calls made afterwards fail closed with `fail_closed_unavailable`. */
   close(): void {
+    this.closed = true;
     this.channel.close();
   }
 
@@ -455,7 +459,7 @@ export class GateClient {
       if (isGateError(e)) throw e;
       const se = e as grpc.ServiceError;
       if (typeof se?.code === "number") {
-        const r = rawErrorOf(se);
+        const r = this.errorOf(se);
         throw new GateError(r.cause, r.message, r.statusCode, r.errorReason);
       }
       throw new GateError("unknown", e instanceof Error ? e.message : String(e));
@@ -489,6 +493,16 @@ export class GateClient {
     return decision;
   }
 
+  /**
+   * A failed call's error. UNAVAILABLE without the server's ErrorInfo is the transport's (no connection, or it was
+   * lost): its message then names the target, how it was chosen and how to fix it. Cause and status are unchanged.
+   */
+  private errorOf(err: grpc.ServiceError): RawError {
+    const r = rawErrorOf(err);
+    if (r.cause !== "unavailable" || r.errorReason !== undefined || this.closed) return r;
+    return { ...r, message: cannotConnectMessage(this.target, r.message) };
+  }
+
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
     if (this.token) md.set("authorization", `Bearer ${this.token}`);
@@ -509,6 +523,7 @@ export class GateClient {
     if (options.signal?.aborted) {
       return { ok: false, error: { cause: "cancelled", message: "the call was cancelled before it started", statusCode: "CANCELLED" } };
     }
+    if (this.closed) return { ok: false, error: { cause: "unavailable", message: "the client was closed", statusCode: "UNAVAILABLE" } };
     // Fast path for the commonest outages, a missing socket file or one nobody listens on: while the channel has
     // no live connection, probe the socket with a plain connect. ENOENT / ECONNREFUSED answer in well under a
     // millisecond, where a fresh grpc-js channel needs 10-20 ms to report the same UNAVAILABLE.
@@ -520,7 +535,7 @@ export class GateClient {
           ok: false,
           error: {
             cause: "unavailable",
-            message: `cannot connect to the gate server socket ${path}: ${refused} (is \`gait mcp serve\` running? set GAIT_SOCKET or pass target)`,
+            message: cannotConnectMessage(this.target, refused),
             statusCode: "UNAVAILABLE",
           },
         };
@@ -536,7 +551,7 @@ export class GateClient {
         this.callOptions(options),
         (err, value) => {
           options.signal?.removeEventListener("abort", onAbort);
-          if (err) resolve({ ok: false, error: rawErrorOf(err) });
+          if (err) resolve({ ok: false, error: this.errorOf(err) });
           else if (value === undefined) resolve({ ok: false, error: { cause: "malformed_response", message: "the server sent no message" } });
           else resolve({ ok: true, bytes: value });
         },

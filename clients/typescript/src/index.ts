@@ -70,7 +70,7 @@ export {
   type DigestBinding,
   type Grant,
 } from "./approval.js";
-export { DEFAULT_SOCKET_PATH, SOCKET_ENV, resolveTarget, type Target } from "./target.js";
+export { SOCKET_ENV, defaultSocketPath, resolveTarget, type Target, type TargetSource } from "./target.js";
 export {
   decodePublicKey,
   digestJCS,
