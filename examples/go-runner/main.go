@@ -8,13 +8,13 @@
 package main
 
 import (
-	"time"
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	gait "github.com/gait-gate/gait-gate/clients/go"
 )
