@@ -21,7 +21,7 @@ import { writeRunpackFile } from "../runpack/store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalStore } from "../state/approvals.js";
 import { OPERATOR_ACTION_SCHEMA_ID, TRACE_SCHEMA_ID, type SignedTraceRecord } from "../tracelog/format.js";
 import { ledgerFlow } from "./approval-flow.js";
-import { decide, type Decision, type DecisionEnv } from "./decide.js";
+import { decide, type ApprovalLedgerFlow, type Decision, type DecisionEnv, type EvidenceSink } from "./decide.js";
 import { asGateError, GateError } from "./errors.js";
 import type { ServerMetrics } from "./metrics.js";
 
@@ -194,55 +194,80 @@ const EMPTY_SUMMARY: RecordSummary = { kind: "unknown", trace_id: "", event_id: 
 export class GateService {
   private readonly summaries = new SummaryCache();
   private readonly now: () => Date;
+  /** Built once: the parts of a decision's environment that do not change per call (no closures per call). */
+  private readonly ledgerFlow: ApprovalLedgerFlow;
+  private readonly sink: EvidenceSink;
+  private readonly runpackSink: EvidenceSink;
 
   constructor(private readonly d: GateServiceDeps) {
     this.now = d.now ?? (() => new Date());
+    const s = d.settings;
+    this.ledgerFlow = ledgerFlow({
+      store: d.approvals,
+      reuse: s.approvalReuse,
+      requestTtlMs: s.approvalRequestTtlMs,
+      onCreated: () => d.metrics.approvalsCreated.inc(),
+      onFull: (m) => d.log("warn", "approval request not created", { err: m }),
+    });
+    this.sink = {
+      record: async (record, text) => {
+        const t0 = performance.now();
+        const { seq } = await d.traceLog.append(record as unknown as SignedTraceRecord, text);
+        d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
+        this.summaries.set(seq, summarize(record as unknown as Record<string, unknown>));
+        return { seq, path: s.traceDir };
+      },
+    };
+    this.runpackSink = { record: this.sink.record, artifacts: (dec: Decision) => this.writeRunpack(dec) };
   }
 
   /** Decide one call; the record is durable before this resolves. Throws GateError. */
-  async evaluate(input: EvaluateInput): Promise<Decision> {
+  evaluate(input: EvaluateInput): Promise<Decision> {
     const d = this.d;
     const s = d.settings;
-    if (input.emitRunpack && !s.runpackDir) throw new GateError("INVALID_ARGUMENT", "emit_runpack requires the server to run with --runpack-dir");
-    const approvalTokens = parseDocs(input.approvalTokens ?? [], "approval token", parseApprovalToken);
-    const delegationTokens = parseDocs(input.delegationTokens ?? [], "delegation token", parseDelegationToken);
-    const { policy } = d.policy.current;
+    if (input.emitRunpack && !s.runpackDir) return Promise.reject(new GateError("INVALID_ARGUMENT", "emit_runpack requires the server to run with --runpack-dir"));
+    let approvalTokens: ApprovalToken[];
+    let delegationTokens: DelegationToken[];
+    try {
+      approvalTokens = input.approvalTokens?.length ? parseDocs(input.approvalTokens, "approval token", parseApprovalToken) : [];
+      delegationTokens = input.delegationTokens?.length ? parseDocs(input.delegationTokens, "delegation token", parseDelegationToken) : [];
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const env: DecisionEnv = {
       mode: "gate",
-      policy,
+      policy: d.policy.current.policy,
       profile: s.profile,
       defaultAdapter: s.adapter,
       signer: d.keys.signer,
       producerVersion: d.producerVersion,
       now: this.now,
+      // one shape for every call (absent options are undefined)
       gate: {
         counters: d.counters,
         killSwitch: d.killSwitch.current(),
         approvalVerifier: approvalVerifierFor(d.keys, s.profile, approvalTokens),
         delegationVerifier: delegationVerifierFor(d.keys, s.profile),
-        ...(d.broker ? { broker: d.broker } : {}),
-        ...(s.credentialRef ? { brokerReference: s.credentialRef } : {}),
+        broker: d.broker,
+        brokerReference: s.credentialRef,
         brokerScopes: s.credentialScopes,
       },
-      ledger: ledgerFlow({
-        store: d.approvals,
-        reuse: s.approvalReuse,
-        requestTtlMs: s.approvalRequestTtlMs,
-        onCreated: () => d.metrics.approvalsCreated.inc(),
-        onFull: (m) => d.log("warn", "approval request not created", { err: m }),
-      }),
-      sink: {
-        record: async (record, text) => {
-          const t0 = performance.now();
-          const { seq } = await d.traceLog.append(record as unknown as SignedTraceRecord, text);
-          d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
-          this.summaries.set(seq, summarize(record as unknown as Record<string, unknown>));
-          return { seq, path: s.traceDir };
-        },
-        ...(input.emitRunpack ? { artifacts: (dec: Decision) => this.writeRunpack(dec) } : {}),
-      },
+      ledger: this.ledgerFlow,
+      sink: input.emitRunpack ? this.runpackSink : this.sink,
     };
-    return decide({ ...input, approvalTokens, delegationTokens }, env);
+    return decide(
+      {
+        intent: input.intent,
+        toolCall: input.toolCall,
+        runId: input.runId,
+        sessionId: input.sessionId,
+        approvalTokens,
+        delegationTokens,
+        approvalRequestId: input.approvalRequestId,
+        cancelled: input.cancelled,
+      },
+      env,
+    );
   }
 
   /** Grant or deny an approval request, or mint a token for bare digests. Records the action. Throws GateError. */
