@@ -68,10 +68,10 @@ export async function readIntent(ctx: CommandContext, path: string, strict: bool
   }
   const raw = parseJsonText(text, "intent", name);
   const scan = scanJson(text);
-  const unknown = unknownIntentKeys(raw).map((k) => {
-    const pos = scan.keys.get(k.path);
-    return `${name}${pos ? `:${pos.line}:${pos.column}` : ""}: ${describeUnknownIntentKey(k)}`;
-  });
+  const unknown = unknownIntentKeys(raw)
+    .map((k) => ({ k, pos: scan.keys.get(k.path) }))
+    .sort((a, b) => (a.pos?.offset ?? 0) - (b.pos?.offset ?? 0))
+    .map(({ k, pos }) => `${name}${pos ? `:${pos.line}:${pos.column}` : ""}: ${describeUnknownIntentKey(k)}`);
   if (unknown.length > 0) {
     if (strict) {
       throw usageError(
@@ -79,7 +79,7 @@ export async function readIntent(ctx: CommandContext, path: string, strict: bool
         "rename the key to the suggested one or remove it; without --strict unknown keys are only reported (and ignored, as Gait ignores them)",
       );
     }
-    for (const u of unknown) ctx.warn(u);
+    for (const u of unknown) ctx.warn(`${u}; ignored (--strict refuses it)`);
   }
   return { raw, name, scan };
 }

@@ -13,7 +13,7 @@ import { approve, approveSpec } from "./commands/approve.js";
 import { gateEval, gateEvalSpec } from "./commands/gate.js";
 import { keysInit, keysInitSpec, keysRotate, keysRotateSpec, keysVerify, keysVerifySpec } from "./commands/keys.js";
 import { mcpProxy, mcpProxySpec } from "./commands/mcp.js";
-import { policyInit, policyInitSpec, policyTest, policyTestSpec, policyValidate, policyValidateSpec } from "./commands/policy.js";
+import { policyExplain, policyExplainSpec, policyInit, policyInitSpec, policyTest, policyTestSpec, policyValidate, policyValidateSpec } from "./commands/policy.js";
 import { runpackVerify, runpackVerifySpec, traceVerify, traceVerifySpec } from "./commands/verify.js";
 import { version, versionSpec } from "./commands/version.js";
 import { CommandContext, defaultIO, EXIT, toCliError, usageError, type CliIO } from "./io.js";
@@ -29,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   "gate eval": { spec: gateEvalSpec, run: gateEval },
   "policy validate": { spec: policyValidateSpec, run: policyValidate },
   "policy test": { spec: policyTestSpec, run: policyTest },
+  "policy explain": { spec: policyExplainSpec, run: policyExplain },
   "policy init": { spec: policyInitSpec, run: policyInit },
   "mcp proxy": { spec: mcpProxySpec, run: mcpProxy },
   "mcp bridge": { spec: { ...mcpProxySpec, name: "mcp bridge", summary: "alias of 'gait mcp proxy'", usage: mcpProxySpec.usage.map((u) => u.replace("mcp proxy", "mcp bridge")) }, run: mcpProxy },

@@ -337,7 +337,7 @@ export async function loadSuite(ctx: CommandContext, file: string, policyOverrid
     c.preload?.forEach((p, j) => checkIntent(p.intent, ["cases", i, "preload", j, "intent"]));
   });
   if (strict) problems.push(...unknown);
-  else for (const u of unknown) ctx.warn(u);
+  else for (const u of unknown) ctx.warn(`${u}; ignored (--strict refuses it)`);
   for (const t of [suite.defaults?.now, suite.defaults?.evaluation_time]) {
     if (t !== undefined && !parseRFC3339(t)) problems.push(`${where(locate(["defaults"]))}: ${JSON.stringify(t)} is not a valid time`);
   }

@@ -76,5 +76,5 @@ export function unknownIntentKeys(raw: unknown): UnknownIntentKey[] {
 /** One finding as text: `unknown intent key "toolname" (did you mean "tool_name"?)`. */
 export function describeUnknownIntentKey(k: UnknownIntentKey): string {
   const hint = k.suggestion !== undefined ? ` (did you mean "${k.suggestion}"?)` : "";
-  return `unknown intent key "${k.path}"${hint}; it is ignored`;
+  return `unknown intent key "${k.path}"${hint}`;
 }

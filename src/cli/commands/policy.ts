@@ -7,8 +7,9 @@ import { readFile } from "node:fs/promises";
 import { dirname, relative } from "node:path";
 import { parse as parseYaml, parseDocument } from "yaml";
 import { evaluatePolicy } from "../../engine/evaluate.js";
-import { normalizeIntent } from "../../engine/intent.js";
-import { GAIT_EPOCH, normalizeGoTime } from "../../engine/time.js";
+import { ExplanationMismatchError, explainPolicy, type PolicyExplanation } from "../../engine/explain.js";
+import { goTrimSpace, normalizeIntent } from "../../engine/intent.js";
+import { GAIT_EPOCH, normalizeGoTime, parseRFC3339 } from "../../engine/time.js";
 import { decodeUtf8Go } from "../../engine/utf8.js";
 import { verdictExitCode } from "../../engine/gate.js";
 import { parsePolicy, policySummary, PolicyValidationError } from "../../engine/policy.js";
@@ -186,6 +187,61 @@ export async function policyTest(ctx: CommandContext, args: Parsed): Promise<num
   });
   if (ctx.json) return ctx.printJson(out, exit);
   return ctx.printHuman([summary], exit);
+}
+
+export async function policyExplain(ctx: CommandContext, args: Parsed): Promise<number> {
+  const [policyPath, intentPath] = args.positionals as [string, string];
+  const policy = await loadPolicy(ctx, policyPath);
+  const input = await readIntent(ctx, intentPath, args.flags.strict === true);
+  let evaluationTime = ctx.io.now();
+  const evalFlag = str(args.flags["evaluation-time"]);
+  if (evalFlag) {
+    const t = parseRFC3339(goTrimSpace(evalFlag));
+    if (!t) throw usageError(`--evaluation-time must be RFC 3339 (e.g. 2026-01-02T15:04:05Z), got ${JSON.stringify(evalFlag)}`);
+    evaluationTime = new Date(t.ms);
+  }
+  let explanation: PolicyExplanation;
+  try {
+    explanation = explainPolicy(policy, input.raw, { evaluationTime });
+  } catch (e) {
+    if (e instanceof ExplanationMismatchError) throw new CliError(e.message, EXIT.INTERNAL);
+    throw intentOrEngineError(e, input);
+  }
+  if (ctx.json) return ctx.printJson({ ok: true, ...explanation, warnings: ctx.warnings.length ? [...ctx.warnings].sort() : undefined }, EXIT.OK);
+  return ctx.printHuman(renderExplanation(explanation, policyPath, input.name), EXIT.OK);
+}
+
+/** The explanation as text: the verdict first, then the stages in evaluation order, condition by condition. */
+export function renderExplanation(x: PolicyExplanation, policyPath: string, intentName: string): string[] {
+  const lines = [
+    `policy explain: ${intentName} against ${policyPath}`,
+    `verdict: ${x.verdict}${x.reason_codes.length ? ` (${x.reason_codes.join(", ")})` : ""}`,
+    `decided by: ${x.decided_by.stage.replace(/_/g, " ")}` +
+      (x.decided_by.rules?.length ? ` ${x.decided_by.rules.join(", ")}` : "") +
+      (x.decided_by.constraints?.length ? ` (constraint: ${x.decided_by.constraints.join(", ")})` : "") +
+      (x.decided_by.reason_codes?.length && !x.decided_by.rules?.length ? ` (${x.decided_by.reason_codes.join(", ")})` : ""),
+    `fail-closed: ${x.fail_closed.applies ? `applies to risk class ${x.fail_closed.risk_class}` : "does not apply"}${x.fail_closed.findings.length ? `; failed: ${x.fail_closed.findings.join(", ")}` : ""}`,
+  ];
+  const ruleLines = (rules: PolicyExplanation["rules"], indent: string) => {
+    for (const r of rules) {
+      lines.push(`${indent}${r.status.toUpperCase().replace("_", " ").padEnd(12)} ${r.name} (priority ${r.priority}, ${r.effect}): ${r.why}`);
+      if (r.status === "decided" || r.status === "outranked" || r.status === "not_matched") {
+        for (const c of r.conditions) lines.push(`${indent}    ${c.ok ? "ok  " : "FAIL"} ${c.key}: wants ${c.want.join(" | ")}; intent has ${c.have.length ? c.have.join(", ") : "nothing"}`);
+        for (const c of r.constraints ?? []) lines.push(`${indent}    constraint ${c.constraint} -> ${c.effect} (${c.reason_codes.join(", ")})`);
+      }
+    }
+  };
+  if (x.steps) {
+    for (const st of x.steps) {
+      lines.push(`step ${st.index + 1} ${st.tool_name}: ${st.verdict}${st.matched_rule ? ` (matched ${st.matched_rule})` : ""}`);
+      ruleLines(st.rules, "  ");
+    }
+  } else {
+    lines.push(x.rules.length ? "rules (in evaluation order):" : "rules: (the policy has none)");
+    ruleLines(x.rules, "  ");
+  }
+  if (x.kill_switch) lines.push(`kill switch: ${x.kill_switch.status}${x.kill_switch.reason_codes.length ? ` (${x.kill_switch.reason_codes.join(", ")})` : ""}`);
+  return lines;
 }
 
 /** An intent error with the line and column of the field it names; other errors keep gate eval's mapping. */
