@@ -238,10 +238,10 @@ function describeSchemaError(e: ErrorObject, root: Json): { path: Path; key: boo
       return { path, key: false, message: `${at} must be ${PATTERN_TEXT[def ?? ""] ?? `text matching ${String(p.pattern)}`}, got ${JSON.stringify(e.data)}` };
     }
     case "oneOf":
-      if (/\/case\/oneOf$/.test(e.schemaPath)) return { path, key: false, message: `${at} needs exactly one of "intent" and "tool_call"` };
+      if (JSON.stringify((e.parentSchema as Json | undefined)?.oneOf ?? "").includes('"tool_call"')) return { path, key: false, message: `${at} needs exactly one of "intent" and "tool_call"` };
       return { path, key: false, message: `${at} ${e.message ?? "is invalid"}` };
     case "not":
-      if (/\/expect\/not$/.test(e.schemaPath)) {
+      if (JSON.stringify((e.parentSchema as Json | undefined)?.not ?? "").includes('"error"')) {
         return { path, key: false, message: `${at}: "error" expects no verdict, so it cannot be combined with verdict, reason_codes or violations` };
       }
       return { path, key: false, message: `${at} ${e.message ?? "is invalid"}` };
