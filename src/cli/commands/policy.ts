@@ -47,7 +47,7 @@ export const policyTestSpec: CommandSpec = {
   },
   positionals: { min: 0, max: 2, names: "<policy.yaml> <intent.json>" },
   notes: [
-    "One intent: rules and kill switch only (no rate limits, approvals or broker) and no trace, as Gait's policy test;",
+    "One intent: rules and fail-closed checks only (no kill switch, rate limits, approvals or broker) and no trace, as Gait's;",
     "  exit codes follow the verdict: 0 allow/dry_run, 3 block, 4 require_approval; 6 for invalid input.",
     "A suite (--suite, or a suite file as the only argument): every case decides as 'gait gate eval' would (an in-memory",
     "  rate-limit store per case, tokens minted by a key made for the run, no trace); a positional policy replaces the",
