@@ -12,6 +12,8 @@ export PATH := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 GRPCURL_VERSION := v1.9.3
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# the gRPC health probe the Kubernetes recipe runs over the Unix socket (kubelet's own grpc probe needs TCP)
+GRPC_HEALTH_PROBE_VERSION := v0.4.63
 
 .PHONY: help
 help: ## list the targets
@@ -22,13 +24,21 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 .PHONY: setup
-setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv)
+setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tools, Python venv, Debian packages)
 
 .PHONY: tools
-tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(VENV)/.stamp
+tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
+
+# Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
+APT_PACKAGES := systemd
+.PHONY: apt-packages
+apt-packages:
+	@./scripts/ensure-apt.sh $(APT_PACKAGES)
 
 $(TOOLS)/bin/grpcurl:
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(TOOLS)/bin/grpc-health-probe:
+	go install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
 $(TOOLS)/bin/protoc-gen-go:
 	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/bin/protoc-gen-go-grpc:
@@ -43,6 +53,16 @@ $(VENV)/.stamp: requirements-dev.txt
 build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI (bin/gait runs it)
 	npx tsc -p tsconfig.build.json
 	node scripts/bundle-cli.mjs
+
+# The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
+DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
+DIST_INPUTS := $(shell find src policies schemas -name '*.ts' -o -name '*.yaml' -o -name '*.json') package.json scripts/build-dist.mjs
+
+.PHONY: dist
+dist: $(DIST_EXE) ## build the self-contained executable dist/gait-<os>-<arch> and its .sha256 (bun build --compile)
+
+$(DIST_EXE): $(NODE_STAMP) $(DIST_INPUTS)
+	node scripts/build-dist.mjs --out $@
 
 .PHONY: generate
 generate: setup ## regenerate all code from proto/ (server TS, TS/Python/Go clients)
@@ -73,7 +93,7 @@ clients: $(NODE_STAMP) $(VENV)/.stamp ## build the client packages into dist/cli
 	@ls -1 $(CLIENTS_OUT)
 
 .PHONY: test
-test: setup build ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
+test: setup build dist ## run every test suite (TypeScript, Python, Go); ends with "N passed, N failed"
 	./scripts/test-all.sh
 
 .PHONY: fuzz
@@ -89,8 +109,13 @@ run: setup build ## start the decision service on the embedded defaults
 	./scripts/run.sh
 
 .PHONY: bench
-bench: setup build ## run the benchmarks; prints figures, writes bench/results/*.json
+bench: setup build dist ## run the benchmarks; prints figures, writes bench/results/*.json
 	./scripts/bench.sh
+
+.PHONY: bench-dist
+bench-dist: setup build dist ## time the one-shot CLI as a whole process per way of shipping it (Node, SEA, bun)
+	@./scripts/ensure-apt.sh hyperfine
+	./bench/dist-startup.sh
 
 .PHONY: clean
 clean: ## remove build output and local state

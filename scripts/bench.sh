@@ -17,4 +17,7 @@ if [ -x scripts/bench-server.sh ]; then
   echo "== service (Evaluate over the Unix socket, C-core load generator)"
   ./scripts/bench-server.sh
 fi
+echo "== one-shot CLI wall time per way of shipping it (hyperfine)"
+./scripts/ensure-apt.sh hyperfine
+./bench/dist-startup.sh
 echo "results in bench/results/"

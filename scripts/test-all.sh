@@ -15,6 +15,9 @@ if [ -d clients/python/tests ]; then
   (cd clients/python && "$PWD/../../.venv/bin/python" -m pytest -q --junitxml=../../test-results/pytest.xml tests) || status=1
 fi
 
+echo "== Serverless example (Python handler) and deployment recipes (pytest)"
+"$PWD/.venv/bin/python" -m pytest -q --junitxml=test-results/pytest-deploy.xml examples/serverless/python deploy/tests || status=1
+
 if [ -f clients/go/go.mod ]; then
   echo "== Go client (go test)"
   (cd clients/go && go test -count=1 -json ./... > ../../test-results/gotest.jsonl; rc=$?; grep -E '"Action":"(pass|fail)"' ../../test-results/gotest.jsonl | grep -v '"Test"' || true; exit $rc) || status=1

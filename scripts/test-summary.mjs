@@ -14,14 +14,26 @@ if (existsSync(vitest)) {
   if ((r.numTotalTestSuites ?? 0) > 0 && r.success === false && (r.numFailedTests ?? 0) === 0) failed += 1; // a file that failed to load
 } else { console.error("missing vitest report"); broken = true; }
 
-const pytest = join(dir, "pytest.xml");
-if (existsSync("clients/python/tests")) {
-  if (existsSync(pytest)) {
-    const x = readFileSync(pytest, "utf8");
-    const m = /<testsuite [^>]*?errors="(\d+)"[^>]*?failures="(\d+)"[^>]*?skipped="(\d+)"[^>]*?tests="(\d+)"/.exec(x);
-    if (m) { const [e, f, s, t] = m.slice(1).map(Number); failed += e + f; passed += t - e - f - s; }
-    else { console.error("unreadable pytest report"); broken = true; }
-  } else { console.error("missing pytest report"); broken = true; }
+/** Add a pytest junit report's counts; false when it cannot be read. */
+function addPytest(file) {
+  const x = readFileSync(file, "utf8");
+  const m = /<testsuite [^>]*?errors="(\d+)"[^>]*?failures="(\d+)"[^>]*?skipped="(\d+)"[^>]*?tests="(\d+)"/.exec(x);
+  if (!m) return false;
+  const [e, f, s, t] = m.slice(1).map(Number);
+  failed += e + f;
+  passed += t - e - f - s;
+  return true;
+}
+// each pytest run writes its report; a run whose tests exist must have one
+const pytestRuns = [
+  ["clients/python/tests", "pytest.xml"],
+  ["examples/serverless/python", "pytest-deploy.xml"],
+];
+for (const [tests, report] of pytestRuns) {
+  if (!existsSync(tests)) continue;
+  const file = join(dir, report);
+  if (!existsSync(file)) { console.error(`missing pytest report ${report}`); broken = true; }
+  else if (!addPytest(file)) { console.error(`unreadable pytest report ${report}`); broken = true; }
 }
 
 const gotest = join(dir, "gotest.jsonl");

@@ -3,7 +3,9 @@
  * is sent to the gate (adapter "openai") and the tool runs only on `allow`. Every other outcome, including the gate
  * being down, becomes a tool message telling the model the call was refused, so the conversation can go on safely.
  *
- *   GAIT_SOCKET=unix:///path/to/gate.sock npx tsx examples/openai-ts/handler.ts   (or import handleToolCalls)
+ *   GAIT_SOCKET=unix:///path/to/gate.sock npx bun examples/openai-ts/handler.ts   (or import handleToolCalls)
+ *
+ * (bun, a pinned dev dependency of this repository, runs TypeScript directly; Node 20 cannot.)
  */
 import { GateClient, type Decision } from "../../clients/typescript/src/index.js";
 

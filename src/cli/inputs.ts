@@ -2,10 +2,7 @@
  * Reading the CLI's inputs (policy, JSON documents, keys) with error messages that name the input and the problem,
  * and writing evidence files through the atomic helper.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Ed25519KeyPair, KeyError, loadSigningKey, loadVerifyKey, type Ed25519PublicKey, type KeySource } from "../crypto/keys.js";
 import { describeUnknownIntentKey, unknownIntentKeys } from "../engine/intent-keys.js";
 import { scanJson, type JsonScan } from "../engine/json-positions.js";
@@ -251,28 +248,5 @@ export function prettyJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
 }
 
-/** Find a file shipped with the project (templates, package.json) by walking up from this module. */
-export function findProjectFile(rel: string): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, rel);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
-}
-
-let cachedVersion: string | undefined;
-/** `producer_version` of everything this CLI writes: the package version. */
-export function producerVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  try {
-    const p = findProjectFile("package.json");
-    cachedVersion = p ? (JSON.parse(readFileSync(p, "utf8")) as { version?: string }).version || "0.0.0-dev" : "0.0.0-dev";
-  } catch {
-    cachedVersion = "0.0.0-dev";
-  }
-  return cachedVersion;
-}
+// Kept here for the modules that import them from inputs (src/server/main.ts among them).
+export { findProjectFile, producerVersion } from "./assets.js";

@@ -9,13 +9,6 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { correlationIdFromArgv } from "../engine/trace.js";
 import { parseCommand, renderHelp, type CommandSpec, type Parsed } from "./args.js";
-import { approve, approveSpec } from "./commands/approve.js";
-import { gateEval, gateEvalSpec } from "./commands/gate.js";
-import { keysInit, keysInitSpec, keysRotate, keysRotateSpec, keysVerify, keysVerifySpec } from "./commands/keys.js";
-import { mcpProxy, mcpProxySpec } from "./commands/mcp.js";
-import { policyExplain, policyExplainSpec, policyInit, policyInitSpec, policyTest, policyTestSpec, policyValidate, policyValidateSpec } from "./commands/policy.js";
-import { runpackVerify, runpackVerifySpec, traceVerify, traceVerifySpec } from "./commands/verify.js";
-import { version, versionSpec } from "./commands/version.js";
 import { CommandContext, defaultIO, EXIT, toCliError, usageError, type CliIO } from "./io.js";
 
 export { EXIT, type CliIO } from "./io.js";
@@ -25,31 +18,46 @@ interface Command {
   run: (ctx: CommandContext, args: Parsed) => Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {
-  "gate eval": { spec: gateEvalSpec, run: gateEval },
-  "policy validate": { spec: policyValidateSpec, run: policyValidate },
-  "policy test": { spec: policyTestSpec, run: policyTest },
-  "policy explain": { spec: policyExplainSpec, run: policyExplain },
-  "policy init": { spec: policyInitSpec, run: policyInit },
-  "mcp proxy": { spec: mcpProxySpec, run: mcpProxy },
-  "mcp bridge": { spec: { ...mcpProxySpec, name: "mcp bridge", summary: "alias of 'gait mcp proxy'", usage: mcpProxySpec.usage.map((u) => u.replace("mcp proxy", "mcp bridge")) }, run: mcpProxy },
-  approve: { spec: approveSpec, run: approve },
-  "keys init": { spec: keysInitSpec, run: keysInit },
-  "keys rotate": { spec: keysRotateSpec, run: keysRotate },
-  "keys verify": { spec: keysVerifySpec, run: keysVerify },
-  "trace verify": { spec: traceVerifySpec, run: traceVerify },
-  verify: { spec: runpackVerifySpec, run: runpackVerify },
-  version: { spec: versionSpec, run: version },
+/**
+ * Each command's module is loaded when that command runs (or when help lists it), so a one-shot run evaluates only
+ * what its command needs: `gait mcp proxy` loads neither the zip code of runpacks nor key rotation nor trace-log
+ * verification (start-up time is the point of the serverless pattern; see bench/dist-startup.sh).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  "gate eval": () => import("./commands/gate.js").then((m) => ({ spec: m.gateEvalSpec, run: m.gateEval })),
+  "policy validate": () => import("./commands/policy.js").then((m) => ({ spec: m.policyValidateSpec, run: m.policyValidate })),
+  "policy test": () => import("./commands/policy.js").then((m) => ({ spec: m.policyTestSpec, run: m.policyTest })),
+  "policy digest": () => import("./commands/policy.js").then((m) => ({ spec: m.policyDigestSpec, run: m.policyDigest })),
+  "policy explain": () => import("./commands/policy.js").then((m) => ({ spec: m.policyExplainSpec, run: m.policyExplain })),
+  "policy init": () => import("./commands/policy.js").then((m) => ({ spec: m.policyInitSpec, run: m.policyInit })),
+  "mcp proxy": () => import("./commands/mcp.js").then((m) => ({ spec: m.mcpProxySpec, run: m.mcpProxy })),
+  "mcp bridge": () =>
+    import("./commands/mcp.js").then((m) => ({
+      spec: { ...m.mcpProxySpec, name: "mcp bridge", summary: "alias of 'gait mcp proxy'", usage: m.mcpProxySpec.usage.map((u) => u.replace("mcp proxy", "mcp bridge")) },
+      run: m.mcpProxy,
+    })),
+  approve: () => import("./commands/approve.js").then((m) => ({ spec: m.approveSpec, run: m.approve })),
+  "keys init": () => import("./commands/keys.js").then((m) => ({ spec: m.keysInitSpec, run: m.keysInit })),
+  "keys rotate": () => import("./commands/keys.js").then((m) => ({ spec: m.keysRotateSpec, run: m.keysRotate })),
+  "keys verify": () => import("./commands/keys.js").then((m) => ({ spec: m.keysVerifySpec, run: m.keysVerify })),
+  "trace verify": () => import("./commands/verify.js").then((m) => ({ spec: m.traceVerifySpec, run: m.traceVerify })),
+  verify: () => import("./commands/verify.js").then((m) => ({ spec: m.runpackVerifySpec, run: m.runpackVerify })),
+  version: () => import("./commands/version.js").then((m) => ({ spec: m.versionSpec, run: m.version })),
 };
 
 /** Gait's aliases of `gait version` (cmd/gait/main.go: "version", "--version", "-v"). */
 const VERSION_ALIASES: ReadonlySet<string> = new Set(["--version", "-v"]);
 
+/** Every command's spec, in table order (help only). */
+async function allSpecs(): Promise<[string, CommandSpec][]> {
+  return Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, (await load()).spec] as [string, CommandSpec]));
+}
+
 const GROUPS = ["gate", "policy", "mcp", "keys", "trace"];
 
-function topHelp(): string {
+async function topHelp(): Promise<string> {
   const lines = ["gait: runtime policy gate for AI agent tool calls (Gait-compatible)", "", "Commands:"];
-  const rows: [string, string][] = Object.entries(COMMANDS).map(([name, c]) => [name, c.spec.summary]);
+  const rows: [string, string][] = (await allSpecs()).map(([name, spec]) => [name, spec.summary]);
   rows.splice(rows.findIndex(([n]) => n === "mcp bridge") + 1, 0, ["mcp serve", "run the decision service (gRPC on a Unix socket); see 'gait mcp serve --help'"]);
   for (const [name, summary] of rows) lines.push(`  ${name.padEnd(16)}${summary}`);
   lines.push(
@@ -61,26 +69,43 @@ function topHelp(): string {
   return lines.join("\n") + "\n";
 }
 
-function groupHelp(group: string): string {
+async function groupHelp(group: string): Promise<string> {
   const lines = [`gait ${group}: subcommands`, ""];
-  for (const [name, c] of Object.entries(COMMANDS)) if (name.startsWith(group + " ")) lines.push(`  gait ${name.padEnd(16)}${c.spec.summary}`);
+  for (const [name, spec] of await allSpecs()) if (name.startsWith(group + " ")) lines.push(`  gait ${name.padEnd(16)}${spec.summary}`);
   if (group === "mcp") lines.push(`  gait ${"mcp serve".padEnd(16)}run the decision service`);
   return lines.join("\n") + "\n";
 }
 
-interface ServeModule {
+export interface ServeModule {
   serveMain(argv: string[]): Promise<number>;
+}
+
+/**
+ * Loads the service from the tsc output next to this module (never bundled into the Node one-shot bundle, so
+ * one-shot commands never load gRPC). From dist/src/cli/main.js the server is ../server/main.js; from the bundle
+ * (dist/gait.mjs) it is ./src/server/main.js.
+ */
+async function loadServeFromFiles(): Promise<ServeModule> {
+  const here = import.meta.url;
+  const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
+  const found = candidates.find((u) => existsSync(fileURLToPath(u)));
+  return (await import((found ?? candidates[0]!).href)) as ServeModule;
+}
+
+let serveLoader: () => Promise<ServeModule> = loadServeFromFiles;
+
+/**
+ * Replace how `gait mcp serve` loads the service: the self-contained executable (src/cli/standalone.ts) has the
+ * service bundled in and no files beside it.
+ */
+export function setServeLoader(loader: () => Promise<ServeModule>): void {
+  serveLoader = loader;
 }
 
 async function runServe(argv: string[], io: CliIO): Promise<number> {
   let mod: ServeModule;
   try {
-    // Loaded lazily so one-shot commands never load gRPC. From the tsc output (dist/src/cli/main.js) the server is
-    // ../server/main.js; from the one-shot bundle (dist/gait.mjs) it is ./src/server/main.js.
-    const here = import.meta.url;
-    const candidates = [new URL("../server/main.js", here), new URL("./src/server/main.js", here)];
-    const found = candidates.find((u) => existsSync(fileURLToPath(u)));
-    mod = (await import((found ?? candidates[0]!).href)) as ServeModule;
+    mod = await serveLoader();
   } catch (e) {
     io.stderr(`gait mcp serve: the service is not available in this build (cannot load src/server/main: ${(e as Error).message})\n`);
     io.stderr("hint: run 'make build' and check that src/server/main.ts exists\n");
@@ -101,17 +126,17 @@ export async function main(argvIn: string[], ioOverrides: Partial<CliIO> = {}): 
   const wantsJson = argv.some((a) => /^--?json(=(true|1|t))?$/i.test(a));
 
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "-help") {
-    io.stdout(topHelp());
+    io.stdout(await topHelp());
     return EXIT.OK;
   }
   if (argv[0] === "help") {
     const rest = argv.slice(1).join(" ");
-    if (!rest) io.stdout(topHelp());
-    else if (COMMANDS[rest]) io.stdout(renderHelp(COMMANDS[rest]!.spec));
+    if (!rest) io.stdout(await topHelp());
+    else if (COMMANDS[rest]) io.stdout(renderHelp((await COMMANDS[rest]!()).spec));
     else if (rest === "mcp serve") return runServe(["--help"], io);
-    else if (GROUPS.includes(rest)) io.stdout(groupHelp(rest));
+    else if (GROUPS.includes(rest)) io.stdout(await groupHelp(rest));
     else {
-      io.stderr(`gait help: unknown command '${rest}'\n\n${topHelp()}`);
+      io.stderr(`gait help: unknown command '${rest}'\n\n${await topHelp()}`);
       return EXIT.INVALID_INPUT;
     }
     return EXIT.OK;
@@ -134,7 +159,7 @@ export async function main(argvIn: string[], ioOverrides: Partial<CliIO> = {}): 
     const ctx = new CommandContext(io, group, correlationId, wantsJson);
     if (GROUPS.includes(group)) {
       if (argv.length === 1 || /^--?h(elp)?$/.test(argv[1]!)) {
-        io.stdout(groupHelp(group));
+        io.stdout(await groupHelp(group));
         return argv.length === 1 ? EXIT.INVALID_INPUT : EXIT.OK;
       }
       return ctx.fail(usageError(`unknown subcommand '${argv[1]}' for 'gait ${group}'`, `run 'gait ${group} --help'`));
@@ -142,7 +167,7 @@ export async function main(argvIn: string[], ioOverrides: Partial<CliIO> = {}): 
     return ctx.fail(usageError(`unknown command '${group}'`, "run 'gait --help' for the list of commands"));
   }
 
-  const cmd = COMMANDS[name]!;
+  const cmd = await COMMANDS[name]!();
   const ctx = new CommandContext(io, name, correlationId, wantsJson);
   let args: Parsed;
   try {

@@ -8,7 +8,6 @@
  * names the suite file, line and column, and no case runs. A case that fails its expectation is a test failure; a
  * case whose evaluation errors without `expect.error` is a test error. Reporting is in `suite-report.ts`.
  */
-import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
@@ -27,7 +26,8 @@ import { parseGoDuration, parseRFC3339 } from "../engine/time.js";
 import type { ApprovalToken, DelegationToken, GateOptions, GateResult, Policy, Signer, Verdict, Verifier } from "../engine/types.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
 import { usageError, type CliError, type CommandContext } from "./io.js";
-import { ephemeralKeyPair, findProjectFile, policyFileError, producerVersion, readText } from "./inputs.js";
+import suiteSchema from "../../schemas/policy-suite.schema.json" with { type: "json" };
+import { ephemeralKeyPair, policyFileError, producerVersion, readText } from "./inputs.js";
 
 export const SUITE_SCHEMA_ID = "gait.gate.policy_suite";
 export const SUITE_SCHEMA_VERSION = "1.0.0";
@@ -121,14 +121,15 @@ export interface Suite {
 
 let validator: { validate: ValidateFunction; schema: Json } | undefined;
 
-/** The suite schema, compiled once per process. A missing schema is a packaging bug, not an input problem. */
+/**
+ * The suite schema, compiled once per process. Imported as a module, so the bundled CLI and the `make dist`
+ * executable carry it without a project tree beside them.
+ */
 function suiteValidator(): { validate: ValidateFunction; schema: Json } {
   if (validator) return validator;
-  const file = findProjectFile("schemas/policy-suite.schema.json");
-  if (!file) throw new Error("schemas/policy-suite.schema.json is missing from this installation");
-  const schema = JSON.parse(readFileSync(file, "utf8")) as Json;
-  // allErrors: report every problem at once; verbose: errors carry their schema, for "did you mean" candidates
-  // strictRequired off: a `oneOf` branch names keys declared by the enclosing object, which is valid JSON Schema
+  const schema = suiteSchema as Json;
+  // allErrors: report every problem at once; verbose: errors carry their schema, for "did you mean" candidates.
+  // strictRequired off: a `oneOf` branch names keys declared by the enclosing object, which is valid JSON Schema.
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false });
   validator = { validate: ajv.compile(schema), schema };
   return validator;

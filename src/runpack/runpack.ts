@@ -10,6 +10,7 @@ import { digestJCS, jcs, sha256Hex } from "../engine/canon.js";
 import { signDocument, type SignatureObject, type Signer } from "../engine/signature.js";
 import { normalizeGoTime } from "../engine/time.js";
 import type { JsonObject, JsonValue, Verdict } from "../engine/types.js";
+import { normalizeRunId } from "./run-id.js";
 import { writeDeterministicZip } from "./zip.js";
 
 export const RUNPACK_MANIFEST_SCHEMA = "gait.runpack.manifest";
@@ -71,15 +72,7 @@ export interface BuiltRunpack {
   manifest: RunpackManifest;
 }
 
-/**
- * Gait's `normalizeRunID`: runs of characters outside `[A-Za-z0-9_-]` become `_`, outer `_` are trimmed, and `run_`
- * is prefixed when missing. Empty input stays empty.
- */
-export function normalizeRunId(raw: string | undefined): string {
-  const s = (raw ?? "").trim().replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
-  if (!s) return "";
-  return s.startsWith("run_") ? s : `run_${s}`;
-}
+export { normalizeRunId };
 
 /** This process's platform in Go's vocabulary (GOOS/GOARCH), with our runtime name. */
 export function defaultRunpackEnv(): { os: string; arch: string; runtime: string } {

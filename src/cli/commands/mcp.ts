@@ -9,7 +9,7 @@ import { evaluatePolicy } from "../../engine/evaluate.js";
 import { verdictExitCode } from "../../engine/gate.js";
 import { buildTraceRecord, signTraceRecord } from "../../engine/trace.js";
 import type { PolicyOutcome } from "../../engine/types.js";
-import { buildSingleCallRunpack, normalizeRunId } from "../../runpack/runpack.js";
+import { normalizeRunId } from "../../runpack/run-id.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { oneOf, str, type CommandSpec, type Parsed } from "../args.js";
 import { EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
@@ -113,6 +113,8 @@ export async function mcpProxy(ctx: CommandContext, args: Parsed): Promise<numbe
   let runpackPath: string | undefined;
   const runpackOut = str(f["runpack-out"]);
   if (runpackOut) {
+    // loaded only when asked for: the zip writer (fflate) builds its tables when it loads
+    const { buildSingleCallRunpack } = await import("../../runpack/runpack.js");
     const { zip } = buildSingleCallRunpack({
       runId,
       createdAt: trace.created_at,

@@ -16,8 +16,9 @@ import { parsePolicy, policySummary, PolicyValidationError } from "../../engine/
 import { IntentError, type Policy, type PolicyOutcome } from "../../engine/types.js";
 import { str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, omitEmpty, usageError, type CommandContext } from "../io.js";
+import { policyTemplate } from "../assets.js";
 import {
-  findProjectFile, loadPolicy, locateIntentError, parseDigestPin, policyFileError, readIntent, readText, writeEvidence, type IntentInput,
+  loadPolicy, locateIntentError, parseDigestPin, policyFileError, readIntent, readText, writeEvidence, type IntentInput,
 } from "../inputs.js";
 import { loadSuite, runSuite, SUITE_SCHEMA_ID } from "../policy-suite.js";
 import { renderJunit, renderSuiteText, suiteJson } from "../suite-report.js";
@@ -29,6 +30,18 @@ export const policyValidateSpec: CommandSpec = {
   usage: ["policy validate <policy.yaml> [--json]"],
   flags: { json: { type: "boolean", help: "print JSON: ok, schema_id, schema_version, policy_digest, default_verdict, rule_count, summary" } },
   positionals: { min: 1, max: 1, names: "<policy.yaml>" },
+};
+
+export const policyDigestSpec: CommandSpec = {
+  name: "policy digest",
+  summary: "print a policy's digest (sha256:<hex>) for release metadata and --policy-digest pins",
+  usage: ["policy digest <policy.yaml> [--json]"],
+  flags: { json: { type: "boolean", help: "print JSON: ok, policy_path, policy_digest (hex), schema_id, schema_version" } },
+  positionals: { min: 1, max: 1, names: "<policy.yaml>" },
+  notes: [
+    "The digest is over the normalized policy (Gait's policy_digest), so comments and formatting do not change it.",
+    "Pin it where the policy is used: gait mcp serve|mcp proxy|gate eval|policy test --policy-digest sha256:<hex>.",
+  ],
 };
 
 export const policyTestSpec: CommandSpec = {
@@ -124,6 +137,19 @@ export async function policyValidate(ctx: CommandContext, args: Parsed): Promise
     ],
     EXIT.OK,
   );
+}
+
+export async function policyDigest(ctx: CommandContext, args: Parsed): Promise<number> {
+  const path = args.positionals[0]!;
+  const policy = await loadPolicy(ctx, path);
+  if (ctx.json) {
+    return ctx.printJson(
+      { ok: true, policy_path: path, policy_digest: policy.policy_digest, schema_id: policy.schema_id, schema_version: policy.schema_version },
+      EXIT.OK,
+    );
+  }
+  // one line, the form --policy-digest takes: PIN=$(gait policy digest policy.yaml)
+  return ctx.printHuman([`sha256:${policy.policy_digest}`], EXIT.OK);
 }
 
 /** True when `path` holds a policy suite document (its `schema_id`), so `policy test <suite.yaml>` runs it. */
@@ -314,9 +340,8 @@ export async function policyInit(ctx: CommandContext, args: Parsed): Promise<num
       "use baseline-lowrisk, baseline-mediumrisk or baseline-highrisk (aliases low, medium, high)",
     );
   }
-  const file = findProjectFile(`policies/templates/${template}.yaml`);
-  if (!file) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
-  const text = await readFile(file, "utf8");
+  const text = policyTemplate(template);
+  if (text === undefined) throw new CliError(`policy template ${template} is missing from this installation (policies/templates/${template}.yaml)`, EXIT.INTERNAL);
   // a template that does not parse would be a packaging bug; never hand it to the user
   let digest: string;
   let ruleCount: number;
@@ -365,9 +390,9 @@ export async function policyInit(ctx: CommandContext, args: Parsed): Promise<num
  * kept. A missing or broken suite template is a packaging bug (exit 1), never handed to the user.
  */
 async function templateSuite(ctx: CommandContext, template: string, policyOut: string, suiteOut: string): Promise<string> {
-  const file = findProjectFile(`policies/templates/${template}.suite.yaml`);
-  if (!file) throw new CliError(`the test suite of template ${template} is missing from this installation (policies/templates/${template}.suite.yaml)`, EXIT.INTERNAL);
-  const doc = parseDocument(await readFile(file, "utf8"));
+  const text = policyTemplate(`${template}.suite`); // embedded in the executable like the templates (scripts/build-dist.mjs)
+  if (text === undefined) throw new CliError(`the test suite of template ${template} is missing from this installation (policies/templates/${template}.suite.yaml)`, EXIT.INTERNAL);
+  const doc = parseDocument(text);
   if (doc.errors.length > 0 || doc.get("schema_id") !== SUITE_SCHEMA_ID) {
     throw new CliError(`the test suite of template ${template} is invalid`, EXIT.INTERNAL);
   }

@@ -5,6 +5,7 @@ const COMMANDS = [
   ["gate", "eval"],
   ["policy", "validate"],
   ["policy", "test"],
+  ["policy", "digest"],
   ["policy", "init"],
   ["mcp", "proxy"],
   ["mcp", "bridge"],

@@ -1,21 +1,22 @@
 /**
- * End-to-end: spawn the real `bin/gait` (the compiled CLI under dist/). Skipped when dist/ is missing, because these
- * tests check the shipped entry point (exit codes set through process.exitCode, stdin, stdout flushing), not the
- * TypeScript sources the in-process tests already cover. Run `make build` first to include them.
+ * End-to-end: spawn the real `bin/gait` (the compiled CLI under dist/), or the CLI under test when GAIT_CLI names one
+ * (helpers.ts). Skipped when dist/ is missing, because these tests check the shipped entry point (exit codes set
+ * through process.exitCode, stdin, stdout flushing), not the TypeScript sources the in-process tests already cover.
+ * Run `make build` first to include them.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { POLICY, intent, tempDir, write } from "./helpers.js";
+import { CLI_LABEL, POLICY, cliCommand, intent, tempDir, write } from "./helpers.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
-const bin = join(root, "bin", "gait");
-const built = existsSync(join(root, "dist", "src", "cli", "main.js"));
+const command = cliCommand() ?? [process.execPath, join(root, "bin", "gait")];
+const built = existsSync(join(root, "dist", "src", "cli", "main.js")) && existsSync(command[command.length - 1]!);
 
 function gait(cwd: string, args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, input, encoding: "utf8", env: { PATH: process.env.PATH ?? "" }, timeout: 20_000 });
+  const r = spawnSync(command[0]!, [...command.slice(1), ...args], { cwd, input, encoding: "utf8", env: { PATH: process.env.PATH ?? "" }, timeout: 20_000 });
   let json: Record<string, any> = {};
   try {
     json = JSON.parse(r.stdout);
@@ -25,7 +26,7 @@ function gait(cwd: string, args: string[], input?: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
-describe.skipIf(!built)("bin/gait end to end (needs `make build`; skipped when dist/ is missing)", () => {
+describe.skipIf(!built)(`${CLI_LABEL === "in-process" ? "bin/gait" : CLI_LABEL} end to end (needs \`make build\`; skipped when dist/ is missing)`, () => {
   it("help and usage errors", () => {
     const dir = tempDir();
     expect(gait(dir, ["--help"]).code).toBe(0);

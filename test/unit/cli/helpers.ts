@@ -1,8 +1,20 @@
-/** In-process CLI runner for tests: a temp cwd, captured stdout/stderr, injectable stdin/env/clock. */
+/**
+ * CLI runner for tests: a temp cwd, captured stdout/stderr, injectable stdin/env/clock.
+ *
+ * The same tests run against three builds of the CLI, chosen by the GAIT_CLI environment variable (vitest.config.ts
+ * sets it per project), so the builds can never drift apart:
+ * - unset: in-process, `main()` from the TypeScript sources;
+ * - `bin/gait`: the Node entry point, spawned with this Node;
+ * - any other value: the path of an executable to spawn, e.g. the self-contained `dist/gait-<os>-<arch>`.
+ */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { main } from "../../../src/cli/main.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export interface RunResult {
   code: number;
@@ -12,8 +24,47 @@ export interface RunResult {
   json: Record<string, any>;
 }
 
+/** The command line that starts the CLI under test, or undefined for in-process. */
+export function cliCommand(target = process.env.GAIT_CLI): string[] | undefined {
+  if (!target) return undefined;
+  if (target === "bin/gait") return [process.execPath, join(ROOT, "bin", "gait")];
+  return [resolve(ROOT, target)];
+}
+
+/** True when the CLI under test is a spawned process (it reads the real clock). */
+export const SPAWNED = cliCommand() !== undefined;
+
+/** Label of the CLI under test, for test names. */
+export const CLI_LABEL = process.env.GAIT_CLI ?? "in-process";
+
 export function tempDir(prefix = "gait-cli-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+function parseJson(stdout: string): Record<string, any> {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    return {}; // not JSON output
+  }
+}
+
+/** Spawn the CLI: stdin is the given text (closed), the environment is exactly `env` (as in-process). */
+export function spawnCli(command: string[], cwd: string, argv: string[], stdin: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command[0]!, [...command.slice(1), ...argv], { cwd, env, stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => void (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => void (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === null) reject(new Error(`${command.join(" ")} ${argv.join(" ")}: killed by ${signal}\n${stderr}`));
+      else resolvePromise({ code, stdout, stderr, json: parseJson(stdout) });
+    });
+    child.stdin.on("error", () => {}); // the CLI may exit before reading stdin
+    child.stdin.end(stdin);
+  });
 }
 
 export async function run(
@@ -21,6 +72,18 @@ export async function run(
   argv: string[],
   opts: { stdin?: string; env?: NodeJS.ProcessEnv; now?: () => Date } = {},
 ): Promise<RunResult> {
+  const command = cliCommand();
+  if (command) {
+    // A spawned CLI reads the real clock. `now` is honoured as "not before": wait until the real clock reaches it,
+    // which keeps the meaning of the tests that move the clock forward (e.g. past a token's expiry). A clock set
+    // back cannot be honoured: such a test must run in-process only (`it.skipIf(SPAWNED)`).
+    if (opts.now) {
+      const wait = opts.now().getTime() - Date.now();
+      if (wait < -1000) throw new Error("a spawned CLI reads the real clock: a clock in the past needs the in-process runner");
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait + 5));
+    }
+    return spawnCli(command, cwd, argv, opts.stdin ?? "", opts.env ?? {});
+  }
   let stdout = "";
   let stderr = "";
   const code = await main(argv, {
@@ -31,13 +94,7 @@ export async function run(
     env: opts.env ?? {},
     ...(opts.now ? { now: opts.now } : {}),
   });
-  let json: Record<string, any> = {};
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    // not JSON output
-  }
-  return { code, stdout, stderr, json };
+  return { code, stdout, stderr, json: parseJson(stdout) };
 }
 
 export function write(dir: string, name: string, content: string | object): string {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Ed25519KeyPair } from "../../../src/crypto/keys.js";
 import { parsePolicy } from "../../../src/engine/policy.js";
-import { POLICY, intent, run, tempDir, write } from "./helpers.js";
+import { POLICY, SPAWNED, intent, run, tempDir, write } from "./helpers.js";
 
 describe("keys", () => {
   it("init writes a 0600 key pair in Gait's format and refuses to overwrite without --force", async () => {
@@ -35,7 +35,23 @@ describe("keys", () => {
     expect((await run(dir, ["keys", "init", "--prefix", "../evil"])).code).toBe(6);
   });
 
-  it("rotate writes a new timestamped pair and keeps the old one", async () => {
+  it("rotate writes a new pair named by the UTC second and keeps the old one", async () => {
+    const dir = tempDir();
+    await run(dir, ["keys", "init"]);
+    const stamp = (d: Date) => d.toISOString().slice(0, 19).replace(/[-:]/g, "") + "Z";
+    const before = stamp(new Date());
+    const r = await run(dir, ["keys", "rotate", "--json"]);
+    const after = stamp(new Date());
+    expect(r.code).toBe(0);
+    const ts = /^gait_(\d{8}T\d{6}Z)$/.exec(r.json.prefix)?.[1];
+    expect(ts && ts >= before && ts <= after, `${r.json.prefix} within ${before}..${after}`).toBe(true);
+    expect(existsSync(join(dir, `gait-out/keys/${r.json.prefix}_private.key`))).toBe(true);
+    expect(existsSync(join(dir, `gait-out/keys/${r.json.prefix}_public.key`))).toBe(true);
+    expect(existsSync(join(dir, "gait-out/keys/gait_private.key"))).toBe(true);
+  });
+
+  // needs a clock set to a fixed past instant, so in-process only (a spawned CLI reads the real clock)
+  it.skipIf(SPAWNED)("rotate refuses to overwrite a pair of the same second", async () => {
     const dir = tempDir();
     await run(dir, ["keys", "init"]);
     const now = () => new Date("2026-05-06T07:08:09.123Z");
@@ -85,6 +101,37 @@ describe("policy", () => {
     expect(r.json.summary.rules.map((x: { name: string }) => x.name)).toEqual(["block-delete", "allow-read", "approve-write"]);
     const human = await run(dir, ["policy", "validate", "p.yaml"]);
     expect(human.stdout).toContain(`policy_digest: sha256:${r.json.policy_digest}`);
+  });
+
+  it("digest prints the pin for release metadata; comments and layout do not change it; the pin is enforced", async () => {
+    const dir = tempDir();
+    write(dir, "p.yaml", POLICY);
+    const want = parsePolicy(POLICY).policy_digest;
+    const human = await run(dir, ["policy", "digest", "p.yaml"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe(`sha256:${want}\n`);
+    const j = await run(dir, ["policy", "digest", "p.yaml", "--json"]);
+    expect(j.code).toBe(0);
+    expect(j.json).toMatchObject({ ok: true, policy_path: "p.yaml", policy_digest: want, schema_id: "gait.gate.policy", schema_version: "1.0.0" });
+    // the digest is over the normalized policy: a comment and re-indentation keep it, a changed rule does not
+    write(dir, "same.yaml", "# release 2026-12\n" + POLICY.replace(/^  /gm, "    "));
+    expect((await run(dir, ["policy", "digest", "same.yaml"])).stdout).toBe(human.stdout);
+    write(dir, "changed.yaml", POLICY.replace("priority: 20", "priority: 25"));
+    const changed = await run(dir, ["policy", "digest", "changed.yaml"]);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).not.toBe(human.stdout);
+    // the printed line is what --policy-digest takes
+    write(dir, "i.json", intent("tool.read", "read"));
+    const pin = human.stdout.trim();
+    expect((await run(dir, ["policy", "test", "p.yaml", "i.json", "--policy-digest", pin])).code).toBe(0);
+    expect((await run(dir, ["policy", "test", "changed.yaml", "i.json", "--policy-digest", pin])).code).toBe(6);
+    // an invalid or missing policy is an input error with no digest
+    write(dir, "bad.yaml", "rules: [{name: x, effect: maybe}]\n");
+    const bad = await run(dir, ["policy", "digest", "bad.yaml", "--json"]);
+    expect(bad.code).toBe(6);
+    expect(bad.json).not.toHaveProperty("policy_digest");
+    expect((await run(dir, ["policy", "digest", "missing.yaml"])).code).toBe(6);
+    expect((await run(dir, ["policy", "digest"])).code).toBe(6);
   });
 
   it("test evaluates rules only and exits by verdict", async () => {
