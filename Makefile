@@ -56,7 +56,7 @@ build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI 
 
 # The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
 DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
-DIST_INPUTS := $(shell find src policies -name '*.ts' -o -name '*.yaml') package.json scripts/build-dist.mjs
+DIST_INPUTS := $(shell find src policies schemas -name '*.ts' -o -name '*.yaml' -o -name '*.json') package.json scripts/build-dist.mjs
 
 .PHONY: dist
 dist: $(DIST_EXE) ## build the self-contained executable dist/gait-<os>-<arch> and its .sha256 (bun build --compile)

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-results
-rm -f test-results/*.json test-results/*.xml test-results/*.jsonl
+rm -f test-results/*.json test-results/*.xml test-results/*.jsonl test-results/*.txt
 status=0
 
 echo "== TypeScript (vitest)"
@@ -22,6 +22,18 @@ if [ -f clients/go/go.mod ]; then
   echo "== Go client (go test)"
   (cd clients/go && go test -count=1 -json ./... > ../../test-results/gotest.jsonl; rc=$?; grep -E '"Action":"(pass|fail)"' ../../test-results/gotest.jsonl | grep -v '"Test"' || true; exit $rc) || status=1
 fi
+
+echo "== policy suites (bin/gait policy test --suite, JUnit reports in test-results/)"
+# The bundled example policy's suite and every template's suite, through the real CLI; each writes a JUnit report
+# that scripts/test-summary.mjs counts case by case. A suite that cannot run at all writes no report and fails here.
+for suite in examples/policy.suite.yaml policies/templates/*.suite.yaml; do
+  name=$(basename "$suite" .yaml)
+  bin/gait policy test --suite "$suite" --junit "test-results/policy-suite-$name.xml" > "test-results/policy-suite-$name.txt" 2>&1
+  rc=$?
+  tail -n 2 "test-results/policy-suite-$name.txt"
+  if [ $rc -ne 0 ]; then cat "test-results/policy-suite-$name.txt"; status=1; fi
+  [ -f "test-results/policy-suite-$name.xml" ] || { echo "no JUnit report from $suite"; status=1; }
+done
 
 echo "== generated code is reproducible (scripts/check-generated.sh)"
 if ./scripts/check-generated.sh; then

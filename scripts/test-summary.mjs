@@ -49,6 +49,14 @@ if (existsSync("clients/go/go.mod")) {
   } else { console.error("missing go test report"); broken = true; }
 }
 
+// policy suites run through `gait policy test --suite --junit` (scripts/test-all.sh): count their cases
+for (const f of readdirSync(dir).filter((n) => n.startsWith("policy-suite-") && n.endsWith(".xml"))) {
+  const x = readFileSync(join(dir, f), "utf8");
+  const m = /<testsuites [^>]*?tests="(\d+)" failures="(\d+)" errors="(\d+)"/.exec(x);
+  if (m) { const [t, fl, e] = m.slice(1).map(Number); failed += fl + e; passed += t - fl - e; }
+  else { console.error(`unreadable policy suite report ${f}`); broken = true; }
+}
+
 // project checks that are not test runners (e.g. generated-code drift): test-results/checks-*.json
 for (const f of readdirSync(dir).filter((n) => n.startsWith("checks-") && n.endsWith(".json"))) {
   const r = JSON.parse(readFileSync(join(dir, f), "utf8"));

@@ -3,8 +3,10 @@
  * and writing evidence files through the atomic helper.
  */
 import { readFile } from "node:fs/promises";
-import { KeyError, loadSigningKey, loadVerifyKey, type Ed25519KeyPair, type Ed25519PublicKey, type KeySource } from "../infra/keys.js";
-import { parsePolicy } from "../engine/policy.js";
+import { Ed25519KeyPair, KeyError, loadSigningKey, loadVerifyKey, type Ed25519PublicKey, type KeySource } from "../infra/keys.js";
+import { describeUnknownIntentKey, unknownIntentKeys } from "../engine/intent-keys.js";
+import { scanJson, type JsonScan } from "../engine/json-positions.js";
+import { formatPolicyIssue, parsePolicy, PolicyValidationError } from "../engine/policy.js";
 import { decodeUtf8Go } from "../engine/utf8.js";
 import type { Policy } from "../engine/types.js";
 import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../infra/fs.js";
@@ -22,12 +24,79 @@ export async function readText(ctx: CommandContext, path: string, what: string):
   }
 }
 
-/** Parse JSON text; a syntax error names the input. */
+/** Parse JSON text; a syntax error names the input and, when it can be located, its line and column. */
 export function parseJsonText(text: string, what: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw usageError(`parse ${what} ${path}: invalid JSON (${(e as Error).message})`);
+    const err = scanJson(text).error;
+    const where = err ? ` at line ${err.line}, column ${err.column}: ${err.message}` : "";
+    throw usageError(`parse ${what} ${path}: invalid JSON${where} (${(e as Error).message})`);
+  }
+}
+
+/** An intent as read from a file or stdin, with the positions of its keys for messages that point. */
+export interface IntentInput {
+  raw: unknown;
+  /** the name messages use: the path, or `(stdin)` */
+  name: string;
+  scan: JsonScan;
+}
+
+/**
+ * Read an intent JSON file (`-` = stdin when `allowStdin`) and check its keys: a key nothing reads (a typo such as
+ * `toolname`, or a re-cased `Tool_Name`) is a warning naming its line, column and the closest known key; with
+ * `strict` it is an input error (exit 6) and nothing is evaluated. Gait drops such keys silently
+ * (docs/compatibility.md R13).
+ */
+export async function readIntent(ctx: CommandContext, path: string, strict: boolean, allowStdin = false): Promise<IntentInput> {
+  let text: string;
+  let name = path;
+  if (path === "-") {
+    if (!allowStdin) throw usageError("intent cannot be read from stdin");
+    try {
+      text = await ctx.io.readStdin();
+    } catch (e) {
+      throw usageError(`read intent from stdin: ${(e as Error).message}`);
+    }
+    if (!text.trim()) throw usageError("read intent from stdin: no input");
+    name = "(stdin)";
+  } else {
+    text = decodeUtf8Go(await readBytes(ctx, path, "intent"));
+  }
+  const raw = parseJsonText(text, "intent", name);
+  const scan = scanJson(text);
+  const unknown = unknownIntentKeys(raw)
+    .map((k) => ({ k, pos: scan.keys.get(k.path) }))
+    .sort((a, b) => (a.pos?.offset ?? 0) - (b.pos?.offset ?? 0))
+    .map(({ k, pos }) => `${name}${pos ? `:${pos.line}:${pos.column}` : ""}: ${describeUnknownIntentKey(k)}`);
+  if (unknown.length > 0) {
+    if (strict) {
+      throw usageError(
+        `intent has ${unknown.length === 1 ? "an unknown key" : `${unknown.length} unknown keys`} (--strict):\n${unknown.join("\n")}`,
+        "rename the key to the suggested one or remove it; without --strict unknown keys are only reported (and ignored, as Gait ignores them)",
+      );
+    }
+    for (const u of unknown) ctx.warn(`${u}; ignored (--strict refuses it)`);
+  }
+  return { raw, name, scan };
+}
+
+/**
+ * An intent error message with the position of the field it names, when it starts with a key path found in the file
+ * (`context.identity must be a string` -> `... at line 4, column 5`).
+ */
+export function locateIntentError(message: string, input: Pick<IntentInput, "scan">): string {
+  const m = /^(?:normalize [a-z_]+: )?([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)*)\b/.exec(message);
+  if (!m) return message;
+  let path = m[1]!;
+  // the longest prefix of the path that is a key of the file
+  for (;;) {
+    const pos = input.scan.keys.get(path);
+    if (pos) return `${message} at line ${pos.line}, column ${pos.column}`;
+    const cut = Math.max(path.lastIndexOf("."), path.lastIndexOf("["));
+    if (cut <= 0) return message;
+    path = path.slice(0, cut);
   }
 }
 
@@ -83,7 +152,7 @@ export async function loadPolicy(ctx: CommandContext, path: string | undefined, 
   try {
     policy = parsePolicy(text);
   } catch (e) {
-    throw usageError(`policy ${path}: ${(e as Error).message}`, "fix the policy file; 'gait policy validate <file>' reports the problem");
+    throw policyFileError(ctx, path, e);
   }
   const pinned = str(pin);
   if (pinned) {
@@ -96,6 +165,24 @@ export async function loadPolicy(ctx: CommandContext, path: string | undefined, 
     }
   }
   return policy;
+}
+
+/**
+ * A rejected policy as an input error whose lines read `<file>:<line>:<column>: <problem> (did you mean "x"?)`, the
+ * form editors and CI annotate. The hint says what to do next, and never tells `policy validate` to run itself.
+ */
+export function policyFileError(ctx: CommandContext, path: string, e: unknown): CliError {
+  if (!(e instanceof PolicyValidationError)) return usageError(`policy ${path}: ${(e as Error).message}`);
+  const lines = e.issues.map((i) => {
+    const where = i.line !== undefined ? `${path}:${i.line}:${i.column ?? 1}` : path;
+    return `${where}: ${formatPolicyIssue({ ...i, line: undefined })}`;
+  });
+  const n = e.issues.length;
+  const hint =
+    ctx.command === "policy validate"
+      ? `fix the ${n === 1 ? "problem" : `${n} problems`} at the positions shown, then run 'gait policy validate ${path}' again`
+      : `fix the ${n === 1 ? "problem" : `${n} problems`} at the positions shown; 'gait policy validate ${path}' checks the file without evaluating anything`;
+  return usageError(`invalid policy ${path}:\n${lines.join("\n")}`, hint);
 }
 
 function keySource(ctx: CommandContext, path: string | undefined, env: string | undefined): KeySource {
@@ -116,6 +203,11 @@ export function signingKey(ctx: CommandContext, flags: Flags, dflt: "dev" | "pro
     if (e instanceof KeyError) throw usageError(`signing key: ${e.message}`, mode === "prod" ? "pass --private-key <path> or --private-key-env <VAR> (see 'gait keys init')" : undefined);
     throw e;
   }
+}
+
+/** A fresh key pair that lives only in memory (policy suites mint their approval and delegation tokens with it). */
+export function ephemeralKeyPair(): Ed25519KeyPair {
+  return Ed25519KeyPair.generate();
 }
 
 /** A verify key from explicit public/private sources (public wins); undefined when none is given. */

@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "policy validate": () => import("./commands/policy.js").then((m) => ({ spec: m.policyValidateSpec, run: m.policyValidate })),
   "policy test": () => import("./commands/policy.js").then((m) => ({ spec: m.policyTestSpec, run: m.policyTest })),
   "policy digest": () => import("./commands/policy.js").then((m) => ({ spec: m.policyDigestSpec, run: m.policyDigest })),
+  "policy explain": () => import("./commands/policy.js").then((m) => ({ spec: m.policyExplainSpec, run: m.policyExplain })),
   "policy init": () => import("./commands/policy.js").then((m) => ({ spec: m.policyInitSpec, run: m.policyInit })),
   "mcp proxy": () => import("./commands/mcp.js").then((m) => ({ spec: m.mcpProxySpec, run: m.mcpProxy })),
   "mcp bridge": () =>

@@ -9,9 +9,10 @@
  * payload (Go struct field names as keys), so it is byte-compatible with Gait and approval tokens minted against a
  * policy by either implementation verify against the other.
  */
-import { parseDocument, visit } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from "yaml";
 import { digestJCS, isHex64 } from "./canon.js";
 import { goPathClean, MAX_SCRIPT_STEPS } from "./intent.js";
+import { closestMatch } from "./suggest.js";
 import { compilePolicy, sanitizeRuleName } from "./match.js";
 import {
   describeScalar,
@@ -45,14 +46,67 @@ export const POLICY_SCHEMA_VERSION = "1.0.0";
 export const DEFAULT_VERDICT: Verdict = "require_approval";
 
 /**
- * A policy rejected for one or more reasons. `message` lists every problem, one per line; `problems` has them as a
- * list. It is a {@link PolicyError}, so callers map it to an input error (exit 6 / INVALID_ARGUMENT).
+ * One problem of a rejected policy: the text (Gait's wording where Gait has one), where it is in the YAML source
+ * (1-based line and column of the offending key or value; absent when the problem has no single place, e.g. a
+ * missing key is reported at the mapping that lacks it) and, for a misspelt key or value, the closest valid one.
+ */
+export interface PolicyIssue {
+  message: string;
+  /** key path in the document, e.g. `["rules", 0, "match", "tool_nmae"]` */
+  path?: readonly (string | number)[];
+  line?: number;
+  column?: number;
+  /** the closest known key or value ("did you mean ...") */
+  suggestion?: string;
+}
+
+/** An issue as one line: `<message> (did you mean "x"?) at line L, column C`. */
+export function formatPolicyIssue(issue: PolicyIssue): string {
+  const hint = issue.suggestion !== undefined ? ` (did you mean "${issue.suggestion}"?)` : "";
+  const at = issue.line !== undefined ? ` at line ${issue.line}, column ${issue.column ?? 1}` : "";
+  return issue.message + hint + at;
+}
+
+/**
+ * A policy rejected for one or more reasons. `message` lists every problem, one per line, each with its suggestion
+ * and source position; `problems` has the bare texts (stable, comparable with Gait's) and `issues` the structured
+ * form. It is a {@link PolicyError}, so callers map it to an input error (exit 6 / INVALID_ARGUMENT).
  */
 export class PolicyValidationError extends PolicyError {
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.problems = problems;
+  readonly issues: readonly PolicyIssue[];
+  constructor(problems: readonly (string | PolicyIssue)[]) {
+    const issues = problems.map((p) => (typeof p === "string" ? { message: p } : p));
+    super(issues.map(formatPolicyIssue).join("\n"));
+    this.issues = issues;
+    this.problems = issues.map((i) => i.message);
+  }
+}
+
+type Path = readonly (string | number)[];
+
+/** Where a problem is: a document path; `key` points at the key (unknown keys) instead of the value. */
+interface At {
+  path: Path;
+  key?: boolean;
+  /** in a list at `path`, point at the first item whose text (trimmed, lowercased) is this */
+  item?: string;
+  /** suggest the closest of these for `input` */
+  input?: string;
+  candidates?: Iterable<string>;
+}
+
+/** The problems found so far, each with the place it will be located at once the whole document was checked. */
+class Problems {
+  readonly list: { message: string; at?: At }[] = [];
+  get length(): number {
+    return this.list.length;
+  }
+  push(message: string, at?: At): void {
+    this.list.push(at ? { message, at } : { message });
+  }
+  addAll(other: Problems): void {
+    this.list.push(...other.list);
   }
 }
 
@@ -203,70 +257,142 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function readObject(value: unknown, schema: Schema, path: string, problems: string[]): Doc | undefined {
+function readObject(value: unknown, schema: Schema, path: string, at: Path, problems: Problems): Doc | undefined {
   if (!isPlainObject(value)) {
-    problems.push(`parse policy yaml: field "${path}" must be a mapping, got ${describe(value)}`);
+    problems.push(`parse policy yaml: field "${path}" must be a mapping, got ${describe(value)}`, { path: at });
     return undefined;
   }
   const out: Doc = {};
   for (const [key, raw] of Object.entries(value)) {
     const keyPath = path === "" ? key : `${path}.${key}`;
+    const keyAt = [...at, key];
     const spec = schema[key];
     if (spec === undefined) {
-      problems.push(`parse policy yaml: unknown field "${keyPath}"`);
+      problems.push(`parse policy yaml: unknown field "${keyPath}"`, { path: keyAt, key: true, input: key, candidates: Object.keys(schema) });
       continue;
     }
     if (isNull(raw)) continue; // YAML null == Go zero value
-    const read = readValue(raw, spec, keyPath, problems);
+    const read = readValue(raw, spec, keyPath, keyAt, problems);
     if (read !== undefined) out[key] = read;
   }
   return out;
 }
 
-function readValue(raw: unknown, spec: Spec, path: string, problems: string[]): unknown {
+function readValue(raw: unknown, spec: Spec, path: string, at: Path, problems: Problems): unknown {
   const bad = (what: string) => {
-    problems.push(`parse policy yaml: field "${path}" must be ${what}, got ${describe(raw)}`);
+    problems.push(`parse policy yaml: field "${path}" must be ${what}, got ${describe(raw)}`, { path: at });
     return undefined;
   };
   // Scalars resolve by the Go type of the field they land in (yaml-scalars.ts); a collection where a scalar belongs
   // (or the reverse) is a type error, as in Gait.
-  if (spec === "str") return raw instanceof PolicyScalar ? scalar(readStrScalar(raw), path, problems) : bad("a string");
+  if (spec === "str") return raw instanceof PolicyScalar ? scalar(readStrScalar(raw), path, at, problems) : bad("a string");
   if (spec === "bool") {
-    return raw instanceof PolicyScalar ? scalar(readBoolScalar(raw), path, problems) : bad("a boolean (true or false)");
+    return raw instanceof PolicyScalar ? scalar(readBoolScalar(raw), path, at, problems) : bad("a boolean (true or false)");
   }
-  if (spec === "int") return raw instanceof PolicyScalar ? scalar(readIntScalar(raw), path, problems) : bad("an integer");
-  if (spec === "num") return raw instanceof PolicyScalar ? scalar(readFloatScalar(raw), path, problems) : bad("a number");
+  if (spec === "int") return raw instanceof PolicyScalar ? scalar(readIntScalar(raw), path, at, problems) : bad("an integer");
+  if (spec === "num") return raw instanceof PolicyScalar ? scalar(readFloatScalar(raw), path, at, problems) : bad("a number");
   if (spec === "strs") {
     if (!Array.isArray(raw)) return bad("a list of strings");
     const out: string[] = [];
     let ok = true;
     raw.forEach((item, i) => {
       if (isNull(item)) return;
-      const read = item instanceof PolicyScalar ? scalar(readStrScalar(item), `${path}[${i}]`, problems) : undefined;
+      const read = item instanceof PolicyScalar ? scalar(readStrScalar(item), `${path}[${i}]`, [...at, i], problems) : undefined;
       if (read === undefined) {
         if (!(item instanceof PolicyScalar)) {
-          problems.push(`parse policy yaml: field "${path}[${i}]" must be a string, got ${describe(item)}`);
+          problems.push(`parse policy yaml: field "${path}[${i}]" must be a string, got ${describe(item)}`, { path: [...at, i] });
         }
         ok = false;
       } else out.push(read);
     });
     return ok ? out : undefined;
   }
-  if ("obj" in spec) return readObject(raw, spec.obj, path, problems);
+  if ("obj" in spec) return readObject(raw, spec.obj, path, at, problems);
   if (!Array.isArray(raw)) return bad("a list");
   const items: Doc[] = [];
   raw.forEach((item, i) => {
-    const read = readObject(isNull(item) ? {} : item, spec.list, `${path}[${i}]`, problems);
+    const read = readObject(isNull(item) ? {} : item, spec.list, `${path}[${i}]`, [...at, i], problems);
     items.push(read ?? {});
   });
   return items;
 }
 
-function scalar<T>(read: ScalarRead<T>, path: string, problems: string[]): T | undefined {
+function scalar<T>(read: ScalarRead<T>, path: string, at: Path, problems: Problems): T | undefined {
   if (read.ok) return read.value;
   const sep = read.problem.startsWith("must ") ? " " : ": ";
-  problems.push(`parse policy yaml: field "${path}"${sep}${read.problem}`);
+  problems.push(`parse policy yaml: field "${path}"${sep}${read.problem}`, { path: at });
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Source positions: a problem's document path is looked up in the parsed YAML (nodes keep their source ranges) and
+// turned into a line and column with the parser's LineCounter. A path that does not exist as written (a value that
+// came in through a merge key, a missing key) points at its closest ancestor that does.
+// ---------------------------------------------------------------------------------------------------------------
+
+type YamlDoc = Document.Parsed;
+
+/** The node (or, with `key`, the key node) at `path`; undefined when the path does not exist as written. */
+function nodeAt(doc: YamlDoc, path: Path, key: boolean): YamlNode | undefined {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (typeof seg === "number") {
+      if (!isSeq(node)) return undefined;
+      node = node.items[seg];
+      continue;
+    }
+    if (!isMap(node)) return undefined;
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+    if (!pair) return undefined;
+    if (last && key) return pair.key as YamlNode;
+    // `key: ` with no value: point at the key
+    node = pair.value ?? pair.key;
+  }
+  return node as YamlNode | undefined;
+}
+
+function textOf(node: unknown): string | undefined {
+  if (!isScalar(node)) return undefined;
+  const v = node.value;
+  if (v instanceof PolicyScalar) return v.text;
+  return v === null || v === undefined ? undefined : String(v);
+}
+
+function locate(doc: YamlDoc, lines: LineCounter, at: At): { line: number; column: number } | undefined {
+  for (let n = at.path.length; n >= 0; n--) {
+    let node = nodeAt(doc, at.path.slice(0, n), at.key === true && n === at.path.length);
+    if (!node) continue;
+    if (at.item !== undefined && n === at.path.length && isSeq(node)) {
+      const want = at.item;
+      const hit = node.items.find((x) => (textOf(x) ?? "").trim().toLowerCase() === want);
+      if (hit) node = hit as YamlNode;
+    }
+    const offset = node.range?.[0];
+    if (offset === undefined) continue;
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  }
+  return undefined;
+}
+
+function toIssues(problems: Problems, doc: YamlDoc, lines: LineCounter): PolicyIssue[] {
+  return problems.list.map(({ message, at }) => {
+    const issue: PolicyIssue = { message };
+    if (!at) return issue;
+    issue.path = at.path;
+    const pos = locate(doc, lines, at);
+    if (pos) {
+      issue.line = pos.line;
+      issue.column = pos.column;
+    }
+    if (at.input !== undefined && at.candidates) {
+      const s = closestMatch(at.input, at.candidates);
+      if (s !== undefined) issue.suggestion = s;
+    }
+    return issue;
+  });
 }
 
 /**
@@ -351,14 +477,22 @@ function obj(v: unknown): Doc {
  * `policy_digest`; its compiled form is cached for {@link evaluatePolicy}.
  */
 export function parsePolicy(yamlText: string): Policy {
+  const lines = new LineCounter();
   // merge: `<<: *anchor` merge keys, which goccy/go-yaml (Gait) supports.
-  const doc = parseDocument(yamlText, { uniqueKeys: true, merge: true, prettyErrors: false, strict: true });
-  const syntax = [...doc.errors].map((e) =>
-    e.code === "MULTIPLE_DOCS"
-      ? "parse policy yaml: a policy file must hold exactly one YAML document (Gait reads the first and silently " +
-        "ignores the rest, so rules in a later document would never apply); remove the extra '---' document"
-      : `parse policy yaml: ${e.message.split("\n")[0]}`,
-  );
+  const doc = parseDocument(yamlText, { uniqueKeys: true, merge: true, prettyErrors: false, strict: true, lineCounter: lines });
+  const at = (offset: number | undefined): { line?: number; column?: number } => {
+    if (offset === undefined) return {};
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+  const syntax = [...doc.errors].map((e): PolicyIssue => ({
+    message:
+      e.code === "MULTIPLE_DOCS"
+        ? "parse policy yaml: a policy file must hold exactly one YAML document (Gait reads the first and silently " +
+          "ignores the rest, so rules in a later document would never apply); remove the extra '---' document"
+        : `parse policy yaml: ${e.message.split("\n")[0]}`,
+    ...at(e.pos?.[0]),
+  }));
   if (syntax.length > 0) throw new PolicyValidationError(syntax);
   deferScalars(doc);
   let root: unknown;
@@ -369,7 +503,7 @@ export function parsePolicy(yamlText: string): Policy {
   }
   if (isNull(root)) root = {};
   if (!isPlainObject(root)) {
-    throw new PolicyValidationError([`parse policy yaml: a policy must be a YAML mapping, got ${describe(root)}`]);
+    throw new PolicyValidationError([{ message: `parse policy yaml: a policy must be a YAML mapping, got ${describe(root)}`, ...at(doc.contents?.range?.[0]) }]);
   }
 
   // Legacy proposal keys come first, with Gait's message and migration hints.
@@ -379,65 +513,79 @@ export function parsePolicy(yamlText: string): Policy {
       if (f.replacement.length === 0) return `${f.field}->${f.note ?? "remove"}`;
       return `${f.field}->${f.replacement.join("|")}` + (f.note ? ` (${f.note})` : "");
     });
-    throw new PolicyValidationError([
-      `legacy policy proposal fields are not supported [${legacy.map((f) => f.field).join(", ")}]: ${details.join("; ")}`,
-    ]);
+    const problems = new Problems();
+    problems.push(`legacy policy proposal fields are not supported [${legacy.map((f) => f.field).join(", ")}]: ${details.join("; ")}`, {
+      path: [legacy[0]!.field],
+      key: true,
+    });
+    throw new PolicyValidationError(toIssues(problems, doc, lines));
   }
 
-  const problems: string[] = [];
+  const problems = new Problems();
   const rootDoc: Doc = { ...root };
   for (const [key, { feature, schema }] of Object.entries(UNSUPPORTED_FEATURE_KEYS)) {
     if (!Object.prototype.hasOwnProperty.call(rootDoc, key)) continue;
     const block = rootDoc[key];
     delete rootDoc[key];
     if (isNull(block)) continue; // `mcp_trust:` / `mcp_trust: null`: not configured (Go zero value)
-    const blockProblems: string[] = [];
-    const typed = readObject(block, schema, key, blockProblems);
+    const blockProblems = new Problems();
+    const typed = readObject(block, schema, key, [key], blockProblems);
     if (typed && blockProblems.length === 0 && allZero(typed)) continue; // `{}`, `{enabled: false}`: off, as in Gait
-    problems.push(...blockProblems);
+    problems.addAll(blockProblems);
     problems.push(
       `parse policy yaml: field "${key}" configures ${feature}, which this implementation does not support; remove the "${key}" block`,
+      { path: [key], key: true },
     );
   }
-  const typed = readObject(rootDoc, TOP, "", problems) ?? {};
+  const typed = readObject(rootDoc, TOP, "", [], problems) ?? {};
   const policy = normalizePolicyDoc(typed, problems);
-  if (problems.length > 0) throw new PolicyValidationError(problems);
+  if (problems.length > 0) throw new PolicyValidationError(toIssues(problems, doc, lines));
   compilePolicy(policy); // warm the evaluation cache
   return policy;
 }
 
-function normalizePolicyDoc(d: Doc, problems: string[]): Policy {
+function normalizePolicyDoc(d: Doc, problems: Problems): Policy {
   // Compared as written, untrimmed (Gait normalizePolicy): "1.0.0 " is an unsupported version, not 1.0.0.
   const schemaId = raw(d.schema_id) || POLICY_SCHEMA_ID;
-  if (schemaId !== POLICY_SCHEMA_ID) problems.push(`unsupported policy schema_id: ${schemaId}`);
+  if (schemaId !== POLICY_SCHEMA_ID) problems.push(`unsupported policy schema_id: ${schemaId}`, { path: ["schema_id"] });
   const schemaVersion = raw(d.schema_version) || POLICY_SCHEMA_VERSION;
-  if (schemaVersion !== POLICY_SCHEMA_VERSION) problems.push(`unsupported policy schema_version: ${schemaVersion}`);
+  if (schemaVersion !== POLICY_SCHEMA_VERSION) problems.push(`unsupported policy schema_version: ${schemaVersion}`, { path: ["schema_version"] });
 
   let defaultVerdict = lower(d.default_verdict);
   const defaultAction = lower(d.default_action);
   if (defaultVerdict === "") defaultVerdict = defaultAction;
   if (defaultAction !== "" && defaultVerdict !== defaultAction) {
-    problems.push("default_action must match default_verdict when both are set");
+    problems.push("default_action must match default_verdict when both are set", { path: ["default_action"] });
   }
   if (defaultVerdict === "") defaultVerdict = DEFAULT_VERDICT;
-  if (!VERDICTS.has(defaultVerdict)) problems.push(`invalid default_verdict: ${defaultVerdict}`);
+  if (!VERDICTS.has(defaultVerdict)) {
+    const key = d.default_verdict !== undefined ? "default_verdict" : "default_action";
+    problems.push(`invalid default_verdict: ${defaultVerdict}`, { path: [key], input: defaultVerdict, candidates: VERDICTS });
+  }
 
   const fc = obj(d.fail_closed);
   const fcEnabled = fc.enabled === true;
   let riskClasses = lowerList(fc.risk_classes);
   if (fcEnabled && riskClasses.length === 0) riskClasses = ["critical", "high"];
   const requiredFields = lowerList(fc.required_fields);
-  for (const f of requiredFields) if (!REQUIRED_FIELDS.has(f)) problems.push(`unsupported fail_closed required_field: ${f}`);
+  for (const f of requiredFields) {
+    if (!REQUIRED_FIELDS.has(f)) {
+      problems.push(`unsupported fail_closed required_field: ${f}`, { path: ["fail_closed", "required_fields"], item: f, input: f, candidates: REQUIRED_FIELDS });
+    }
+  }
   const highRiskFields = lowerList(fc.required_high_risk_fields);
   for (const f of highRiskFields) {
-    if (!HIGH_RISK_FIELDS.has(f)) problems.push(`unsupported fail_closed required_high_risk_field: ${f}`);
+    if (!HIGH_RISK_FIELDS.has(f)) {
+      const at = { path: ["fail_closed", "required_high_risk_fields"], item: f, input: f, candidates: HIGH_RISK_FIELDS };
+      problems.push(`unsupported fail_closed required_high_risk_field: ${f}`, at);
+    }
   }
 
   const sc = obj(d.scripts);
   const maxSteps = int(sc.max_steps);
   const approvalAbove = int(sc.require_approval_above);
-  if (maxSteps < 0) problems.push("scripts.max_steps must be >= 0");
-  if (approvalAbove < 0) problems.push("scripts.require_approval_above must be >= 0");
+  if (maxSteps < 0) problems.push("scripts.max_steps must be >= 0", { path: ["scripts", "max_steps"] });
+  if (approvalAbove < 0) problems.push("scripts.require_approval_above must be >= 0", { path: ["scripts", "require_approval_above"] });
 
   const rawRules = (d.rules as Doc[] | undefined) ?? [];
   const rules = rawRules.map((r, i) => normalizeRule(r, i, problems));
@@ -462,46 +610,55 @@ function normalizePolicyDoc(d: Doc, problems: string[]): Policy {
   return policy;
 }
 
-function normalizeRule(r: Doc, index: number, problems: string[]): PolicyRule {
+function normalizeRule(r: Doc, index: number, problems: Problems): PolicyRule {
   const name = str(r.name);
   const label = name || `rules[${index}]`;
-  if (name === "") problems.push(`rule name is required (rules[${index}])`);
+  const at = (...rest: (string | number)[]): Path => ["rules", index, ...rest];
+  if (name === "") problems.push(`rule name is required (rules[${index}])`, { path: at("name") });
 
   let effect = lower(r.effect);
   const action = lower(r.action);
   if (effect === "") effect = action;
-  if (action !== "" && effect !== action) problems.push(`rule action must match effect for ${label}`);
-  if (effect === "") problems.push(`rule effect is required for ${label}`);
-  else if (!VERDICTS.has(effect)) problems.push(`invalid rule effect "${effect}" for ${label}`);
+  if (action !== "" && effect !== action) problems.push(`rule action must match effect for ${label}`, { path: at("action") });
+  if (effect === "") problems.push(`rule effect is required for ${label}`, { path: at() });
+  else if (!VERDICTS.has(effect)) {
+    problems.push(`invalid rule effect "${effect}" for ${label}`, { path: at(r.effect !== undefined ? "effect" : "action"), input: effect, candidates: VERDICTS });
+  }
 
-  const match = normalizeMatch(obj(r.match), label, problems);
+  const match = normalizeMatch(obj(r.match), label, at("match"), problems);
 
   const minApprovals = int(r.min_approvals);
-  if (minApprovals < 0) problems.push(`min_approvals must be >= 0 for ${label}`);
+  if (minApprovals < 0) problems.push(`min_approvals must be >= 0 for ${label}`, { path: at("min_approvals") });
 
   const manifestDigest = lower(r.required_agent_manifest_digest);
   if (manifestDigest !== "" && !isHex64(manifestDigest)) {
-    problems.push(`required_agent_manifest_digest must be sha256 hex for ${label}`);
+    problems.push(`required_agent_manifest_digest must be sha256 hex for ${label}`, { path: at("required_agent_manifest_digest") });
   }
   const credentialSources = lowerList(r.allowed_credential_sources);
   for (const s of credentialSources) {
-    if (!CREDENTIAL_SOURCES.has(s)) problems.push(`unsupported allowed_credential_source "${s}" for ${label}`);
+    if (!CREDENTIAL_SOURCES.has(s)) {
+      const where = { path: at("allowed_credential_sources"), item: s, input: s, candidates: CREDENTIAL_SOURCES };
+      problems.push(`unsupported allowed_credential_source "${s}" for ${label}`, where);
+    }
   }
   const accessTypes = lowerList(r.allowed_credential_access_types);
   for (const s of accessTypes) {
-    if (!CREDENTIAL_ACCESS_TYPES.has(s)) problems.push(`unsupported allowed_credential_access_type "${s}" for ${label}`);
+    if (!CREDENTIAL_ACCESS_TYPES.has(s)) {
+      const where = { path: at("allowed_credential_access_types"), item: s, input: s, candidates: CREDENTIAL_ACCESS_TYPES };
+      problems.push(`unsupported allowed_credential_access_type "${s}" for ${label}`, where);
+    }
   }
   const maxTtl = int(r.max_credential_ttl_seconds);
-  if (maxTtl < 0) problems.push(`max_credential_ttl_seconds must be >= 0 for ${label}`);
+  if (maxTtl < 0) problems.push(`max_credential_ttl_seconds must be >= 0 for ${label}`, { path: at("max_credential_ttl_seconds") });
 
   let evidenceMode = lower(r.required_context_evidence_mode);
   if (evidenceMode !== "" && evidenceMode !== "required") {
-    problems.push(`required_context_evidence_mode must be required for ${label}`);
+    problems.push(`required_context_evidence_mode must be required for ${label}`, { path: at("required_context_evidence_mode") });
   }
   const requireContextEvidence = r.require_context_evidence === true;
   if (requireContextEvidence && evidenceMode === "") evidenceMode = "required";
   const maxContextAge = int(r.max_context_age_seconds);
-  if (maxContextAge < 0) problems.push(`max_context_age_seconds must be >= 0 for ${label}`);
+  if (maxContextAge < 0) problems.push(`max_context_age_seconds must be >= 0 for ${label}`, { path: at("max_context_age_seconds") });
 
   const rule: PolicyRule = {
     name,
@@ -536,29 +693,38 @@ function normalizeRule(r: Doc, index: number, problems: string[]): PolicyRule {
   if (manifestDigest !== "") rule.required_agent_manifest_digest = manifestDigest;
   if (evidenceMode !== "") rule.required_context_evidence_mode = evidenceMode;
 
-  const freeze = normalizeFreezeWindow(r.freeze_window, label, problems);
+  const freeze = normalizeFreezeWindow(r.freeze_window, label, at("freeze_window"), problems);
   if (freeze) rule.freeze_window = freeze;
-  const sandbox = normalizeSandbox(r.sandbox, label, problems);
+  const sandbox = normalizeSandbox(r.sandbox, label, at("sandbox"), problems);
   if (sandbox) rule.sandbox = sandbox;
-  const rate = normalizeRateLimit(r.rate_limit, label, problems);
+  const rate = normalizeRateLimit(r.rate_limit, label, at("rate_limit"), problems);
   if (rate) rule.rate_limit = rate;
-  const budget = normalizeDestructiveBudget(r.destructive_budget, label, problems);
+  const budget = normalizeDestructiveBudget(r.destructive_budget, label, at("destructive_budget"), problems);
   if (budget) rule.destructive_budget = budget;
-  const dataflow = normalizeDataflow(r.dataflow, label, problems);
+  const dataflow = normalizeDataflow(r.dataflow, label, at("dataflow"), problems);
   if (dataflow) rule.dataflow = dataflow;
-  const endpoint = normalizeEndpoint(r.endpoint, label, problems);
+  const endpoint = normalizeEndpoint(r.endpoint, label, at("endpoint"), problems);
   if (endpoint) rule.endpoint = endpoint;
   return rule;
 }
 
-function normalizeMatch(m: Doc, label: string, problems: string[]): PolicyMatch {
+function normalizeMatch(m: Doc, label: string, at: Path, problems: Problems): PolicyMatch {
   const toolNames = [...((m.tool_names as string[] | undefined) ?? [])];
   const alias = str(m.tool_name);
   if (alias !== "") toolNames.push(alias);
   const endpointClasses = lowerList([...((m.endpoint_classes as string[] | undefined) ?? []), ...((m.endpoint_class as string[] | undefined) ?? [])]);
-  for (const c of endpointClasses) if (!ENDPOINT_CLASSES.has(c)) problems.push(`unsupported match endpoint_class "${c}" for ${label}`);
+  for (const c of endpointClasses) {
+    if (!ENDPOINT_CLASSES.has(c)) {
+      const key = ((m.endpoint_classes as string[] | undefined) ?? []).some((x) => x.trim().toLowerCase() === c) ? "endpoint_classes" : "endpoint_class";
+      problems.push(`unsupported match endpoint_class "${c}" for ${label}`, { path: [...at, key], item: c, input: c, candidates: ENDPOINT_CLASSES });
+    }
+  }
   const discovery = lowerList(m.discovery_method);
-  for (const c of discovery) if (!DISCOVERY_METHODS.has(c)) problems.push(`unsupported match discovery_method "${c}" for ${label}`);
+  for (const c of discovery) {
+    if (!DISCOVERY_METHODS.has(c)) {
+      problems.push(`unsupported match discovery_method "${c}" for ${label}`, { path: [...at, "discovery_method"], item: c, input: c, candidates: DISCOVERY_METHODS });
+    }
+  }
 
   const out: PolicyMatch = {
     tool_names: lowerList(toolNames),
@@ -592,13 +758,13 @@ function normalizeMatch(m: Doc, label: string, problems: string[]): PolicyMatch 
   }
   if (Object.keys(annotations).length > 0) out.tool_annotations = annotations;
   if (typeof m.max_delegation_depth === "number") {
-    if (m.max_delegation_depth < 0) problems.push(`max_delegation_depth must be >= 0 for ${label}`);
+    if (m.max_delegation_depth < 0) problems.push(`max_delegation_depth must be >= 0 for ${label}`, { path: [...at, "max_delegation_depth"] });
     out.max_delegation_depth = m.max_delegation_depth;
   }
   return out;
 }
 
-function normalizeFreezeWindow(v: unknown, label: string, problems: string[]): FreezeWindowPolicy | undefined {
+function normalizeFreezeWindow(v: unknown, label: string, at: Path, problems: Problems): FreezeWindowPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const windowsRaw = (v.windows as Doc[] | undefined) ?? [];
   const fw: FreezeWindowPolicy = {
@@ -616,44 +782,48 @@ function normalizeFreezeWindow(v: unknown, label: string, problems: string[]): F
     v.enabled === true || fw.timezone !== "" || lower(v.effect) !== "" || reason !== "" ||
     fw.environments.length > 0 || fw.risk_classes.length > 0 || fw.windows.length > 0;
   if (!configured) return undefined;
-  if (fw.timezone === "") problems.push(`freeze_window.timezone is required for ${label}`);
-  if (fw.windows.length === 0) problems.push(`freeze_window.windows must not be empty for ${label}`);
+  if (fw.timezone === "") problems.push(`freeze_window.timezone is required for ${label}`, { path: [...at, "timezone"] });
+  if (fw.windows.length === 0) problems.push(`freeze_window.windows must not be empty for ${label}`, { path: [...at, "windows"] });
   fw.windows.forEach((w, i) => {
-    if (w.start === "" || w.end === "") problems.push(`freeze_window.windows[${i}] requires start and end for ${label}`);
+    if (w.start === "" || w.end === "") problems.push(`freeze_window.windows[${i}] requires start and end for ${label}`, { path: [...at, "windows", i] });
   });
-  if (!CONSTRAINT_ACTIONS.has(fw.effect)) problems.push(`unsupported freeze_window.effect "${fw.effect}" for ${label}`);
+  if (!CONSTRAINT_ACTIONS.has(fw.effect)) {
+    problems.push(`unsupported freeze_window.effect "${fw.effect}" for ${label}`, { path: [...at, "effect"], input: fw.effect, candidates: CONSTRAINT_ACTIONS });
+  }
   return fw;
 }
 
-function sandboxEnum(v: Doc, key: string, allowed: ReadonlySet<string>, label: string, problems: string[]): string[] {
+function sandboxEnum(v: Doc, key: string, allowed: ReadonlySet<string>, label: string, at: Path, problems: Problems): string[] {
   const values = lowerList(v[key]);
-  for (const x of values) if (!allowed.has(x)) problems.push(`unsupported sandbox.${key} value "${x}" for ${label}`);
-  return values;
-}
-
-function sandboxPaths(v: Doc, key: string, label: string, problems: string[]): string[] {
-  // trimmed and path-cleaned like the intent's sandbox paths, so the two sides compare equal
-  const cleaned = ((v[key] as string[] | undefined) ?? []).map((p) => (p.trim() === "" ? "" : goPathClean(p.trim())));
-  const values = uniqueSorted(cleaned.filter((p) => p !== "."));
   for (const x of values) {
-    if (ENV_ASSIGNMENT.test(x)) problems.push(`sandbox.${key} must not contain raw env assignments for ${label}`);
+    if (!allowed.has(x)) problems.push(`unsupported sandbox.${key} value "${x}" for ${label}`, { path: [...at, key], item: x, input: x, candidates: allowed });
   }
   return values;
 }
 
-function normalizeSandbox(v: unknown, label: string, problems: string[]): SandboxPolicy | undefined {
+function sandboxPaths(v: Doc, key: string, label: string, at: Path, problems: Problems): string[] {
+  // trimmed and path-cleaned like the intent's sandbox paths, so the two sides compare equal
+  const cleaned = ((v[key] as string[] | undefined) ?? []).map((p) => (p.trim() === "" ? "" : goPathClean(p.trim())));
+  const values = uniqueSorted(cleaned.filter((p) => p !== "."));
+  for (const x of values) {
+    if (ENV_ASSIGNMENT.test(x)) problems.push(`sandbox.${key} must not contain raw env assignments for ${label}`, { path: [...at, key] });
+  }
+  return values;
+}
+
+function normalizeSandbox(v: unknown, label: string, at: Path, problems: Problems): SandboxPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const sb: SandboxPolicy = {
     enabled: true,
-    allowed_network_modes: sandboxEnum(v, "allowed_network_modes", SANDBOX_NETWORK_MODES, label, problems),
-    allowed_writable_path_prefixes: sandboxPaths(v, "allowed_writable_path_prefixes", label, problems),
-    required_read_only_roots: sandboxPaths(v, "required_read_only_roots", label, problems),
-    allowed_env_exposure_modes: sandboxEnum(v, "allowed_env_exposure_modes", SANDBOX_ENV_MODES, label, problems),
+    allowed_network_modes: sandboxEnum(v, "allowed_network_modes", SANDBOX_NETWORK_MODES, label, at, problems),
+    allowed_writable_path_prefixes: sandboxPaths(v, "allowed_writable_path_prefixes", label, at, problems),
+    required_read_only_roots: sandboxPaths(v, "required_read_only_roots", label, at, problems),
+    allowed_env_exposure_modes: sandboxEnum(v, "allowed_env_exposure_modes", SANDBOX_ENV_MODES, label, at, problems),
     max_timeout_seconds: int(v.max_timeout_seconds),
-    allowed_filesystem_isolations: sandboxEnum(v, "allowed_filesystem_isolations", SANDBOX_FS_ISOLATIONS, label, problems),
-    allowed_user_modes: sandboxEnum(v, "allowed_user_modes", SANDBOX_USER_MODES, label, problems),
+    allowed_filesystem_isolations: sandboxEnum(v, "allowed_filesystem_isolations", SANDBOX_FS_ISOLATIONS, label, at, problems),
+    allowed_user_modes: sandboxEnum(v, "allowed_user_modes", SANDBOX_USER_MODES, label, at, problems),
   };
-  if (sb.max_timeout_seconds < 0) problems.push(`sandbox.max_timeout_seconds must be >= 0 for ${label}`);
+  if (sb.max_timeout_seconds < 0) problems.push(`sandbox.max_timeout_seconds must be >= 0 for ${label}`, { path: [...at, "max_timeout_seconds"] });
   const configured =
     v.enabled === true || sb.allowed_network_modes.length > 0 || sb.allowed_writable_path_prefixes.length > 0 ||
     sb.required_read_only_roots.length > 0 || sb.allowed_env_exposure_modes.length > 0 || sb.max_timeout_seconds !== 0 ||
@@ -661,33 +831,37 @@ function normalizeSandbox(v: unknown, label: string, problems: string[]): Sandbo
   return configured ? sb : undefined;
 }
 
-function normalizeRateLimit(v: unknown, label: string, problems: string[]): RateLimitPolicy | undefined {
+function normalizeRateLimit(v: unknown, label: string, at: Path, problems: Problems): RateLimitPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const requests = int(v.requests);
-  if (requests < 0) problems.push(`rate_limit.requests must be >= 0 for ${label}`);
+  if (requests < 0) problems.push(`rate_limit.requests must be >= 0 for ${label}`, { path: [...at, "requests"] });
   if (requests <= 0) return undefined; // window/scope are only checked when the limit is on (Gait)
   const window = lower(v.window) || "minute";
   const scope = lower(v.scope) || "tool_identity";
-  if (!RATE_WINDOWS.has(window)) problems.push(`unsupported rate_limit.window "${window}" for ${label}`);
-  if (!RATE_SCOPES.has(scope)) problems.push(`unsupported rate_limit.scope "${scope}" for ${label}`);
+  if (!RATE_WINDOWS.has(window)) problems.push(`unsupported rate_limit.window "${window}" for ${label}`, { path: [...at, "window"], input: window, candidates: RATE_WINDOWS });
+  if (!RATE_SCOPES.has(scope)) problems.push(`unsupported rate_limit.scope "${scope}" for ${label}`, { path: [...at, "scope"], input: scope, candidates: RATE_SCOPES });
   return { requests, window, scope };
 }
 
-function normalizeDestructiveBudget(v: unknown, label: string, problems: string[]): RateLimitPolicy | undefined {
+function normalizeDestructiveBudget(v: unknown, label: string, at: Path, problems: Problems): RateLimitPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const requests = int(v.requests);
   const rawWindow = lower(v.window);
   const rawScope = lower(v.scope);
   if (requests === 0 && rawWindow === "" && rawScope === "") return undefined;
-  if (requests <= 0) problems.push(`destructive_budget.requests must be >= 1 for ${label}`);
+  if (requests <= 0) problems.push(`destructive_budget.requests must be >= 1 for ${label}`, { path: [...at, "requests"] });
   const window = rawWindow || "minute";
   const scope = rawScope || "tool_identity";
-  if (!RATE_WINDOWS.has(window)) problems.push(`unsupported destructive_budget.window "${window}" for ${label}`);
-  if (!RATE_SCOPES.has(scope)) problems.push(`unsupported destructive_budget.scope "${scope}" for ${label}`);
+  if (!RATE_WINDOWS.has(window)) {
+    problems.push(`unsupported destructive_budget.window "${window}" for ${label}`, { path: [...at, "window"], input: window, candidates: RATE_WINDOWS });
+  }
+  if (!RATE_SCOPES.has(scope)) {
+    problems.push(`unsupported destructive_budget.scope "${scope}" for ${label}`, { path: [...at, "scope"], input: scope, candidates: RATE_SCOPES });
+  }
   return { requests, window, scope };
 }
 
-function normalizeDataflow(v: unknown, label: string, problems: string[]): DataflowPolicy | undefined {
+function normalizeDataflow(v: unknown, label: string, at: Path, problems: Problems): DataflowPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const df: DataflowPolicy = {
     enabled: true,
@@ -704,11 +878,13 @@ function normalizeDataflow(v: unknown, label: string, problems: string[]): Dataf
     df.destination_values.length > 0 || df.destination_operations.length > 0;
   if (!configured) return undefined;
   if (df.tainted_sources.length === 0) df.tainted_sources = ["external", "tool_output"];
-  if (!CONSTRAINT_ACTIONS.has(df.action)) problems.push(`unsupported dataflow.action "${df.action}" for ${label}`);
+  if (!CONSTRAINT_ACTIONS.has(df.action)) {
+    problems.push(`unsupported dataflow.action "${df.action}" for ${label}`, { path: [...at, "action"], input: df.action, candidates: CONSTRAINT_ACTIONS });
+  }
   return df;
 }
 
-function normalizeEndpoint(v: unknown, label: string, problems: string[]): EndpointPolicy | undefined {
+function normalizeEndpoint(v: unknown, label: string, at: Path, problems: Problems): EndpointPolicy | undefined {
   if (!isPlainObject(v)) return undefined;
   const ep: EndpointPolicy = {
     enabled: true,
@@ -726,14 +902,18 @@ function normalizeEndpoint(v: unknown, label: string, problems: string[]): Endpo
     v.enabled === true || ep.path_allowlist.length > 0 || ep.path_denylist.length > 0 || ep.domain_allowlist.length > 0 ||
     ep.domain_denylist.length > 0 || ep.egress_classes.length > 0 || destructiveAction !== "";
   for (const c of ep.egress_classes) {
-    if (!ENDPOINT_CLASSES.has(c)) problems.push(`unsupported endpoint.egress_class "${c}" for ${label}`);
-    else if (!c.startsWith("net.")) problems.push(`endpoint.egress_class must be network class for ${label} (got "${c}")`);
+    const where = { path: [...at, "egress_classes"], item: c };
+    if (!ENDPOINT_CLASSES.has(c)) problems.push(`unsupported endpoint.egress_class "${c}" for ${label}`, { ...where, input: c, candidates: ENDPOINT_CLASSES });
+    else if (!c.startsWith("net.")) problems.push(`endpoint.egress_class must be network class for ${label} (got "${c}")`, where);
   }
   if (!configured) return undefined;
-  if (!CONSTRAINT_ACTIONS.has(ep.action)) problems.push(`unsupported endpoint.action "${ep.action}" for ${label}`);
+  if (!CONSTRAINT_ACTIONS.has(ep.action)) {
+    problems.push(`unsupported endpoint.action "${ep.action}" for ${label}`, { path: [...at, "action"], input: ep.action, candidates: CONSTRAINT_ACTIONS });
+  }
   if (destructiveAction !== "") {
     if (!CONSTRAINT_ACTIONS.has(destructiveAction)) {
-      problems.push(`unsupported endpoint.destructive_action "${destructiveAction}" for ${label}`);
+      const where = { path: [...at, "destructive_action"], input: destructiveAction, candidates: CONSTRAINT_ACTIONS };
+      problems.push(`unsupported endpoint.destructive_action "${destructiveAction}" for ${label}`, where);
     }
     ep.destructive_action = destructiveAction as Verdict;
   }

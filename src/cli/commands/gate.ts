@@ -21,8 +21,8 @@ import { isGateError } from "../../service/errors.js";
 import { FileCounterStore } from "../../state/counters-file.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { csv, oneOf, str, type CommandSpec, type Parsed } from "../args.js";
-import { omitEmpty, usageError, type CommandContext } from "../io.js";
-import { loadPolicy, prettyJson, producerVersion, readJson, signingKey, verifyKey, writeEvidence } from "../inputs.js";
+import { CliError, EXIT, omitEmpty, toCliError, usageError, type CommandContext } from "../io.js";
+import { loadPolicy, prettyJson, producerVersion, readIntent, readJson, signingKey, verifyKey, writeEvidence } from "../inputs.js";
 
 const s = (value: string, help: string, dflt?: string) => ({ type: "string" as const, value, help, ...(dflt !== undefined ? { default: dflt } : {}) });
 const b = (help: string) => ({ type: "boolean" as const, help });
@@ -38,7 +38,7 @@ export const gateEvalSpec: CommandSpec = {
     "    [--credential-broker off|stub|env|command] [--credential-env-prefix GAIT_BROKER_TOKEN_] [--credential-command <path>]",
     "    [--credential-command-args csv] [--credential-ref ref] [--credential-scopes csv] [--credential-evidence-out path]",
     "    [--evaluation-time <rfc3339>] [--kill-switch-state <state.json>] [--trace-out trace.json] [--policy-digest sha256:<hex>]",
-    "    [--key-mode dev|prod] [--private-key <path>|--private-key-env <VAR>] [--json]",
+    "    [--key-mode dev|prod] [--private-key <path>|--private-key-env <VAR>] [--strict] [--json]",
   ],
   flags: {
     policy: s("<policy.yaml>", "policy file (required)"),
@@ -70,6 +70,7 @@ export const gateEvalSpec: CommandSpec = {
     "key-mode": s("dev|prod", "dev: ephemeral signing key; prod: --private-key/--private-key-env", "dev"),
     "private-key": s("<path>", "signing key file (prod)"),
     "private-key-env": s("<VAR>", "signing key from an environment variable (prod)"),
+    strict: b("an unknown intent key is an error (exit 6) instead of a warning"),
     json: b("print JSON"),
   },
   positionals: { min: 0, max: 0 },
@@ -128,7 +129,7 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   if (!intentPath) throw usageError("--intent is required", "run 'gait gate eval --help'");
 
   const policy = await loadPolicy(ctx, str(f.policy), f["policy-digest"]);
-  const rawIntent = await readJson(ctx, intentPath, "intent");
+  const rawIntent = (await readIntent(ctx, intentPath, f.strict === true)).raw; // unknown keys: warning, or error with --strict
   let evaluationTime: Date | undefined;
   const evalFlag = str(f["evaluation-time"]);
   if (evalFlag) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePolicy, policySummary, PolicyValidationError } from "../../../src/engine/policy.js";
+import { formatPolicyIssue, parsePolicy, policySummary, PolicyValidationError } from "../../../src/engine/policy.js";
 import { PolicyError } from "../../../src/engine/types.js";
 
 /** Parse and return the list of problems (fails the test when parsing succeeds). */
@@ -10,7 +10,9 @@ function problems(yaml: string): string[] {
     expect(err).toBeInstanceOf(PolicyError);
     expect(err).toBeInstanceOf(PolicyValidationError);
     const e = err as PolicyValidationError;
-    expect(e.message).toBe(e.problems.join("\n"));
+    // the message is every issue with its suggestion and position; `problems` keeps the bare texts
+    expect(e.message).toBe(e.issues.map(formatPolicyIssue).join("\n"));
+    expect(e.problems).toEqual(e.issues.map((i) => i.message));
     return [...e.problems];
   }
   throw new Error("expected the policy to be rejected");
