@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     };
 
     // ---- the whole handler, closed loop, process CPU per decision ----
-    const loops: Record<string, { decisions_per_s: number; cpu_us_per_decision: number }> = {};
+    const loops: Record<string, { decisions_per_s: number; cpu_us_per_decision: number; user_us_per_decision: number; system_us_per_decision: number }> = {};
     for (const inFlight of [1, 64]) {
       const run = async (ms: number) => {
         let done = 0;
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
         );
         const c = process.cpuUsage(c0);
         const s = (performance.now() - t0) / 1000;
-        return { decisions_per_s: done / s, cpu_us_per_decision: (c.user + c.system) / done };
+        return { decisions_per_s: done / s, cpu_us_per_decision: (c.user + c.system) / done, user_us_per_decision: c.user / done, system_us_per_decision: c.system / done };
       };
       await run(500); // warm-up
       const runs = [await run(2000), await run(2000), await run(2000)].sort((a, b) => a.cpu_us_per_decision - b.cpu_us_per_decision);
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
 
     for (const [k, v] of Object.entries(stages)) console.log(`  ${k.padEnd(24)} ${v.toFixed(1).padStart(7)} us`);
     for (const [k, v] of Object.entries(loops)) {
-      console.log(`  handler ${k.padEnd(16)} ${v.cpu_us_per_decision.toFixed(1).padStart(7)} us CPU/decision  ${v.decisions_per_s.toFixed(0)} decisions/s`);
+      console.log(`  handler ${k.padEnd(16)} ${v.cpu_us_per_decision.toFixed(1).padStart(7)} us CPU/decision (user ${v.user_us_per_decision.toFixed(1)}, system ${v.system_us_per_decision.toFixed(1)})  ${v.decisions_per_s.toFixed(0)} decisions/s`);
     }
     const outDir = join(root, "bench", "results");
     mkdirSync(outDir, { recursive: true });
