@@ -153,6 +153,23 @@ async function main(): Promise<void> {
       encode_response: await perCall(N, 5, () => encode(toEvaluateResponse(out))),
     };
 
+    // ---- --profile N: exactly N decisions at 64 in flight and nothing else (compare CPU profiles of two builds) ----
+    const profileAt = process.argv.indexOf("--profile");
+    if (profileAt > 0) {
+      const total = Number(process.argv[profileAt + 1] ?? 20000);
+      let left = total;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (left-- > 0) await handle();
+      }));
+      const c = process.cpuUsage(c0);
+      console.log(`  profile: ${total} decisions at 64 in flight, ${((c.user + c.system) / total).toFixed(1)} us CPU/decision (user ${(c.user / total).toFixed(1)}, system ${(c.system / total).toFixed(1)}), ${(total / ((performance.now() - t0) / 1000)).toFixed(0)} decisions/s`);
+      console.log(`  trace log: ${JSON.stringify(traceLog.stats())}`);
+      await traceLog.close();
+      await approvals.close();
+      return;
+    }
     // ---- the whole handler, closed loop, process CPU per decision ----
     const loops: Record<string, { decisions_per_s: number; cpu_us_per_decision: number; user_us_per_decision: number; system_us_per_decision: number }> = {};
     for (const inFlight of [1, 64]) {

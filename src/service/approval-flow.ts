@@ -199,7 +199,7 @@ export function ledgerFlow(o: LedgerFlowOptions): ApprovalLedgerFlow {
           }
         }
       }
-      return { result, reasons, warnings, ...(approvalRequestId ? { approvalRequestId } : {}) };
+      return { result, reasons, warnings, approvalRequestId };
     },
   };
 }

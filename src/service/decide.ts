@@ -162,12 +162,24 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   let result: GateResult;
   try {
     if (env.mode === "gate") {
+      // one literal of a fixed shape, no spread: a spread of the surface's options built a dictionary-mode object
+      // here, which made this call and every option read in the engine slow (measured: ~25 us per decision)
+      const g = env.gate;
       result = await evaluateGate(policy, rawIntent, {
-        ...env.gate,
         now,
+        evaluationTime: g?.evaluationTime,
         profile: env.profile,
+        killSwitch: g?.killSwitch,
+        contextEnvelope: g?.contextEnvelope,
+        counters: g?.counters,
         approvalTokens,
+        approvalVerifier: g?.approvalVerifier,
         delegationTokens: req.delegationTokens ?? [],
+        delegationVerifier: g?.delegationVerifier,
+        broker: g?.broker,
+        brokerReference: g?.brokerReference,
+        brokerScopes: g?.brokerScopes,
+        simulate: g?.simulate,
         producerVersion: env.producerVersion,
       });
     } else {
@@ -236,7 +248,7 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
     sessionId: sessionId || intent?.context?.session_id || "",
     jobId: jobId || intent?.context?.job_id || "",
     warnings: uniqueSorted(warnings),
-    ...(approvalRequestId ? { approvalRequestId } : {}),
+    approvalRequestId,
     artifacts: {},
     latencyMs,
     policyId: policy.schema_id,

@@ -181,7 +181,7 @@ export function summarize(doc: Record<string, unknown>): RecordSummary {
     kind: doc.schema_id === TRACE_SCHEMA_ID ? "decision" : "unknown",
     trace_id: str(doc.trace_id),
     event_id: str(doc.event_id),
-    ...(typeof doc.verdict === "string" ? { verdict: doc.verdict as Verdict } : {}),
+    verdict: typeof doc.verdict === "string" ? (doc.verdict as Verdict) : undefined,
     tool_name: str(doc.tool_name),
     identity: str(agent),
     reason_codes: Array.isArray(doc.reason_codes) ? (doc.reason_codes as unknown[]).filter((x): x is string => typeof x === "string") : [],

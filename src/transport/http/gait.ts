@@ -170,8 +170,8 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
       });
       const out = await d.service.evaluate({
         toolCall: { adapter: typeof body.adapter === "string" && body.adapter ? body.adapter : cfg.adapter, payload: call },
-        ...(typeof body.run_id === "string" ? { runId: body.run_id } : {}),
-        ...(typeof body.session_id === "string" ? { sessionId: body.session_id } : {}),
+        runId: typeof body.run_id === "string" ? body.run_id : undefined,
+        sessionId: typeof body.session_id === "string" ? body.session_id : undefined,
         emitRunpack: body.emit_runpack === true,
         cancelled: () => ac.signal.aborted,
       });
