@@ -30,7 +30,7 @@ setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tool
 tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
 
 # Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
-APT_PACKAGES := systemd
+APT_PACKAGES := systemd redis-server
 .PHONY: apt-packages
 apt-packages:
 	@./scripts/ensure-apt.sh $(APT_PACKAGES)
