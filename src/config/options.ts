@@ -60,7 +60,11 @@ export const SERVE_OPTIONS: readonly OptionDef[] = Object.freeze([
   { flag: "delegation-public-key", kind: "path", value: "<path>", help: "verify key for delegation tokens (default: the approval key, then the server's)", group: "keys" },
   { flag: "delegation-public-key-env", kind: "string", value: "<VAR>", help: "delegation verify key from an environment variable", group: "keys" },
   // state and evidence
-  { flag: "state", kind: "string", value: "<dir>", default: "gait-out/serve", help: "state directory: dev keys, approval ledger", group: "state" },
+  { flag: "state", kind: "string", value: "<dir|url>", default: "gait-out/serve", help: "state directory (dev keys, approval ledger), or the shared state of replicas: redis://host:port/db, rediss://... (TLS), unix:///path/redis.sock?db=N (a password in the URL: pass it as GAIT_STATE, not in argv)", group: "state" },
+  { flag: "local-dir", kind: "path", value: "<dir>", help: "with a shared --state: the local directory for the dev key pair and the trace log (default gait-out/serve)", group: "state" },
+  { flag: "state-prefix", kind: "string", value: "<prefix>", default: "gait:", help: "with a shared --state: key prefix in Redis (fleets sharing one Redis use different prefixes)", group: "state" },
+  { flag: "state-timeout", kind: "duration", value: "<dur>", default: DUR(500), help: "with a shared --state: bound on each call to it; slower or unreachable = the decision fails closed (STATE_UNAVAILABLE)", group: "state" },
+  { flag: "replica-id", kind: "string", value: "<id>", help: "this replica's name in its trace log checkpoints and logs (default: the host name)", group: "state" },
   { flag: "trace-dir", kind: "path", value: "<dir>", help: "trace log directory (default <state>/traces)", group: "state" },
   { flag: "trace-max-age", kind: "duration", value: "<dur>", default: DUR(0), help: "retention: delete sealed trace segments older than this (0 = keep)", group: "state" },
   { flag: "trace-max-count", kind: "int", value: "<n>", default: 0, min: 0, help: "retention: keep at least the newest n entries, delete older sealed segments (0 = keep)", group: "state" },

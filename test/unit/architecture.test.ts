@@ -51,7 +51,8 @@ const EXTERNAL_ALLOWED: Record<string, RegExp> = {
   runpack: /^(fflate|node:(fs\/promises|path))$/,
   // the service does no I/O of its own (stores, logs and files come in as ports): no node:fs, no transport
   service: /^(prom-client|node:path)$/,
-  config: /^(yaml|node:(fs|path|util))$/,
+  // node:os: the default --replica-id is the host name
+  config: /^(yaml|node:(fs|os|path|util))$/,
   transport: /^node:crypto$/,
   "transport/grpc": /^(@grpc\/grpc-js|@bufbuild\/protobuf(\/wkt|\/codegenv2)?|node:(crypto|events|fs|http2|net|worker_threads))$/,
   "transport/http": /^(prom-client|node:(http|events))$/,

@@ -75,7 +75,7 @@ export function parseSharedStateUrl(raw: string): SharedStateAddress {
   const auth = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
   const dbOf = (text: string, where: string): number => {
     if (text === "") return 0;
-    if (!/^\d{1,2}$/.test(text)) throw new Error(`${JSON.stringify(redactUrl(s))}: database ${JSON.stringify(text)} in the ${where} must be a number from 0 to 15; ${expected}`);
+    if (!/^\d{1,2}$/.test(text)) throw new Error(`${JSON.stringify(redactUrl(s))}: database ${JSON.stringify(text)} in the ${where} must be a number (0 to 15 on a default Redis); ${expected}`);
     return Number(text);
   };
   if (scheme === "unix") {

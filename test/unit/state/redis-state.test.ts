@@ -50,7 +50,7 @@ describe("--state URLs", () => {
     expect(parseSharedStateUrl("redis://cache.internal:6380/2")).toMatchObject({ kind: "tcp", host: "cache.internal", port: 6380, db: 2, label: "redis://cache.internal:6380/2" });
     expect(parseSharedStateUrl("rediss://u:s3cret@cache:6379")).toMatchObject({ kind: "tls", username: "u", password: "s3cret", db: 0, label: "rediss://cache:6379/0" });
     expect(parseSharedStateUrl("unix:///run/redis/redis.sock?db=3")).toMatchObject({ kind: "unix", path: "/run/redis/redis.sock", db: 3 });
-    expect(() => parseSharedStateUrl("redis://host/abc")).toThrow(/database "abc" .* must be a number from 0 to 15/);
+    expect(() => parseSharedStateUrl("redis://host/abc")).toThrow(/database "abc" .* must be a number/);
     expect(() => parseSharedStateUrl("unix://relative.sock")).toThrow(/absolute path/);
     expect(() => parseSharedStateUrl("memcached://h")).toThrow(/unsupported scheme memcached/);
     expect(isSharedStateUrl("redis://h")).toBe(true);
