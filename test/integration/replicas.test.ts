@@ -241,6 +241,7 @@ describe("two replicas sharing one Redis", () => {
       expect([...ids]).toEqual([id]);
       const v = spawnSync(process.execPath, [join(ROOT, "bin", "gait"), "trace", "verify", traces, "--private-key", join(keyDir, "gait_private.key"), "--json"], { encoding: "utf8" });
       expect(v.status, v.stdout + v.stderr).toBe(0);
+      expect((JSON.parse(v.stdout) as { replica_ids: string[] }).replica_ids).toEqual([id]);
     }
   });
 });
