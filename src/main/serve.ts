@@ -268,6 +268,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     }
     cleanups.push(() => shared!.close());
     log.info({ state: shared.label, prefix: sh.prefix, store_id: shared.meta.id, ledger_seq: shared.meta.seq, created: shared.meta.created, reset: cfg.resetApprovalState }, "shared state connected");
+    for (const w of shared.warnings) log.warn({ component: "shared_state", state: shared.label }, w);
     sharedKillSwitch = new RedisKillSwitchStore(shared, { onChange: () => updateHealth() });
     try {
       await sharedKillSwitch.start();

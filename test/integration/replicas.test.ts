@@ -52,12 +52,14 @@ let keyDir: string;
 let a: Server;
 let b: Server;
 
-function replica(id: string): Promise<Server> {
+function replica(id: string, more: { dir?: string; extraArgs?: string[]; expectFailure?: boolean } = {}): Promise<Server> {
   return startServer({
     policy: POLICY,
     operator: true,
     state: redis.url,
-    extraArgs: ["--key-mode", "prod", "--private-key", join(keyDir, "gait_private.key"), "--replica-id", id, "--local-dir", "local"],
+    ...(more.dir ? { dir: more.dir } : {}),
+    ...(more.expectFailure ? { expectFailure: true } : {}),
+    extraArgs: ["--key-mode", "prod", "--private-key", join(keyDir, "gait_private.key"), "--replica-id", id, "--local-dir", "local", ...(more.extraArgs ?? [])],
   });
 }
 
@@ -242,6 +244,26 @@ describe("two replicas sharing one Redis", () => {
       const v = spawnSync(process.execPath, [join(ROOT, "bin", "gait"), "trace", "verify", traces, "--private-key", join(keyDir, "gait_private.key"), "--json"], { encoding: "utf8" });
       expect(v.status, v.stdout + v.stderr).toBe(0);
       expect((JSON.parse(v.stdout) as { replica_ids: string[] }).replica_ids).toEqual([id]);
+    }
+  });
+
+  it("Redis that lost its data: a replica refuses to start until --reset-approval-state, which refuses older tokens", async () => {
+    // a token granted before the loss
+    const again = await replica("replica-a", { dir: a.dir });
+    const r = await again.gate.evaluate(call("tool.write", { path: "/lost" }));
+    const g = await again.op.approve(grant(r.approvalRequestId));
+    await again.stop();
+    spawnSync("redis-cli", ["-s", redis.socket, "FLUSHALL"]);
+    const refused = await replica("replica-a", { dir: a.dir, expectFailure: true });
+    expect(refused.child.exitCode).not.toBe(0);
+    expect(refused.stderr()).toMatch(/approval ledger in shared state unix:\/\/.* went backwards \(Redis lost its data .*--reset-approval-state/);
+    const reset = await replica("replica-a", { dir: a.dir, extraArgs: ["--reset-approval-state"] });
+    try {
+      const after = await reset.gate.evaluate({ ...call("tool.write", { path: "/lost" }), approvalTokens: [g.tokenJson] });
+      expect(after.verdict).toBe(Verdict.REQUIRE_APPROVAL);
+      expect(after.reasonCodes).toContain("approval_token_revoked");
+    } finally {
+      await reset.stop();
     }
   });
 });

@@ -198,13 +198,21 @@ export class SharedState {
       throw new SharedStateError("unavailable", `cannot connect to the shared state at ${a.label}: ${(e as Error).message || lastError} (is redis-server running and reachable? check --state)`, { cause: e });
     }
     let meta: StoreMeta;
+    const warnings: string[] = [];
     try {
+      const problem = await SharedState.checkConfig(client, warnings);
+      if (problem) {
+        client.disconnect();
+        throw new SharedStateError("unavailable", `shared state at ${a.label}: ${problem}`);
+      }
       meta = await SharedState.readMeta(client, prefix, opts.reset === true, (opts.now ?? Date.now)());
     } catch (e) {
       client.disconnect();
+      if (isSharedStateError(e)) throw e;
       throw new SharedStateError("unavailable", `shared state at ${a.label}: ${(e as Error).message}`, { cause: e });
     }
     const s = new SharedState(client, a, meta, opts);
+    s.warnings = warnings;
     s.lastError = lastError;
     s.healthy = true;
     client.on("error", (e: Error) => {
@@ -215,6 +223,33 @@ export class SharedState {
     client.on("ready", () => s.setHealth(true));
     return s;
   }
+
+  /**
+   * Redis settings that would silently undo the ledger: an eviction policy may drop a spent-token mark (a spent token
+   * becomes usable again) or a counter, so anything but `noeviction` is refused. No append-only file only warns (a dev
+   * Redis); a Redis that does not allow CONFIG GET (managed services) is taken with a warning.
+   */
+  private static async checkConfig(client: Redis, warnings: string[]): Promise<string | undefined> {
+    let policy: string | undefined;
+    let aof: string | undefined;
+    try {
+      const p = (await client.config("GET", "maxmemory-policy")) as string[];
+      const f = (await client.config("GET", "appendonly")) as string[];
+      policy = p[1];
+      aof = f[1];
+    } catch (e) {
+      warnings.push(`could not read the Redis settings (CONFIG GET: ${(e as Error).message}); make sure maxmemory-policy is noeviction and appendonly is yes with appendfsync always`);
+      return undefined;
+    }
+    if (policy !== undefined && policy !== "noeviction") {
+      return `maxmemory-policy is ${policy}: Redis may evict spent-token marks and counters, which would make spent tokens usable again; set maxmemory-policy noeviction (a full Redis then refuses writes and the gate fails closed)`;
+    }
+    if (aof === "no") warnings.push("appendonly is no: a Redis restart loses the shared state (the gate then refuses it as rolled back); set appendonly yes and appendfsync always");
+    return undefined;
+  }
+
+  /** Problems with the Redis settings found at start (log them). */
+  warnings: string[] = [];
 
   private static async readMeta(client: Redis, prefix: string, reset: boolean, nowMs: number): Promise<StoreMeta> {
     const key = `${prefix}meta`;

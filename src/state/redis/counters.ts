@@ -8,11 +8,19 @@
  * `used >= limit` denies without incrementing. A bucket expires in Redis a minute after its window ended (clean-up
  * only: its key is never used again). Replicas' clocks decide the bucket: keep them in sync (NTP).
  *
+ * Memory: buckets expire with their window, and Redis must run with `maxmemory-policy noeviction` (checked at
+ * start, connection.ts): a full Redis refuses the increment and the decision fails closed.
+ *
  * Fail closed: an unreachable, slow, replaced or rolled-back store throws SharedStateError (the decision fails with
  * STATE_UNAVAILABLE, never allow).
  */
+import { sha256Hex } from "../../engine/canon.js";
 import type { CounterStore } from "../../engine/types.js";
 import { Script, type SharedState } from "./connection.js";
+
+/** Counter keys longer than this are stored under their digest (identities are client-asserted: a long one must not
+ * make a long Redis key). */
+const MAX_KEY = 200;
 
 /** Kept after a window ends before Redis drops the bucket (the key is never read again; clean-up slack). */
 const AFTER_WINDOW_MS = 60_000;
@@ -32,7 +40,8 @@ export class RedisCounterStore implements CounterStore {
   async consume(key: string, limit: number, bucketExpiresAtMs: number, nowMs: number = Date.now()): Promise<{ allowed: boolean; used: number }> {
     // relative expiry from the caller's clock: the bucket's remaining window plus slack (never 0: PEXPIRE 0 deletes)
     const ttl = Math.max(0, bucketExpiresAtMs - nowMs) + AFTER_WINDOW_MS;
-    const [ok, used] = (await this.state.run(CONSUME, [`${this.state.prefix}rl:${key}`], [Math.max(0, Math.floor(limit)), Math.ceil(ttl)])) as [number, number];
+    const name = key.length <= MAX_KEY ? key : `sha256:${sha256Hex(key)}`;
+    const [ok, used] = (await this.state.run(CONSUME, [`${this.state.prefix}rl:${name}`], [Math.max(0, Math.floor(limit)), Math.ceil(ttl)])) as [number, number];
     return { allowed: ok === 1, used: Number(used) };
   }
 }

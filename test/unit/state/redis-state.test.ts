@@ -176,6 +176,28 @@ describe("a store that lost its data or went backwards is refused", () => {
   });
 });
 
+describe("Redis settings that would undo the ledger", () => {
+  it("an eviction policy is refused at connect (a spent-token mark could be evicted); noeviction is accepted", async () => {
+    cli("CONFIG", "SET", "maxmemory-policy", "volatile-lru");
+    try {
+      const err = await connect().catch((e: unknown) => e);
+      expect(isSharedStateError(err) && err.code).toBe("unavailable");
+      expect((err as Error).message).toMatch(/maxmemory-policy is volatile-lru: .* set maxmemory-policy noeviction/);
+    } finally {
+      cli("CONFIG", "SET", "maxmemory-policy", "noeviction");
+    }
+    expect((await connect()).warnings).toEqual([]);
+  });
+
+  it("a long counter key (a long client-asserted identity) is stored under its digest and still counts", async () => {
+    const s = new RedisCounterStore(await connect());
+    const k = key(`tool.write|${"x".repeat(5000)}`);
+    expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
+    expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 2 });
+    expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 2 });
+  });
+});
+
 describe("Redis stopped and started again", () => {
   it("calls fail at once with a clear reason while it is down, the kill switch goes unavailable, and all recovers by itself", async () => {
     const prefix = `t${randomBytes(4).toString("hex")}:`;
