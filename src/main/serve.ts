@@ -269,7 +269,9 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     cleanups.push(() => shared!.close());
     log.info({ state: shared.label, prefix: sh.prefix, store_id: shared.meta.id, ledger_seq: shared.meta.seq, created: shared.meta.created, reset: cfg.resetApprovalState }, "shared state connected");
     for (const w of shared.warnings) log.warn({ component: "shared_state", state: shared.label }, w);
-    sharedKillSwitch = new RedisKillSwitchStore(shared, { onChange: () => updateHealth() });
+    // every poll (250 ms) re-evaluates the shared state's health: it is the heartbeat, so the health service cannot
+    // stay behind whatever order connection events arrive in
+    sharedKillSwitch = new RedisKillSwitchStore(shared, { onPoll: () => updateHealth() });
     try {
       await sharedKillSwitch.start();
     } catch (e) {

@@ -268,16 +268,17 @@ export class SharedState {
     return this.address.label;
   }
 
-  /** The connection is up and the store was not found rolled back. */
+  /** The connection is up (as the client reports it now, not as events last said) and the store was not found
+   * rolled back. */
   get ok(): boolean {
-    return this.healthy && !this.failure && !this.closed;
+    return this.client.status === "ready" && !this.failure && !this.closed;
   }
 
   /** Why the store is not usable now ('' when it is). */
   get problem(): string {
     if (this.closed) return "closed";
     if (this.failure) return this.failure.message;
-    return this.healthy ? "" : `shared state at ${this.label} unreachable: ${this.lastError || "not connected"}`;
+    return this.client.status === "ready" ? "" : `shared state at ${this.label} unreachable (${this.client.status}): ${this.lastError || "not connected"}`;
   }
 
   /** The highest ledger seq seen (the ledger head). */

@@ -26,6 +26,9 @@ export interface RedisKillSwitchOptions {
   now?: () => Date;
   /** Called when the state in force changed (entries) or became (un)available. */
   onChange?: (state: KillSwitchState | { unavailable: string }) => void;
+  /** Called after every poll, successful or not (the server re-evaluates its health: the poll is the shared state's
+   * heartbeat). */
+  onPoll?: () => void;
 }
 
 // ARGV[3] entry id, [4] entry JSON ('' = remove), [5] now (RFC 3339); returns the previous JSON ('' when none)
@@ -65,7 +68,8 @@ export class RedisKillSwitchStore implements KillSwitchStore {
   private readonly pollMs: number;
   private readonly staleMs: number;
   private readonly now: () => Date;
-  private wasAvailable = false;
+  /** Availability last reported through onChange. */
+  private reported: boolean | undefined;
 
   constructor(
     private readonly shared: SharedState,
@@ -131,17 +135,18 @@ export class RedisKillSwitchStore implements KillSwitchStore {
       if (ver !== this.version || !this.state) await this.readAll();
       this.confirmedAt = Date.now();
       this.lastError = "";
-      if (!this.wasAvailable) {
-        this.wasAvailable = true;
-        this.opts.onChange?.(this.state!);
-      }
     } catch (e) {
       this.lastError = (e as Error).message;
-      if (this.wasAvailable && Date.now() - this.confirmedAt > this.staleMs) {
-        this.wasAvailable = false;
-        this.opts.onChange?.(this.current() as { unavailable: string });
-      }
     }
+    // availability is a function of time (the last confirmation's age): re-derive it after every poll, whatever
+    // happened before, so no sequence of events can leave a stale report behind
+    const cur = this.current();
+    const available = cur !== undefined && !("unavailable" in cur);
+    if (available !== this.reported) {
+      this.reported = available;
+      if (cur) this.opts.onChange?.(cur);
+    }
+    this.opts.onPoll?.();
   }
 
   /** Read every entry and validate them with the engine's parser (a bad entry makes the whole state unavailable). */
@@ -159,7 +164,7 @@ export class RedisKillSwitchStore implements KillSwitchStore {
     const changed = ver !== this.version;
     this.state = state;
     this.version = ver;
-    if (changed && this.wasAvailable) this.opts.onChange?.(state);
+    if (changed && this.reported) this.opts.onChange?.(state);
     return state;
   }
 }
