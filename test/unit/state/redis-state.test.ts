@@ -59,6 +59,21 @@ describe("--state URLs", () => {
   });
 });
 
+describe("connecting", () => {
+  it("an unreachable Redis at start fails within the bound with what was tried and how to fix it", async () => {
+    const err = await SharedState.open({ address: parseSharedStateUrl(`unix://${redis.dir}/nobody.sock`), timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(isSharedStateError(err) && err.code).toBe("unavailable");
+    expect((err as Error).message).toMatch(/cannot connect to the shared state at unix:\/\/.*nobody\.sock: .* \(is redis-server running and reachable\? check --state\)/);
+  });
+
+  it("two replicas starting at once agree on one store identity", async () => {
+    const prefix = `t${randomBytes(4).toString("hex")}:`;
+    const both = await Promise.all([connect(prefix), connect(prefix), connect(prefix)]);
+    expect(new Set(both.map((s) => s.meta.id)).size).toBe(1);
+    expect(both.filter((s) => s.meta.created)).toHaveLength(1);
+  });
+});
+
 describe("two replicas on one Redis", () => {
   it("share one counter: a limit of N allows exactly N in total under concurrent load", async () => {
     const prefix = `t${randomBytes(4).toString("hex")}:`;
