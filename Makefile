@@ -29,8 +29,9 @@ setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tool
 .PHONY: tools
 tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
 
-# Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
-APT_PACKAGES := systemd
+# Debian packages the tests use (systemd-analyze checks the systemd recipe; redis-server backs the shared-state
+# tests, started per test on a Unix socket in a temp dir). Installed only when missing.
+APT_PACKAGES := systemd redis-server
 .PHONY: apt-packages
 apt-packages:
 	@./scripts/ensure-apt.sh $(APT_PACKAGES)

@@ -47,7 +47,7 @@ def make_intent(pb, i: int):
     return intent
 
 
-async def run_level(stub, pb_svc, pb_intent, pid: int, concurrency: int, warmup: float, window: float):
+async def run_level(stub, pb_svc, pb_intent, pid: int, concurrency: int, warmup: float, window: float, aux_pid: int = 0):
     import grpc
 
     req = pb_svc.EvaluateRequest(intent=make_intent(pb_intent, 0))
@@ -73,12 +73,14 @@ async def run_level(stub, pb_svc, pb_intent, pid: int, concurrency: int, warmup:
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     await asyncio.sleep(warmup)
     cpu0 = proc_cpu_s(pid)
+    aux0 = proc_cpu_s(aux_pid) if aux_pid else (0.0, 0.0)
     t0 = time.perf_counter()
     state["measuring"] = True
     await asyncio.sleep(window)
     state["measuring"] = False
     t1 = time.perf_counter()
     cpu1 = proc_cpu_s(pid)
+    aux1 = proc_cpu_s(aux_pid) if aux_pid else (0.0, 0.0)
     rss = proc_rss_mb(pid)
     state["stop"] = True
     await asyncio.gather(*tasks)
@@ -98,6 +100,7 @@ async def run_level(stub, pb_svc, pb_intent, pid: int, concurrency: int, warmup:
         "server_sys_us_per_decision": (cpu1[1] - cpu0[1]) / n * 1e6 if n else float("nan"),
         "server_cpu_cores": (sum(cpu1) - sum(cpu0)) / (t1 - t0),
         "server_rss_mb": rss,
+        **({"aux_cpu_us_per_decision": (sum(aux1) - sum(aux0)) / n * 1e6 if n else float("nan")} if aux_pid else {}),
     }
 
 
@@ -111,6 +114,7 @@ async def main() -> int:
     ap.add_argument("--window", type=float, default=4.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--aux-pid", type=int, default=0, help="another process whose CPU per decision is reported too (redis-server)")
     a = ap.parse_args()
     sys.path.insert(0, a.stubs)
     import grpc
@@ -124,7 +128,7 @@ async def main() -> int:
             print(f"loadgen: the benchmark intent is not allowed (verdict {first.verdict}, {list(first.reason_codes)})", file=sys.stderr)
             return 1
         for level in [int(x) for x in a.levels.split(",")]:
-            runs = [await run_level(stub, svc, intent_pb2, a.pid, level, a.warmup, a.window) for _ in range(a.runs)]
+            runs = [await run_level(stub, svc, intent_pb2, a.pid, level, a.warmup, a.window, a.aux_pid) for _ in range(a.runs)]
             runs.sort(key=lambda r: r["decisions_per_s"])
             med = dict(runs[len(runs) // 2])
             med["runs"] = [{k: r[k] for k in ("decisions_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_decision")} for r in runs]
@@ -132,7 +136,8 @@ async def main() -> int:
             print(
                 f"  in flight {level:>3}: {med['decisions_per_s']:>8.0f} decisions/s  p50 {med['p50_ms']:.2f} ms  p99 {med['p99_ms']:.2f} ms  "
                 f"server CPU {med['server_cpu_us_per_decision']:.0f} us/decision (user {med['server_user_us_per_decision']:.0f} sys {med['server_sys_us_per_decision']:.0f}; {med['server_cpu_cores']:.2f} cores)  RSS {med['server_rss_mb']:.0f} MB"
-                f"  errors {med['errors']}  non-allow {med['non_allow']}",
+                f"  errors {med['errors']}  non-allow {med['non_allow']}"
+                + (f"  redis-server CPU {med['aux_cpu_us_per_decision']:.0f} us/decision" if a.aux_pid else ""),
                 flush=True,
             )
     doc = {

@@ -5,11 +5,13 @@
  * from and how to fix it; a start-up configuration error exits 6 like Gait's.
  */
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
 import { parseGoDuration } from "../engine/time.js";
 import { resolveSocketPath } from "../infra/socket-path.js";
+import { isSharedStateUrl, parseSharedStateUrl, redactUrl, type SharedStateAddress } from "../state/redis/connection.js";
 import { envOf, fileKeyOf, SERVE_OPTIONS, type OptionDef } from "./options.js";
 
 /** Longest usable socket path in bytes (sun_path minus the terminating NUL). */
@@ -38,7 +40,12 @@ export interface ServeConfig {
   operatorTokensPath?: string;
   maxRequestBytes: number;
   httpVerdictStatus: "compat" | "strict";
+  /** The local directory: dev keys, the approval ledger (unless shared), the trace log by default. */
   stateDir: string;
+  /** `--state redis://...`: the counters, approval ledger and kill switch shared by replicas. */
+  sharedState?: { address: SharedStateAddress; prefix: string; timeoutMs: number };
+  /** This replica's name (`--replica-id`, default the host name): in trace log checkpoints and logs. */
+  replicaId: string;
   traceDir: string;
   runpackDir?: string;
   traceMaxAgeMs: number;
@@ -267,10 +274,22 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (!policyPath) errs.push("--policy is required (the policy YAML file the server decides with)");
 
   const stateRaw = str("state")!;
-  if (/^[a-z]+:\/\//i.test(stateRaw)) {
-    errs.push(`${where("state")} ${stateRaw}: only a local directory is supported by this build (shared stores such as redis:// are not implemented)`);
-  }
-  const stateDir = resolve(sources.state === "file" ? fileBase : cwd, /^[a-z]+:\/\//i.test(stateRaw) ? "gait-out/serve" : stateRaw);
+  let sharedState: ServeConfig["sharedState"];
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(stateRaw.trim())) {
+    if (!isSharedStateUrl(stateRaw)) errs.push(`${where("state")} ${redactUrl(stateRaw)}: unsupported store; expected a directory, redis://host:port/db, rediss://host:port/db or unix:///path/redis.sock`);
+    else {
+      try {
+        const address = parseSharedStateUrl(stateRaw);
+        const prefix = str("state-prefix")!;
+        if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(prefix)) errs.push(`${where("state-prefix")} ${JSON.stringify(prefix)}: use 1 to 64 letters, digits and _ . : { } -`);
+        sharedState = { address, prefix, timeoutMs: values["state-timeout"] as number };
+        if (sharedState.timeoutMs <= 0) errs.push("--state-timeout must be positive");
+      } catch (e) {
+        errs.push(`${where("state")} ${(e as Error).message}`);
+      }
+    }
+  } else if (str("local-dir") !== undefined) errs.push("--local-dir is only meaningful with a shared --state (redis://...); with a directory, --state is the local directory");
+  const stateDir = resolve(sources.state === "file" ? fileBase : cwd, sharedState || /^[a-z][a-z0-9+.-]*:\/\//i.test(stateRaw.trim()) ? (str("local-dir") ?? "gait-out/serve") : stateRaw);
 
   // the agent socket: flag, GAIT_SOCKET, config file, else the per-user default (infra/socket-path.ts)
   let listen: ListenAddr | undefined;
@@ -353,6 +372,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxRequestBytes: num("max-request-bytes"),
     httpVerdictStatus: str("http-verdict-status") as ServeConfig["httpVerdictStatus"],
     stateDir,
+    ...(sharedState ? { sharedState } : {}),
+    replicaId: str("replica-id")?.trim() || hostname(),
     traceDir: str("trace-dir") ?? resolve(stateDir, "traces"),
     ...(str("runpack-dir") ? { runpackDir: str("runpack-dir") } : {}),
     traceMaxAgeMs: num("trace-max-age"),
@@ -394,7 +415,12 @@ export function printableConfig(p: Extract<ParsedServeArgs, { help: false }>): R
   const c = p.config as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   const show = (a: unknown): unknown => (a && typeof a === "object" && "kind" in (a as object) ? ((a as ListenAddr).kind === "unix" ? `unix://${(a as { path: string }).path}` : `${(a as { host: string }).host}:${(a as { port: number }).port}`) : a);
-  for (const [k, v] of Object.entries(c)) out[k] = k === "authToken" ? "<redacted>" : show(v);
+  for (const [k, v] of Object.entries(c)) {
+    if (k === "sharedState") {
+      const sh = v as NonNullable<ServeConfig["sharedState"]>;
+      out[k] = { url: sh.address.label, auth: sh.address.password ? "<redacted>" : "none", prefix: sh.prefix, timeoutMs: sh.timeoutMs };
+    } else out[k] = k === "authToken" ? "<redacted>" : show(v);
+  }
   return { config: out, sources: p.sources };
 }
 

@@ -18,9 +18,14 @@ import { loadServerKeys } from "../infra/server-keys.js";
 import { trustProblems } from "../infra/trust.js";
 import { producerVersion } from "../infra/version.js";
 import { sweepRunpacks } from "../runpack/store.js";
-import { FileApprovalStore } from "../state/approvals.js";
+import { FileApprovalStore, type ApprovalStore } from "../state/approvals.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
 import { KillSwitchFileSource } from "../state/killswitch-file.js";
+import { CombinedKillSwitch } from "../state/killswitch-combined.js";
+import { RedisApprovalStore } from "../state/redis/approvals.js";
+import { SharedState } from "../state/redis/connection.js";
+import { RedisCounterStore } from "../state/redis/counters.js";
+import { RedisKillSwitchStore } from "../state/redis/killswitch.js";
 import { PolicyHolder, watchFile } from "../state/policy-file.js";
 import { TraceLog } from "../tracelog/log.js";
 import { ConfigError, parseServeArgs, printableConfig, type ListenAddr, type ServeConfig } from "../config/serve.js";
@@ -42,6 +47,9 @@ import { serveHelp } from "./serve-help.js";
 export const POLICY_RELOAD_HEALTH = "gait.gate.v1.PolicyReload";
 /** Health service name of the trace log (NOT_SERVING while it cannot record; the whole server is then NOT_SERVING). */
 export const TRACE_LOG_HEALTH = "gait.gate.v1.TraceLog";
+/** Health service name of the shared state (`--state redis://`): NOT_SERVING while it is unreachable, too slow or
+ * refused; decisions that need it fail closed meanwhile (the server as a whole keeps its own status). */
+export const SHARED_STATE_HEALTH = "gait.gate.v1.SharedState";
 
 
 function listenLabel(a: ListenAddr): string {
@@ -82,7 +90,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const cfg = parsed.config;
-  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, safeLogDestination(2));
+  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid, replica_id: cfg.replicaId } }, safeLogDestination(2));
   let running: RunningServer;
   try {
     running = await startServer(cfg, log);
@@ -163,7 +171,7 @@ function checkTrust(cfg: ServeConfig): void {
     mkdirSync(path, { recursive: true, mode });
     problems.push(...trustProblems(path, kind, what));
   };
-  dir(cfg.stateDir, "state directory");
+  dir(cfg.stateDir, cfg.sharedState ? "local directory (--local-dir)" : "state directory");
   dir(cfg.traceDir, "trace directory");
   if (cfg.runpackDir) dir(cfg.runpackDir, "runpack directory");
   for (const [flag, addr] of [["--listen", cfg.listen], ["--operator-listen", cfg.operatorListen]] as const) {
@@ -222,6 +230,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       signer: keys.signer,
       maxAgeMs: cfg.traceMaxAgeMs,
       maxCount: cfg.traceMaxCount,
+      ...(cfg.sharedState ? { replicaId: cfg.replicaId } : {}),
       onWarning: (m) => log.warn({ component: "tracelog" }, m),
       // a log that cannot record makes the whole server NOT_SERVING until it recovers by itself
       onHealth: (ok, err) => {
@@ -240,34 +249,79 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   if (rec.truncated_bytes > 0 || rec.dropped_lines > 0) log.warn({ recovery: rec }, "trace log: torn tail cut at start-up (a previous run crashed mid-write)");
   else log.info({ head_seq: rec.head_seq, created: rec.created }, "trace log opened");
 
-  let approvals: FileApprovalStore;
+  // the shared state of replicas (--state redis://...): counters, approval ledger and kill switch in one Redis
+  let shared: SharedState | undefined;
+  let sharedKillSwitch: RedisKillSwitchStore | undefined;
+  let sharedHealthy = true;
+  if (cfg.sharedState) {
+    const sh = cfg.sharedState;
+    try {
+      shared = await SharedState.open({
+        address: sh.address,
+        prefix: sh.prefix,
+        timeoutMs: sh.timeoutMs,
+        reset: cfg.resetApprovalState,
+        onHealth: () => updateHealth(),
+      });
+    } catch (e) {
+      throw new StartupError(`--state ${sh.address.label}: ${(e as Error).message}`, EXIT.INTERNAL);
+    }
+    cleanups.push(() => shared!.close());
+    log.info({ state: shared.label, prefix: sh.prefix, store_id: shared.meta.id, ledger_seq: shared.meta.seq, created: shared.meta.created, reset: cfg.resetApprovalState }, "shared state connected");
+    for (const w of shared.warnings) log.warn({ component: "shared_state", state: shared.label }, w);
+    // every poll (250 ms) re-evaluates the shared state's health: it is the heartbeat, so the health service cannot
+    // stay behind whatever order connection events arrive in
+    sharedKillSwitch = new RedisKillSwitchStore(shared, { onPoll: () => updateHealth() });
+    try {
+      await sharedKillSwitch.start();
+    } catch (e) {
+      throw new StartupError(`--state ${sh.address.label}: read the shared kill switch: ${(e as Error).message}`, EXIT.INTERNAL);
+    }
+    cleanups.push(() => sharedKillSwitch!.close());
+  }
+
+  let approvals: ApprovalStore;
+  let ledgerTraceSeq = 0;
   const approvalsDir = join(cfg.stateDir, "approvals");
-  try {
-    approvals = await FileApprovalStore.open({
-      dir: approvalsDir,
-      signer: keys.signer,
-      reset: cfg.resetApprovalState,
-      traceSeq: () => traceLog.head().seq,
+  if (shared) {
+    approvals = new RedisApprovalStore(shared, {
       onChange: (h) => traceLog.setAnchor("approvals_seq", h.seq),
       onWarning: (m) => log.warn({ component: "approvals" }, m),
     });
-  } catch (e) {
-    throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT.INTERNAL);
+    cleanups.push(() => approvals.close());
+    if (cfg.resetApprovalState) log.warn({ state: shared.label }, "shared approval ledger reset (--reset-approval-state): every token issued before now is refused by every replica");
+  } else {
+    let file: FileApprovalStore;
+    try {
+      file = await FileApprovalStore.open({
+        dir: approvalsDir,
+        signer: keys.signer,
+        reset: cfg.resetApprovalState,
+        traceSeq: () => traceLog.head().seq,
+        onChange: (h) => traceLog.setAnchor("approvals_seq", h.seq),
+        onWarning: (m) => log.warn({ component: "approvals" }, m),
+      });
+    } catch (e) {
+      throw new StartupError(`open approval state in ${approvalsDir}: ${(e as Error).message}`, EXIT.INTERNAL);
+    }
+    approvals = file;
+    cleanups.push(() => file.close());
+    if (file.recovery.torn_bytes > 0) log.warn({ recovery: file.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
+    if (file.recovery.reset_moved_to || cfg.resetApprovalState) log.warn({ recovery: file.recovery }, "approval ledger reset (--reset-approval-state): every token issued before now is refused");
+    ledgerTraceSeq = file.recovery.marker_trace_seq;
   }
-  cleanups.push(() => approvals.close());
-  if (approvals.recovery.torn_bytes > 0) log.warn({ recovery: approvals.recovery }, "approval state: torn final journal line dropped (a previous run crashed mid-write)");
-  if (approvals.recovery.reset_moved_to || cfg.resetApprovalState) log.warn({ recovery: approvals.recovery }, "approval ledger reset (--reset-approval-state): every token issued before now is refused");
+  const ledgerWhere = shared ? `shared state ${shared.label}` : approvalsDir;
   // each store remembers the other's head: one that went backwards while the other did not is refused
   const ledgerMarked = traceLog.markedAnchors.approvals_seq ?? 0;
   if (!cfg.resetApprovalState && approvals.head().seq < ledgerMarked) {
     throw new StartupError(
-      `approval ledger in ${approvalsDir} is at entry ${approvals.head().seq}, but the trace log recorded it at entry ${ledgerMarked}: the approval state went backwards (deleted or restored from an older copy) and spent tokens could be used again; restore it, or restart once with --reset-approval-state (every token issued before the reset is then refused)`,
+      `approval ledger in ${ledgerWhere} is at entry ${approvals.head().seq}, but the trace log recorded it at entry ${ledgerMarked}: the approval state went backwards (${shared ? "Redis lost its data or was restored from an older copy" : "deleted or restored from an older copy"}) and spent tokens could be used again; restore it, or restart once with --reset-approval-state (every token issued before the reset is then refused)`,
       EXIT.INTERNAL,
     );
   }
-  if (traceLog.head().seq < approvals.recovery.marker_trace_seq) {
+  if (traceLog.head().seq < ledgerTraceSeq) {
     throw new StartupError(
-      `trace log in ${cfg.traceDir} ends at entry ${traceLog.head().seq}, but the approval ledger recorded it at entry ${approvals.recovery.marker_trace_seq}: the trace log went backwards (deleted or restored from an older copy); restore it from your export or backup`,
+      `trace log in ${cfg.traceDir} ends at entry ${traceLog.head().seq}, but the approval ledger recorded it at entry ${ledgerTraceSeq}: the trace log went backwards (deleted or restored from an older copy); restore it from your export or backup`,
       EXIT.INTERNAL,
     );
   }
@@ -286,8 +340,11 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     },
     policy,
     keys,
-    killSwitch,
-    counters: new MemoryCounterStore(),
+    // shared: the Redis kill switch and the --kill-switch-state file both apply
+    killSwitch: sharedKillSwitch ? new CombinedKillSwitch(sharedKillSwitch, killSwitch) : killSwitch,
+    // local: one server process owns a state directory (the approval ledger's lock), so counters in memory are
+    // exact for it; shared: every replica counts in Redis (docs/service.md, "State")
+    counters: shared ? new RedisCounterStore(shared) : new MemoryCounterStore(),
     ...(broker ? { broker } : {}),
     traceLog,
     approvals,
@@ -306,6 +363,16 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   let ready = false;
   updateHealth = () => {
     health.set(TRACE_LOG_HEALTH, traceHealthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    if (shared) {
+      const ks = sharedKillSwitch?.current();
+      const ok = shared.ok && !(ks && "unavailable" in ks);
+      if (ok !== sharedHealthy) {
+        sharedHealthy = ok;
+        if (ok) log.info({ component: "shared_state", state: shared.label }, "shared state reachable again: decisions that need it are served");
+        else log.error({ component: "shared_state", state: shared.label, problem: shared.problem || (ks && "unavailable" in ks ? ks.unavailable : "") }, "shared state unavailable: decisions that need it fail closed (STATE_UNAVAILABLE) until it returns");
+      }
+      health.set(SHARED_STATE_HEALTH, ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    }
     const serving = ready && traceHealthy && !admission.shuttingDown ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     health.set("", serving);
     health.set(GateServiceDesc.typeName, serving);
@@ -434,6 +501,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     profile: cfg.profile,
     trace_dir: cfg.traceDir,
     state_dir: cfg.stateDir,
+    ...(shared ? { shared_state: shared.label, replica_id: cfg.replicaId } : {}),
   };
   log.info(startup, "serving");
   if (cfg.json) process.stdout.write(JSON.stringify(startup) + "\n");
@@ -445,7 +513,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
         (startup.metrics_listen ? `  metrics:       http://${startup.metrics_listen}/metrics\n` : "") +
         `  policy:        ${cfg.policyPath} (sha256:${startup.policy_digest})\n` +
         `  key id:        ${startup.key_id} (${keys.mode})\n` +
-        `  traces:        ${cfg.traceDir}\n`,
+        `  traces:        ${cfg.traceDir}\n` +
+        (shared ? `  shared state:  ${shared.label} (replica ${cfg.replicaId})\n` : ""),
     );
   }
 
@@ -476,6 +545,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       await traceLog.close(); // final checkpoint
       const head = traceLog.head();
       await approvals.close().catch((e) => log.error({ err: (e as Error).message }, "closing approval state failed"));
+      await sharedKillSwitch?.close();
+      await shared?.close();
       for (const { addr } of grpcServers) if (addr.kind === "unix") removeSocket(addr.path);
       await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       log.info({ trace_head_seq: head.seq, trace_head_hash: head.hash }, "stopped");

@@ -151,6 +151,9 @@ export function asGateError(e: unknown, fallback: (e: unknown) => GateError = (x
       return new GateError("TRACE_WRITE_FAILED", `trace record could not be made durable: ${err.message}`, { cause: e });
     case "CounterStateError":
       return new GateError("STATE_UNAVAILABLE", err.message, { cause: e });
+    case "SharedStateError":
+      // the shared state of replicas (--state redis://): unreachable, too slow, or refused as rolled back
+      return new GateError("STATE_UNAVAILABLE", err.message, { cause: e, metadata: { state: "shared" } });
     case "CounterLockTimeoutError":
       // another process holds the counter file: busy, retry (CLI: state_contention, retryable)
       return new GateError("STATE_UNAVAILABLE", err.message, { cause: e, kind: "exhausted" });

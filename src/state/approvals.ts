@@ -975,12 +975,12 @@ export class FileApprovalStore implements ApprovalStore {
   }
 }
 
-function refOf(t: ApprovalToken): ConsumeRef {
+export function refOf(t: ApprovalToken): ConsumeRef {
   return { token_id: t.token_id, ...(t.expires_at ? { expires_at: t.expires_at } : {}), ...(t.created_at ? { created_at: t.created_at } : {}) };
 }
 
 /** One entry per distinct approver identity, in grant order (the first spelling is kept). */
-function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
+export function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const t of tokens) {
@@ -992,7 +992,7 @@ function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
   return out;
 }
 
-function validateNew(input: NewApprovalRequest): void {
+export function validateNew(input: NewApprovalRequest): void {
   const problems: string[] = [];
   if (!input || typeof input !== "object") throw new ApprovalStoreError("invalid", "approval request input is required");
   for (const f of ["tool_name", "intent_digest", "policy_digest", "trace_id"] as const) {
@@ -1009,7 +1009,7 @@ function validateNew(input: NewApprovalRequest): void {
   if (problems.length) throw new ApprovalStoreError("invalid", `invalid approval request: ${problems.join("; ")}`);
 }
 
-function dedupe(tokens: readonly ConsumeRef[]): ConsumeRef[] {
+export function dedupe(tokens: readonly ConsumeRef[]): ConsumeRef[] {
   const seen = new Map<string, ConsumeRef>();
   for (const t of tokens) {
     if (!seen.has(t.token_id)) seen.set(t.token_id, { token_id: t.token_id, ...(t.expires_at ? { expires_at: t.expires_at } : {}), ...(t.created_at ? { created_at: t.created_at } : {}) });

@@ -45,6 +45,9 @@ export interface Checkpoint {
   hash: string;
   created_at: string;
   key_id: string;
+  /** The replica that wrote the log (`--replica-id`), when the server runs as one of several sharing state: every
+   * entry of a segment was written by the replica its anchor checkpoint names. Covered by the signature. */
+  replica_id?: string;
   signature: SignatureObject;
 }
 
@@ -149,8 +152,8 @@ export function parseCheckpointLine(line: string): Checkpoint | string {
   return cp as Checkpoint;
 }
 
-/** Build and sign a checkpoint. `createdAt` is a Go RFC 3339 time string. */
-export function makeCheckpoint(kind: CheckpointKind, seq: number, hash: string, createdAt: string, signer: Signer): Checkpoint {
+/** Build and sign a checkpoint. `createdAt` is a Go RFC 3339 time string; `replicaId` is written when not empty. */
+export function makeCheckpoint(kind: CheckpointKind, seq: number, hash: string, createdAt: string, signer: Signer, replicaId = ""): Checkpoint {
   const body = {
     schema_id: CHECKPOINT_SCHEMA_ID,
     schema_version: CHECKPOINT_SCHEMA_VERSION,
@@ -159,6 +162,7 @@ export function makeCheckpoint(kind: CheckpointKind, seq: number, hash: string, 
     hash,
     created_at: createdAt,
     key_id: signer.keyId,
+    ...(replicaId ? { replica_id: replicaId } : {}),
   } as const;
   return { ...body, signature: signDocument(body, signer) };
 }

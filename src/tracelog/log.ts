@@ -64,6 +64,9 @@ export interface TraceLogOptions {
   recoverIntervalMs?: number;
   /** Called when the log fails (a write or fsync error: appends are refused) and when it recovers by itself. */
   onHealth?: (healthy: boolean, error?: Error) => void;
+  /** Written into every checkpoint (`replica_id`, signed) when not empty: which replica of a fleet wrote this log.
+   * @defaultValue "" */
+  replicaId?: string;
 }
 
 /** Defaults merged under {@link TraceLogOptions}. */
@@ -79,6 +82,7 @@ export const TRACE_LOG_DEFAULTS: Readonly<Required<Omit<TraceLogOptions, "dir" |
   onWarning: () => undefined,
   recoverIntervalMs: 1000,
   onHealth: () => undefined,
+  replicaId: "",
 });
 
 /** What open() found and did; the server should log it (a non-empty `truncated_bytes` means a crash cut a write). */
@@ -493,7 +497,7 @@ export class TraceLog {
 
   private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
     this.counters.checkpoints++;
-    return formatCheckpointLine(makeCheckpoint(kind, seq, hash, formatGoTime(this.opts.now()), this.signer)) + "\n";
+    return formatCheckpointLine(makeCheckpoint(kind, seq, hash, formatGoTime(this.opts.now()), this.signer, this.opts.replicaId)) + "\n";
   }
 
   /**

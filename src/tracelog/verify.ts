@@ -62,6 +62,9 @@ export interface SegmentVerifyResult {
   sealed: boolean;
   /** key_ids seen on records and checkpoints. */
   key_ids: string[];
+  /** `replica_id`s named by the segment's signed checkpoints (a fleet's replicas, `--replica-id`); empty for a
+   * log written by a server without shared state. */
+  replica_ids: string[];
   /** First problem found, with its line number. */
   error?: string;
 }
@@ -81,6 +84,9 @@ export interface LogVerifyResult {
   /** The head marker (HEAD) the server keeps: "ok" (the log reaches it, through the same chain, and starts no later
    * than its retention floor), "missing", or "mismatch" (then `error` says how). */
   head_marker: "ok" | "missing" | "mismatch";
+  /** Every `replica_id` the checkpoints name: one for a replica's log (more means one directory was written by
+   * several replicas in turn, e.g. after a rename). */
+  replica_ids: string[];
   /** Seq recorded in the head marker. */
   head_marker_seq?: number;
   /** Hash of the last entry (the head), when the log has entries. */
@@ -113,8 +119,9 @@ function checkSignature(doc: unknown, sig: unknown, set: VerifierSet): string | 
  * signature); rejects only when the file cannot be read (the CLI maps that to a read error, not a failed check).
  */
 export async function verifySegmentFile(path: string, verifier: VerifierSet, options: VerifyOptions = {}): Promise<SegmentVerifyResult> {
-  const res: SegmentVerifyResult = { ok: false, path, entries: 0, checkpoints: 0, unsealed_entries: 0, sealed: false, key_ids: [] };
+  const res: SegmentVerifyResult = { ok: false, path, entries: 0, checkpoints: 0, unsealed_entries: 0, sealed: false, key_ids: [], replica_ids: [] };
   const keyIds = new Set<string>();
+  const replicaIds = new Set<string>();
   const nameSeq = parseSegmentName(basename(path));
   const fh = await fsp.open(path, "r");
   let headSeq = -1;
@@ -129,6 +136,7 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
   };
   const finish = (): SegmentVerifyResult => {
     res.key_ids = [...keyIds].sort();
+    res.replica_ids = [...replicaIds].sort();
     if (headSeq >= 0) res.last_hash = headHash;
     if (lastCheckpointSeq >= 0) res.last_checkpoint_seq = lastCheckpointSeq;
     res.unsealed_entries = lastCheckpointSeq >= 0 ? Math.max(0, headSeq - lastCheckpointSeq) : res.entries;
@@ -149,7 +157,7 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
             return fail(`anchor seq ${cp.seq} does not match the file name (expected ${nameSeq - 1}): the file was renamed or its beginning removed`);
           }
           if (cp.seq === 0 && cp.hash !== GENESIS_HASH) return fail("genesis anchor hash must be 64 zeros");
-          const bad = checkCheckpoint(cp, verifier, keyIds);
+          const bad = checkCheckpoint(cp, verifier, keyIds, replicaIds);
           if (bad) return fail(bad);
           headSeq = cp.seq;
           headHash = cp.hash;
@@ -166,7 +174,7 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
           if (cp.seq !== headSeq || cp.hash !== headHash) {
             return fail(`checkpoint names seq ${cp.seq} but the chain head here is seq ${headSeq}${cp.seq === headSeq ? " with a different hash" : ""}: entries were removed, inserted or reordered`);
           }
-          const bad = checkCheckpoint(cp, verifier, keyIds);
+          const bad = checkCheckpoint(cp, verifier, keyIds, replicaIds);
           if (bad) return fail(bad);
           lastCheckpointSeq = cp.seq;
           lastWasCheckpoint = true;
@@ -224,11 +232,12 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
   }
 }
 
-function checkCheckpoint(cp: Checkpoint, verifier: VerifierSet, keyIds: Set<string>): string | undefined {
+function checkCheckpoint(cp: Checkpoint, verifier: VerifierSet, keyIds: Set<string>, replicaIds: Set<string>): string | undefined {
   if (cp.signature.key_id && cp.key_id !== cp.signature.key_id) return "checkpoint key_id differs from its signature's key_id";
   const err = checkSignature(checkpointSignable(cp), cp.signature, verifier);
   if (err) return `checkpoint (seq ${cp.seq}) signature: ${err}`;
   keyIds.add(cp.key_id.toLowerCase());
+  if (typeof cp.replica_id === "string" && cp.replica_id) replicaIds.add(cp.replica_id);
   return undefined;
 }
 
@@ -239,7 +248,7 @@ function checkCheckpoint(cp: Checkpoint, verifier: VerifierSet, keyIds: Set<stri
  */
 export async function verifyLogDir(dir: string, verifier: VerifierSet, options: VerifyOptions = {}): Promise<LogVerifyResult> {
   const names = (await fsp.readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
-  const out: LogVerifyResult = { ok: false, dir, segments: [], entries: 0, checkpoints: 0, from_genesis: false, head_marker: "missing" };
+  const out: LogVerifyResult = { ok: false, dir, segments: [], entries: 0, checkpoints: 0, from_genesis: false, head_marker: "missing", replica_ids: [] };
   if (names.length === 0) {
     out.error = `no segment files (segment-<seq>.jsonl) in ${dir}`;
     return out;
@@ -252,6 +261,7 @@ export async function verifyLogDir(dir: string, verifier: VerifierSet, options: 
     out.segments.push(r);
     out.entries += r.entries;
     out.checkpoints += r.checkpoints;
+    out.replica_ids = [...new Set([...out.replica_ids, ...r.replica_ids])].sort();
     if (!r.ok) {
       out.error = `${name}: ${r.error}`;
       return out;

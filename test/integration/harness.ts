@@ -87,6 +87,8 @@ export interface StartOptions {
   dir?: string;
   /** do not wait for readiness (startup failure tests) */
   expectFailure?: boolean;
+  /** `--state` (default <dir>/state): e.g. a redis:// URL for replicas sharing state */
+  state?: string;
 }
 
 export interface Server {
@@ -127,7 +129,7 @@ export async function startServer(o: StartOptions): Promise<Server> {
   if (!o.dir || !existsSync(policyPath)) writeFileSync(policyPath, o.policy);
   const traceDir = join(dir, "traces");
   const stateDir = join(dir, "state");
-  const args = [join(ROOT, "bin", "gait"), "mcp", "serve", "--policy", policyPath, "--listen", `unix://${socket}`, "--state", stateDir, "--trace-dir", traceDir, "--json"];
+  const args = [join(ROOT, "bin", "gait"), "mcp", "serve", "--policy", policyPath, "--listen", `unix://${socket}`, "--state", o.state ?? stateDir, "--trace-dir", traceDir, "--json"];
   if (o.operator) args.push("--operator-listen", `unix://${operatorSocket}`);
   if (o.http) args.push("--http-listen", "127.0.0.1:0");
   if (o.metrics) args.push("--metrics-listen", "127.0.0.1:0");

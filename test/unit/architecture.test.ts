@@ -45,12 +45,14 @@ const GEN_ALLOWED = new Set(["transport/grpc", "main"]);
 const EXTERNAL_ALLOWED: Record<string, RegExp> = {
   engine: /^(yaml|canonicalize|node:crypto)$/,
   infra: /^node:(child_process|crypto|fs|fs\/promises|net|os|path|url)$/,
-  state: /^node:(crypto|fs|fs\/promises|path)$/,
+  // ioredis: the shared state of replicas (--state redis://), src/state/redis/
+  state: /^(ioredis|node:(crypto|fs|fs\/promises|path))$/,
   tracelog: /^node:(events|fs|fs\/promises|path)$/,
   runpack: /^(fflate|node:(fs\/promises|path))$/,
   // the service does no I/O of its own (stores, logs and files come in as ports): no node:fs, no transport
   service: /^(prom-client|node:path)$/,
-  config: /^(yaml|node:(fs|path|util))$/,
+  // node:os: the default --replica-id is the host name
+  config: /^(yaml|node:(fs|os|path|util))$/,
   transport: /^node:crypto$/,
   "transport/grpc": /^(@grpc\/grpc-js|@bufbuild\/protobuf(\/wkt|\/codegenv2)?|node:(crypto|events|fs|http2|net|worker_threads))$/,
   "transport/http": /^(prom-client|node:(http|events))$/,

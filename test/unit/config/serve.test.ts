@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseServeArgs } from "../../../src/config/serve.js";
+import { ConfigError, parseServeArgs, printableConfig } from "../../../src/config/serve.js";
 
 const cfgOf = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   const r = parseServeArgs(argv, env, "/srv");
@@ -60,10 +60,30 @@ describe("gait mcp serve flags", () => {
     expect(errOf(["p", "--auth-mode", "token", "--auth-token-env", "NOPE"])).toContain("empty or unset");
     expect(errOf(["p", "--http-listen", "0.0.0.0:80"])).toContain("not loopback");
     expect(errOf(["p", "--trace-max-age", "soon"])).toContain("invalid duration");
-    expect(errOf(["p", "--state", "redis://x"])).toContain("not implemented");
+    expect(errOf(["p", "--state", "memcached://x"])).toContain("unsupported store");
+    expect(errOf(["p", "--state", "redis://x/abc"])).toContain("must be a number");
+    expect(errOf(["p", "--state", "unix://relative.sock"])).toContain("absolute path");
+    expect(errOf(["p", "--state", "redis://x", "--state-prefix", "a b"])).toContain("--state-prefix");
+    expect(errOf(["p", "--local-dir", "/tmp/x"])).toContain("only meaningful with a shared --state");
     expect(errOf(["p", "--operator-listen", `unix:///tmp/gait-${process.getuid!()}/gate.sock`])).toContain("must differ");
     expect(errOf(["p", "--profile", "oss-prod"])).toContain("requires --key-mode prod");
     expect(errOf(["p", "--bogus"])).toContain("bogus");
+  });
+
+  it("takes a shared --state: the address, a local directory for keys and traces, the replica id; no password printed", () => {
+    const p = parseServeArgs(["p", "--state", "redis://u:s3cret@cache:6380/2", "--local-dir", "/srv/gait", "--replica-id", "pod-7"], {}, "/w");
+    if (p.help) throw new Error("unexpected help");
+    expect(p.config.sharedState).toMatchObject({ address: { kind: "tcp", host: "cache", port: 6380, db: 2, password: "s3cret" }, prefix: "gait:", timeoutMs: 500 });
+    expect(p.config.stateDir).toBe("/srv/gait");
+    expect(p.config.traceDir).toBe("/srv/gait/traces");
+    expect(p.config.replicaId).toBe("pod-7");
+    const printed = JSON.stringify(printableConfig(p));
+    expect(printed).not.toContain("s3cret");
+    expect(printed).toContain("redis://cache:6380/2");
+    const env = parseServeArgs(["p"], { GAIT_STATE: "unix:///run/redis.sock?db=1" }, "/w");
+    if (env.help) throw new Error("unexpected help");
+    expect(env.config.sharedState?.address).toMatchObject({ kind: "unix", path: "/run/redis.sock", db: 1 });
+    expect(env.config.stateDir).toBe("/w/gait-out/serve");
   });
 
   it("normalizes a pinned digest", () => {

@@ -4,49 +4,10 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CounterLockTimeoutError, CounterStateError, FileCounterStore } from "../../../src/state/counters-file.js";
 import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
-import { rateLimitKey } from "../../../src/engine/ratelimit.js";
-import type { CounterStore } from "../../../src/engine/types.js";
+import { counterContract, key, T } from "./counters.contract.js";
 
-const T = new Date("2026-03-01T12:34:56Z");
-const key = (scopeKey = "tool.write|alice", now = T) => rateLimitKey({ requests: 1, window: "minute", scope: "tool_identity" }, scopeKey.split("|")[0]!, scopeKey.split("|")[1]!, now);
 
-/** The contract every CounterStore must meet. */
-function contract(name: string, make: () => CounterStore) {
-  describe(`${name}: CounterStore contract`, () => {
-    it("increments to the limit, then denies without incrementing", async () => {
-      const s = make();
-      const k = key();
-      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
-      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 2 });
-      expect(await s.consume(k.counterKey, 2, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 2 });
-      expect(await s.consume(k.counterKey, 3, k.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 3 });
-    });
-    it("keys are independent", async () => {
-      const s = make();
-      const a = key("tool.write|alice");
-      const b = key("tool.write|bob");
-      await s.consume(a.counterKey, 1, a.bucketExpiresAtMs, T.getTime());
-      expect(await s.consume(b.counterKey, 1, b.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: true, used: 1 });
-      expect(await s.consume(a.counterKey, 1, a.bucketExpiresAtMs, T.getTime())).toEqual({ allowed: false, used: 1 });
-    });
-    it("a new window starts at zero", async () => {
-      const s = make();
-      const now = key();
-      const later = key(undefined, new Date("2026-03-01T12:35:00Z"));
-      await s.consume(now.counterKey, 1, now.bucketExpiresAtMs, T.getTime());
-      expect(await s.consume(later.counterKey, 1, later.bucketExpiresAtMs, later.bucketStartMs)).toEqual({ allowed: true, used: 1 });
-    });
-    it("concurrent consumers never exceed the limit", async () => {
-      const s = make();
-      const k = key();
-      const results = await Promise.all(Array.from({ length: 12 }, () => s.consume(k.counterKey, 5, k.bucketExpiresAtMs, T.getTime())));
-      expect(results.filter((r) => r.allowed)).toHaveLength(5);
-      expect(results.filter((r) => r.allowed).map((r) => r.used).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5]);
-    });
-  });
-}
-
-contract("memory", () => new MemoryCounterStore());
+counterContract("memory", () => new MemoryCounterStore());
 
 describe("MemoryCounterStore", () => {
   it("prunes buckets whose window ended", async () => {
@@ -70,7 +31,7 @@ describe("FileCounterStore", () => {
 
   const contractDirs: string[] = [];
   afterAll(() => contractDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  contract("file", () => {
+  counterContract("file", () => {
     const d = mkdtempSync(join(tmpdir(), "gait-counters-c-"));
     contractDirs.push(d);
     return new FileCounterStore(join(d, "state.json"));

@@ -1,67 +1,21 @@
 /**
- * The kill-switch store contract, run against the file store (a shared store runs the same cases): set, list,
- * clear, the state the decision path reads, Gait's file format, and failing closed on a broken file.
+ * The kill-switch store contract (killswitch-store.contract.ts) run against the file store, and the file store's own
+ * cases: Gait's file format, and failing closed on a broken file.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { matchKillSwitch, parseKillSwitchState } from "../../../src/engine/killswitch.js";
-import { normalizeIntent } from "../../../src/engine/intent.js";
+import { parseKillSwitchState } from "../../../src/engine/killswitch.js";
 import type { KillSwitchState } from "../../../src/engine/types.js";
 import { FileKillSwitchStore, type KillSwitchStore } from "../../../src/state/killswitch-store.js";
+import { killSwitchContract, KS_NOW } from "./killswitch-store.contract.js";
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-const NOW = new Date("2026-01-15T12:00:00Z");
-const intent = (tool: string) => normalizeIntent({ tool_name: tool, args: {}, targets: [], context: { identity: "agent-1", workspace: "/w", risk_class: "low" } });
-
-/** The contract every KillSwitchStore implementation passes. */
-export function killSwitchContract(name: string, make: () => Promise<{ store: KillSwitchStore; path?: string }>): void {
-  describe(`KillSwitchStore contract: ${name}`, () => {
-    it("starts empty, set adds an enabled entry that blocks matching calls, clear removes it", async () => {
-      const { store } = await make();
-      await store.refresh();
-      expect(await store.list()).toEqual([]);
-      const e = await store.set({ tool_name: "Tool.Exec", reason: "incident 7" }, "ops@example.com");
-      expect(e).toMatchObject({ enabled: true, tool_name: "tool.exec", reason: "incident 7", actor: "ops@example.com", created_at: "2026-01-15T12:00:00Z" });
-      expect(e.entry_id).toMatch(/^[0-9a-f]{24}$/);
-      const cur = store.current() as KillSwitchState;
-      expect(matchKillSwitch(cur, intent("tool.exec"), NOW).status).toBe("active");
-      expect(matchKillSwitch(cur, intent("tool.read"), NOW).status).toBe("inactive");
-      expect((await store.list()).map((x) => x.entry_id)).toEqual([e.entry_id]);
-      expect(await store.clear(e.entry_id, "ops@example.com")).toMatchObject({ entry_id: e.entry_id });
-      expect(await store.clear(e.entry_id, "ops@example.com")).toBeUndefined();
-      expect(matchKillSwitch(store.current() as KillSwitchState, intent("tool.exec"), NOW).status).toBe("inactive");
-      await store.close();
-    });
-
-    it("refuses an entry without a selector, with the engine's message, and changes nothing", async () => {
-      const { store } = await make();
-      await expect(store.set({ reason: "everything" }, "ops")).rejects.toThrow(/at least one scope selector/);
-      expect(await store.list()).toEqual([]);
-      await store.close();
-    });
-
-    it("an entry with an expiry stops matching after it", async () => {
-      const { store } = await make();
-      await store.set({ tool_name: "tool.exec", expires_at: "2026-01-15T12:30:00Z" }, "ops");
-      const cur = store.current() as KillSwitchState;
-      expect(matchKillSwitch(cur, intent("tool.exec"), NOW).status).toBe("active");
-      expect(matchKillSwitch(cur, intent("tool.exec"), new Date("2026-01-15T13:00:00Z")).status).toBe("inactive");
-      await store.close();
-    });
-
-    it("concurrent sets all land", async () => {
-      const { store } = await make();
-      await Promise.all(Array.from({ length: 20 }, (_, i) => store.set({ tool_name: `tool.t${i}` }, "ops")));
-      expect((await store.list()).length).toBe(20);
-      await store.close();
-    });
-  });
-}
+const NOW = KS_NOW;
 
 function fileStore(): Promise<{ store: KillSwitchStore; path: string }> {
   const d = mkdtempSync(join(tmpdir(), "gait-ks-"));
