@@ -20,13 +20,13 @@ import { producerVersion } from "../infra/version.js";
 import { sweepRunpacks } from "../runpack/store.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
-import { KillSwitchFileSource } from "../state/killswitch-file.js";
+import { FileKillSwitchStore } from "../state/killswitch-store.js";
 import { PolicyHolder, watchFile } from "../state/policy-file.js";
 import { TraceLog } from "../tracelog/log.js";
 import { ConfigError, parseServeArgs, printableConfig, type ListenAddr, type ServeConfig } from "../config/serve.js";
 import { Admission } from "../service/admission.js";
 import { GateError } from "../service/errors.js";
-import { GateService } from "../service/gate-service.js";
+import { GateService, type DecisionLogFields } from "../service/gate-service.js";
 import { ServerMetrics } from "../service/metrics.js";
 import type { AuthSettings, ListenerRole } from "../transport/auth.js";
 import { StreamLimits } from "../transport/grpc/adapter.js";
@@ -82,7 +82,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const cfg = parsed.config;
-  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid } }, safeLogDestination(2));
+  // --decision-log debug writes its lines at debug, so the logger must let debug through
+  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid }, level: cfg.decisionLog === "debug" ? "debug" : "info" }, safeLogDestination(2));
   let running: RunningServer;
   try {
     running = await startServer(cfg, log);
@@ -104,6 +105,18 @@ export async function serveMain(argv: string[]): Promise<number> {
     process.off("SIGINT", onTerm);
     process.off("SIGHUP", onHup);
   }
+}
+
+/**
+ * The opt-in decision log (`--decision-log info|debug`): one structured line per decision, 1 in every
+ * `--decision-log-sample` (a counter, not a random draw: the same decisions are logged on every run).
+ */
+export function decisionLogger(log: Logger, level: "info" | "debug", every: number): (fields: DecisionLogFields) => void {
+  let n = 0;
+  return (fields) => {
+    if (n++ % every !== 0) return;
+    log[level](fields, "decision");
+  };
 }
 
 class StartupError extends Error {
@@ -207,8 +220,10 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   const policy = new PolicyHolder(cfg.policyPath, cfg.policyDigestPin, (p) => checkProfile(p, { profile: cfg.profile, broker }));
   log.info({ policy_path: cfg.policyPath, policy_digest: policy.current.digest, pinned: !!cfg.policyDigestPin }, "policy loaded");
 
-  const killSwitch = new KillSwitchFileSource(cfg.killSwitchStatePath);
-  await killSwitch.load();
+  // the store the decisions read and the operator RPCs change (a change is in force for the next decision)
+  const killSwitch = new FileKillSwitchStore(cfg.killSwitchStatePath);
+  await killSwitch.refresh();
+  cleanups.push(() => killSwitch.close());
   const ks = killSwitch.current();
   if (ks && "unavailable" in ks) log.warn({ path: cfg.killSwitchStatePath, error: ks.unavailable }, "kill switch state unavailable");
 
@@ -294,6 +309,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     metrics,
     producerVersion: version,
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
+    ...(cfg.decisionLog !== "off" ? { decisionLog: decisionLogger(log, cfg.decisionLog, cfg.decisionLogSample) } : {}),
   });
   const admission = new Admission(cfg.maxInFlight);
   metrics.inFlightSource = () => admission.inFlight;
@@ -387,7 +403,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     else log.error({ error: o.error, active_policy_digest: o.digest }, "policy reload failed; keeping the last good policy");
   });
   const reloadKillSwitch = () => {
-    void killSwitch.load().then(() => {
+    void killSwitch.refresh().then(() => {
       const s = killSwitch.current();
       if (s && "unavailable" in s) log.error({ path: cfg.killSwitchStatePath, error: s.unavailable }, "kill switch state unavailable after reload");
       else log.info({ path: cfg.killSwitchStatePath, entries: s?.entries.length ?? 0 }, "kill switch state reloaded");
