@@ -29,8 +29,9 @@ setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tool
 .PHONY: tools
 tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
 
-# Debian packages the tests use (systemd-analyze checks the systemd recipe). Installed only when missing.
-APT_PACKAGES := systemd
+# Debian packages the tests use (systemd-analyze checks the systemd recipe; chromium runs the web console's browser
+# tests through playwright-core). Installed only when missing.
+APT_PACKAGES := systemd chromium
 .PHONY: apt-packages
 apt-packages:
 	@./scripts/ensure-apt.sh $(APT_PACKAGES)
@@ -50,9 +51,10 @@ $(VENV)/.stamp: requirements-dev.txt
 	@touch $@
 
 .PHONY: build
-build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI (bin/gait runs it)
+build: $(NODE_STAMP) ## compile TypeScript to dist/, bundle the one-shot CLI (bin/gait runs it) and the web console
 	npx tsc -p tsconfig.build.json
 	node scripts/bundle-cli.mjs
+	node scripts/bundle-console.mjs
 
 # The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
 DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)

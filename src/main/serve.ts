@@ -5,7 +5,8 @@
  * policy and kill switch on change or SIGHUP, and drains on SIGTERM/SIGINT. See docs/service.md.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { mkdirSync, writeSync, type FSWatcher } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeSync, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
@@ -34,6 +35,7 @@ import { toGrpcError } from "../transport/grpc/errors.js";
 import { HealthStatus, ServingStatus } from "../transport/grpc/health.js";
 import { bindGrpc, createGrpcServer } from "../transport/grpc/server.js";
 import { removeSocket } from "../transport/grpc/uds.js";
+import { startConsole, type ConsoleAssets } from "../transport/http/console.js";
 import { startHttp } from "../transport/http/gait.js";
 import { listenMetrics } from "../transport/http/metrics.js";
 import { serveHelp } from "./serve-help.js";
@@ -119,6 +121,33 @@ export function decisionLogger(log: Logger, level: "info" | "debug", every: numb
   };
 }
 
+/**
+ * The console's bundled page (console/, built by `make build` into dist/console/): read once at start. A build
+ * without it cannot serve the console, and says so.
+ */
+function loadConsoleAssets(): ConsoleAssets {
+  const dir = new URL("../../console/", import.meta.url); // dist/src/main/serve.js -> dist/console/
+  const read = (name: string) => {
+    const u = new URL(name, dir);
+    if (!existsSync(u)) throw new StartupError(`the web console is not built (${u.pathname} is missing); run 'make build'`, EXIT.INTERNAL);
+    return readFileSync(u);
+  };
+  return { html: read("index.html"), js: read("app.js"), css: read("app.css") };
+}
+
+/** The console login token from its file: the first line, at least 16 characters. */
+function readConsoleToken(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new StartupError(`--console-token-file ${path}: ${(e as Error).message}`, EXIT.INVALID_INPUT);
+  }
+  const token = (text.split("\n")[0] ?? "").trim();
+  if (token.length < 16) throw new StartupError(`--console-token-file ${path}: the token (first line) must be at least 16 characters (e.g. openssl rand -base64 24)`, EXIT.INVALID_INPUT);
+  return token;
+}
+
 class StartupError extends Error {
   override name = "StartupError";
   constructor(
@@ -186,6 +215,7 @@ function checkTrust(cfg: ServeConfig): void {
   }
   problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
   if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));
+  if (cfg.consoleTokenPath) problems.push(...trustProblems(cfg.consoleTokenPath, "file", "console token file"));
   if (problems.length) throw new StartupError(`refusing to start with untrusted paths:\n  ${problems.join("\n  ")}`, EXIT.INVALID_INPUT);
 }
 
@@ -381,6 +411,44 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     }
     cleanups.push(() => void httpServer!.closeAllConnections());
   }
+  let consoleServer: HttpServer | undefined;
+  let consoleUrl: string | undefined;
+  if (cfg.consoleListen) {
+    const { host, port } = cfg.consoleListen;
+    let loginToken: string | undefined;
+    let printToken = false;
+    if (auth.operatorTokens) {
+      // operators log in with their own tokens (the approver is the token's identity); no shared login token
+    } else if (cfg.consoleTokenPath) {
+      loginToken = readConsoleToken(cfg.consoleTokenPath);
+    } else {
+      // loopback only (config/serve.ts refuses any other address without a token file): a new token per start
+      loginToken = randomBytes(24).toString("base64url");
+      printToken = true;
+    }
+    try {
+      const c = await startConsole(
+        {
+          service,
+          assets: loadConsoleAssets(),
+          ...(loginToken ? { loginToken } : {}),
+          ...(auth.operatorTokens ? { operatorTokens: auth.operatorTokens } : {}),
+          version,
+          shutdownSignal: shutdownAc.signal,
+          onInternal,
+          log: (level, msg, fields) => log[level]({ component: "console", ...fields }, msg),
+        },
+        host,
+        port,
+      );
+      consoleServer = c.server;
+      const h = host.includes(":") ? `[${host}]` : host;
+      consoleUrl = `http://${h}:${c.port}/` + (printToken ? `#token=${loginToken}` : "");
+    } catch (e) {
+      throw new StartupError(`--console-listen ${host}:${port}: ${(e as Error).message}`, EXIT.INTERNAL);
+    }
+    cleanups.push(() => void consoleServer!.closeAllConnections());
+  }
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
   if (cfg.metricsListen) {
@@ -442,6 +510,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     operator_listen: cfg.operatorListen ? listenLabel(cfg.operatorListen) : undefined,
     http_listen: cfg.httpListen ? `${cfg.httpListen.host}:${httpPort}` : undefined,
     metrics_listen: cfg.metricsListen ? `${cfg.metricsListen.host}:${metricsPort}` : undefined,
+    // the login link (with a generated token in its #fragment: stdout only, never the log)
+    console_url: consoleUrl,
     policy: cfg.policyPath,
     policy_digest: policy.current.digest,
     key_id: keys.signer.keyId,
@@ -451,7 +521,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     trace_dir: cfg.traceDir,
     state_dir: cfg.stateDir,
   };
-  log.info(startup, "serving");
+  log.info({ ...startup, console_url: consoleUrl?.replace(/#token=.*$/, "#token=<printed on stdout>") }, "serving");
   if (cfg.json) process.stdout.write(JSON.stringify(startup) + "\n");
   else {
     process.stdout.write(
@@ -459,6 +529,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
         (startup.operator_listen ? `  operator:      ${startup.operator_listen}\n` : "") +
         (startup.http_listen ? `  http:          http://${startup.http_listen}/v1/evaluate\n` : "") +
         (startup.metrics_listen ? `  metrics:       http://${startup.metrics_listen}/metrics\n` : "") +
+        (consoleUrl ? `  console:       ${consoleUrl}\n` : "") +
         `  policy:        ${cfg.policyPath} (sha256:${startup.policy_digest})\n` +
         `  key id:        ${startup.key_id} (${keys.mode})\n` +
         `  traces:        ${cfg.traceDir}\n`,
@@ -479,6 +550,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       const drained = Promise.all([
         ...grpcServers.map(({ server }) => new Promise<void>((r) => server.tryShutdown(() => r()))),
         httpServer ? new Promise<void>((r) => httpServer!.close(() => r())) : Promise.resolve(),
+        consoleServer ? new Promise<void>((r) => consoleServer!.close(() => r())) : Promise.resolve(),
         admission.idle(),
       ]);
       let forced = false;
@@ -488,6 +560,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       if (forced) log.warn({ in_flight: admission.inFlight }, "drain timeout: forcing remaining calls closed");
       grpcServers.forEach(({ server }) => server.forceShutdown());
       httpServer?.closeAllConnections();
+      consoleServer?.closeAllConnections();
       await admission.idle(); // decisions past the point of no return finish their durable append
       await traceLog.close(); // final checkpoint
       const head = traceLog.head();

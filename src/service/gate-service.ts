@@ -18,7 +18,7 @@ import { identityKey } from "../engine/identity.js";
 import { signDocument, type Signer, type Verifier } from "../engine/signature.js";
 import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 import type { ApprovalToken, DelegationToken, Policy, Profile, Verdict } from "../engine/types.js";
-import type { CounterStore, CredentialBroker, KillSwitchEntry, KillSwitchState } from "../engine/types.js";
+import type { CounterStore, CredentialBroker, IntentRequest, KillSwitchEntry, KillSwitchState } from "../engine/types.js";
 import { buildSingleCallRunpack, normalizeRunId } from "../runpack/runpack.js";
 import { writeRunpackFile } from "../runpack/store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalStore } from "../state/approvals.js";
@@ -28,6 +28,7 @@ import { ledgerFlow } from "./approval-flow.js";
 import { decide, type ApprovalLedgerFlow, type Decision, type DecisionEnv, type EvidenceSink } from "./decide.js";
 import { asGateError, GateError } from "./errors.js";
 import type { ServerMetrics } from "./metrics.js";
+import { redactCall, type RedactedCall } from "./redact.js";
 import { matchesWatch, watchFilterProblem, type WatchFilter } from "./watch.js";
 
 /** What the service needs from the durable trace log (src/tracelog TraceLog). */
@@ -180,6 +181,8 @@ export interface RecordSummary {
   created_at: string;
   action?: string;
   actor?: string;
+  /** When the record was written (a decision's `observed_at`, wall clock; its created_at is the intent's time). */
+  observed_at?: string;
   /** Decisions made by this process: the evaluation latency (not part of the signed record). */
   latency_ms?: number;
   /** The approval request a require_approval decision opened, or the one an operator action answered. */
@@ -234,6 +237,7 @@ export function summarize(doc: Record<string, unknown>): RecordSummary {
     // (decisions of this process get the full list from the pipeline, see the sink)
     reason_codes: [...new Set([...strings(doc.reason_codes), ...strings((doc.kill_switch as { reason_codes?: unknown } | undefined)?.reason_codes)])].sort(),
     created_at: str(doc.created_at),
+    ...(str(doc.observed_at) ? { observed_at: str(doc.observed_at) } : {}),
   };
 }
 
@@ -245,6 +249,8 @@ const EMPTY_SUMMARY: RecordSummary = { kind: "unknown", trace_id: "", event_id: 
 
 export class GateService {
   private readonly summaries = new SummaryCache();
+  /** Redacted views of the calls waiting for approval, by request id (this process's; bounded, oldest dropped). */
+  private readonly waitingCalls = new Map<string, RedactedCall>();
   private readonly now: () => Date;
   /** Built once: the parts of a decision's environment that do not change per call (no closures per call). */
   private readonly ledgerFlow: ApprovalLedgerFlow;
@@ -270,6 +276,7 @@ export class GateService {
         if (call.latencyMs !== undefined) summary.latency_ms = call.latencyMs;
         if (call.approvalRequestId) summary.approval_request_id = call.approvalRequestId;
         if (call.reasonCodes) summary.reason_codes = call.reasonCodes;
+        if (call.approvalRequestId && call.intent) this.noteWaitingCall(call.approvalRequestId, call.intent);
         this.summaries.set(seq, summary);
         if (d.decisionLog) this.logDecision(seq, summary);
         return { seq, path: s.traceDir };
@@ -511,6 +518,24 @@ export class GateService {
       yield e;
       if (o.max > 0 && ++n >= o.max) return;
     }
+  }
+
+  /**
+   * The redacted arguments and targets of the call an approval request waits on, when this process made that
+   * decision (the ledger keeps digests only; after a restart the view is gone and undefined is returned).
+   */
+  waitingCall(approvalRequestId: string): RedactedCall | undefined {
+    return this.waitingCalls.get(approvalRequestId);
+  }
+
+  private noteWaitingCall(id: string, intent: IntentRequest): void {
+    if (this.waitingCalls.has(id)) return;
+    try {
+      this.waitingCalls.set(id, redactCall(intent));
+    } catch {
+      return; // a view is a convenience; the decision stands without it
+    }
+    if (this.waitingCalls.size > 10_000) this.waitingCalls.delete(this.waitingCalls.keys().next().value!);
   }
 
   /** Whether the policy in force and the kill switch can be read (the console's status panel). */
