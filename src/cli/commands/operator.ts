@@ -290,7 +290,7 @@ function count(flag: string, v: string | undefined, min: number): number | undef
 }
 
 export function tailLine(e: WatchEntryView): string {
-  const head = `#${e.sequence} ${e.created_at}`;
+  const head = `#${e.sequence} ${e.observed_at || e.created_at}`;
   if (e.kind === "operator_action") return `${head} operator ${e.action ?? "?"} by ${e.identity}${e.tool_name ? ` ${e.tool_name}` : ""}${e.approval_request_id ? ` ${e.approval_request_id}` : ""}`;
   const lat = e.latency_ms !== undefined ? ` ${e.latency_ms.toFixed(2)}ms` : "";
   return `${head} ${(e.verdict ?? "?").padEnd(16)} ${e.tool_name} ${e.identity || "-"} [${e.reason_codes.join(",")}]${e.approval_request_id ? ` ${e.approval_request_id}` : ""}${lat}`;

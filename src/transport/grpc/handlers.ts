@@ -121,6 +121,7 @@ function watchResponse(e: ExportEntry) {
     traceId: s.trace_id,
     eventId: s.event_id,
     createdAt: tsOf(s.created_at),
+    observedAt: tsOf(s.observed_at || s.created_at),
     ...(s.latency_ms !== undefined ? { decisionLatency: durationOfMs(s.latency_ms) } : {}),
     approvalRequestId: s.approval_request_id ?? "",
     recordJson: e.recordText,

@@ -67,6 +67,8 @@ export interface WatchEntryView {
   action?: string;
   trace_id: string;
   created_at: string;
+  /** when the record was written (wall clock) */
+  observed_at: string;
   latency_ms?: number;
   approval_request_id?: string;
   entry_hash: string;
@@ -318,6 +320,7 @@ export class OperatorClient {
           ...(r.action ? { action: r.action } : {}),
           trace_id: r.traceId,
           created_at: ts(r.createdAt),
+          observed_at: ts(r.observedAt),
           ...(r.decisionLatency ? { latency_ms: durationMs(r.decisionLatency) } : {}),
           ...(r.approvalRequestId ? { approval_request_id: r.approvalRequestId } : {}),
           entry_hash: r.entryHash,

@@ -2325,8 +2325,11 @@ type WatchDecisionsResponse struct {
 	// The approval request a require_approval decision opened, or the one an operator action answered.
 	ApprovalRequestId string `protobuf:"bytes,12,opt,name=approval_request_id,json=approvalRequestId,proto3" json:"approval_request_id,omitempty"`
 	// The signed record as stored (verify with `gait trace verify` on the trace directory, or the hash chain below).
-	RecordJson    string `protobuf:"bytes,13,opt,name=record_json,json=recordJson,proto3" json:"record_json,omitempty"`
-	EntryHash     string `protobuf:"bytes,14,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
+	RecordJson string `protobuf:"bytes,13,opt,name=record_json,json=recordJson,proto3" json:"record_json,omitempty"`
+	EntryHash  string `protobuf:"bytes,14,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
+	// When the record was written (a decision's `observed_at`, wall clock; created_at is the intent's own time, Gait's
+	// 1980-01-01 when the intent has none). Operator actions: their created_at.
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2457,6 +2460,13 @@ func (x *WatchDecisionsResponse) GetEntryHash() string {
 		return x.EntryHash
 	}
 	return ""
+}
+
+func (x *WatchDecisionsResponse) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
+	}
+	return nil
 }
 
 var File_gait_gate_v1_gate_service_proto protoreflect.FileDescriptor
@@ -2669,7 +2679,7 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"identities\x18\x06 \x03(\tR\n" +
 	"identities\x12!\n" +
 	"\freason_codes\x18\a \x03(\tR\vreasonCodes\x128\n" +
-	"\x18include_operator_actions\x18\b \x01(\bR\x16includeOperatorActions\"\x94\x04\n" +
+	"\x18include_operator_actions\x18\b \x01(\bR\x16includeOperatorActions\"\xd1\x04\n" +
 	"\x16WatchDecisionsResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12/\n" +
@@ -2688,7 +2698,9 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"\vrecord_json\x18\r \x01(\tR\n" +
 	"recordJson\x12\x1d\n" +
 	"\n" +
-	"entry_hash\x18\x0e \x01(\tR\tentryHash*n\n" +
+	"entry_hash\x18\x0e \x01(\tR\tentryHash\x12;\n" +
+	"\vobserved_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt*n\n" +
 	"\x10ApprovalDecision\x12!\n" +
 	"\x1dAPPROVAL_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17APPROVAL_DECISION_GRANT\x10\x01\x12\x1a\n" +
@@ -2789,31 +2801,32 @@ var file_gait_gate_v1_gate_service_proto_depIdxs = []int32{
 	28, // 26: gait.gate.v1.WatchDecisionsResponse.verdict:type_name -> gait.gate.v1.Verdict
 	29, // 27: gait.gate.v1.WatchDecisionsResponse.created_at:type_name -> google.protobuf.Timestamp
 	30, // 28: gait.gate.v1.WatchDecisionsResponse.decision_latency:type_name -> google.protobuf.Duration
-	3,  // 29: gait.gate.v1.GateService.Evaluate:input_type -> gait.gate.v1.EvaluateRequest
-	6,  // 30: gait.gate.v1.GateService.Approve:input_type -> gait.gate.v1.ApproveRequest
-	9,  // 31: gait.gate.v1.GateService.ListApprovals:input_type -> gait.gate.v1.ListApprovalsRequest
-	11, // 32: gait.gate.v1.GateService.GetApproval:input_type -> gait.gate.v1.GetApprovalRequest
-	13, // 33: gait.gate.v1.GateService.ExportTraces:input_type -> gait.gate.v1.ExportTracesRequest
-	15, // 34: gait.gate.v1.GateService.GetServerInfo:input_type -> gait.gate.v1.GetServerInfoRequest
-	18, // 35: gait.gate.v1.GateService.SetKillSwitch:input_type -> gait.gate.v1.SetKillSwitchRequest
-	20, // 36: gait.gate.v1.GateService.ListKillSwitches:input_type -> gait.gate.v1.ListKillSwitchesRequest
-	22, // 37: gait.gate.v1.GateService.ClearKillSwitch:input_type -> gait.gate.v1.ClearKillSwitchRequest
-	24, // 38: gait.gate.v1.GateService.WatchDecisions:input_type -> gait.gate.v1.WatchDecisionsRequest
-	4,  // 39: gait.gate.v1.GateService.Evaluate:output_type -> gait.gate.v1.EvaluateResponse
-	7,  // 40: gait.gate.v1.GateService.Approve:output_type -> gait.gate.v1.ApproveResponse
-	10, // 41: gait.gate.v1.GateService.ListApprovals:output_type -> gait.gate.v1.ListApprovalsResponse
-	12, // 42: gait.gate.v1.GateService.GetApproval:output_type -> gait.gate.v1.GetApprovalResponse
-	14, // 43: gait.gate.v1.GateService.ExportTraces:output_type -> gait.gate.v1.ExportTracesResponse
-	16, // 44: gait.gate.v1.GateService.GetServerInfo:output_type -> gait.gate.v1.GetServerInfoResponse
-	19, // 45: gait.gate.v1.GateService.SetKillSwitch:output_type -> gait.gate.v1.SetKillSwitchResponse
-	21, // 46: gait.gate.v1.GateService.ListKillSwitches:output_type -> gait.gate.v1.ListKillSwitchesResponse
-	23, // 47: gait.gate.v1.GateService.ClearKillSwitch:output_type -> gait.gate.v1.ClearKillSwitchResponse
-	25, // 48: gait.gate.v1.GateService.WatchDecisions:output_type -> gait.gate.v1.WatchDecisionsResponse
-	39, // [39:49] is the sub-list for method output_type
-	29, // [29:39] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	29, // 29: gait.gate.v1.WatchDecisionsResponse.observed_at:type_name -> google.protobuf.Timestamp
+	3,  // 30: gait.gate.v1.GateService.Evaluate:input_type -> gait.gate.v1.EvaluateRequest
+	6,  // 31: gait.gate.v1.GateService.Approve:input_type -> gait.gate.v1.ApproveRequest
+	9,  // 32: gait.gate.v1.GateService.ListApprovals:input_type -> gait.gate.v1.ListApprovalsRequest
+	11, // 33: gait.gate.v1.GateService.GetApproval:input_type -> gait.gate.v1.GetApprovalRequest
+	13, // 34: gait.gate.v1.GateService.ExportTraces:input_type -> gait.gate.v1.ExportTracesRequest
+	15, // 35: gait.gate.v1.GateService.GetServerInfo:input_type -> gait.gate.v1.GetServerInfoRequest
+	18, // 36: gait.gate.v1.GateService.SetKillSwitch:input_type -> gait.gate.v1.SetKillSwitchRequest
+	20, // 37: gait.gate.v1.GateService.ListKillSwitches:input_type -> gait.gate.v1.ListKillSwitchesRequest
+	22, // 38: gait.gate.v1.GateService.ClearKillSwitch:input_type -> gait.gate.v1.ClearKillSwitchRequest
+	24, // 39: gait.gate.v1.GateService.WatchDecisions:input_type -> gait.gate.v1.WatchDecisionsRequest
+	4,  // 40: gait.gate.v1.GateService.Evaluate:output_type -> gait.gate.v1.EvaluateResponse
+	7,  // 41: gait.gate.v1.GateService.Approve:output_type -> gait.gate.v1.ApproveResponse
+	10, // 42: gait.gate.v1.GateService.ListApprovals:output_type -> gait.gate.v1.ListApprovalsResponse
+	12, // 43: gait.gate.v1.GateService.GetApproval:output_type -> gait.gate.v1.GetApprovalResponse
+	14, // 44: gait.gate.v1.GateService.ExportTraces:output_type -> gait.gate.v1.ExportTracesResponse
+	16, // 45: gait.gate.v1.GateService.GetServerInfo:output_type -> gait.gate.v1.GetServerInfoResponse
+	19, // 46: gait.gate.v1.GateService.SetKillSwitch:output_type -> gait.gate.v1.SetKillSwitchResponse
+	21, // 47: gait.gate.v1.GateService.ListKillSwitches:output_type -> gait.gate.v1.ListKillSwitchesResponse
+	23, // 48: gait.gate.v1.GateService.ClearKillSwitch:output_type -> gait.gate.v1.ClearKillSwitchResponse
+	25, // 49: gait.gate.v1.GateService.WatchDecisions:output_type -> gait.gate.v1.WatchDecisionsResponse
+	40, // [40:50] is the sub-list for method output_type
+	30, // [30:40] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_gait_gate_v1_gate_service_proto_init() }

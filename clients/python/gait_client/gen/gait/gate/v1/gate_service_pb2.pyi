@@ -421,7 +421,7 @@ class WatchDecisionsRequest(_message.Message):
     def __init__(self, from_sequence: _Optional[int] = ..., follow: _Optional[bool] = ..., max_entries: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[_verdict_pb2.Verdict, str]]] = ..., tool_names: _Optional[_Iterable[str]] = ..., identities: _Optional[_Iterable[str]] = ..., reason_codes: _Optional[_Iterable[str]] = ..., include_operator_actions: _Optional[bool] = ...) -> None: ...
 
 class WatchDecisionsResponse(_message.Message):
-    __slots__ = ("sequence", "kind", "verdict", "tool_name", "identity", "reason_codes", "action", "trace_id", "event_id", "created_at", "decision_latency", "approval_request_id", "record_json", "entry_hash")
+    __slots__ = ("sequence", "kind", "verdict", "tool_name", "identity", "reason_codes", "action", "trace_id", "event_id", "created_at", "decision_latency", "approval_request_id", "record_json", "entry_hash", "observed_at")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
@@ -436,6 +436,7 @@ class WatchDecisionsResponse(_message.Message):
     APPROVAL_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_JSON_FIELD_NUMBER: _ClassVar[int]
     ENTRY_HASH_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     kind: str
     verdict: _verdict_pb2.Verdict
@@ -450,4 +451,5 @@ class WatchDecisionsResponse(_message.Message):
     approval_request_id: str
     record_json: str
     entry_hash: str
-    def __init__(self, sequence: _Optional[int] = ..., kind: _Optional[str] = ..., verdict: _Optional[_Union[_verdict_pb2.Verdict, str]] = ..., tool_name: _Optional[str] = ..., identity: _Optional[str] = ..., reason_codes: _Optional[_Iterable[str]] = ..., action: _Optional[str] = ..., trace_id: _Optional[str] = ..., event_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_request_id: _Optional[str] = ..., record_json: _Optional[str] = ..., entry_hash: _Optional[str] = ...) -> None: ...
+    observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, sequence: _Optional[int] = ..., kind: _Optional[str] = ..., verdict: _Optional[_Union[_verdict_pb2.Verdict, str]] = ..., tool_name: _Optional[str] = ..., identity: _Optional[str] = ..., reason_codes: _Optional[_Iterable[str]] = ..., action: _Optional[str] = ..., trace_id: _Optional[str] = ..., event_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_request_id: _Optional[str] = ..., record_json: _Optional[str] = ..., entry_hash: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
