@@ -58,7 +58,7 @@ build: $(NODE_STAMP) ## compile TypeScript to dist/, bundle the one-shot CLI (bi
 
 # The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
 DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
-DIST_INPUTS := $(shell find src policies schemas -name '*.ts' -o -name '*.yaml' -o -name '*.json') package.json scripts/build-dist.mjs
+DIST_INPUTS := $(shell find src policies schemas console -name '*.ts' -o -name '*.tsx' -o -name '*.yaml' -o -name '*.json' -o -name '*.css' -o -name '*.html') package.json scripts/build-dist.mjs scripts/bundle-console.mjs
 
 .PHONY: dist
 dist: $(DIST_EXE) ## build the self-contained executable dist/gait-<os>-<arch> and its .sha256 (bun build --compile)

@@ -6,7 +6,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeSync, type FSWatcher } from "node:fs";
+import { mkdirSync, readFileSync, writeSync, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
@@ -17,7 +17,7 @@ import { resolveBroker } from "../infra/brokers.js";
 import { loadOperatorTokens } from "../infra/operator-tokens.js";
 import { loadServerKeys } from "../infra/server-keys.js";
 import { trustProblems } from "../infra/trust.js";
-import { producerVersion } from "../infra/version.js";
+import { embeddedAssets, findProjectFile, producerVersion } from "../infra/version.js";
 import { sweepRunpacks } from "../runpack/store.js";
 import { FileApprovalStore } from "../state/approvals.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
@@ -122,15 +122,16 @@ export function decisionLogger(log: Logger, level: "info" | "debug", every: numb
 }
 
 /**
- * The console's bundled page (console/, built by `make build` into dist/console/): read once at start. A build
- * without it cannot serve the console, and says so.
+ * The console's bundled page (console/, built by `make build` into dist/console/; embedded in the self-contained
+ * executable): read once at start. A build without it cannot serve the console, and says so.
  */
 function loadConsoleAssets(): ConsoleAssets {
-  const dir = new URL("../../console/", import.meta.url); // dist/src/main/serve.js -> dist/console/
+  const embedded = embeddedAssets()?.console;
+  if (embedded) return { html: Buffer.from(embedded.html), js: Buffer.from(embedded.js), css: Buffer.from(embedded.css) };
   const read = (name: string) => {
-    const u = new URL(name, dir);
-    if (!existsSync(u)) throw new StartupError(`the web console is not built (${u.pathname} is missing); run 'make build'`, EXIT.INTERNAL);
-    return readFileSync(u);
+    const p = findProjectFile(`dist/console/${name}`);
+    if (!p) throw new StartupError(`the web console is not built (dist/console/${name} is missing); run 'make build'`, EXIT.INTERNAL);
+    return readFileSync(p);
   };
   return { html: read("index.html"), js: read("app.js"), css: read("app.css") };
 }

@@ -192,3 +192,38 @@ describe("console guards (HTTP)", () => {
     cleanup(t.dir);
   });
 });
+
+describe("console with --operator-tokens-file", () => {
+  it("operators log in with their own token; the approver is its identity (a different claim is refused)", async () => {
+    const { createHash } = await import("node:crypto");
+    const { writeFileSync, mkdtempSync, chmodSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "gait-ct-"));
+    const tokens = join(dir, "operators");
+    const bob = "bob-token-0123456789abcdef";
+    writeFileSync(tokens, `bob@example.com sha256:${createHash("sha256").update(bob).digest("hex")}\n`);
+    chmodSync(tokens, 0o600);
+    const t = await startServer({ policy: BASE_POLICY, operator: true, dir, extraArgs: ["--operator-tokens-file", tokens, "--console-listen", "127.0.0.1:0"] });
+    try {
+      const u = consoleUrl(t);
+      expect(u).not.toContain("#token="); // no shared login token then
+      const o = new URL(u).origin;
+      const login = (token: string) => fetch(`${o}/api/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
+      expect((await login("not-a-token")).status).toBe(401);
+      const r = await login(bob);
+      expect(r.status).toBe(200);
+      const { csrf, identity } = (await r.json()) as { csrf: string; identity: string };
+      expect(identity).toBe("bob@example.com");
+      const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
+      const pending = await t.gate.evaluate(write("/etc/x"));
+      const post = (body: unknown) => fetch(`${o}/api/approvals/${pending.approvalRequestId}/grant`, { method: "POST", headers: { "Content-Type": "application/json", Cookie: cookie, "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+      // the token's identity is the approver, whatever the body says (the service refuses a different claim)
+      const ok = await post({ approver: "", reason: "ticket", ttl_seconds: 60 });
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      expect(((await ok.json()) as { request: { approvers: string[] } }).request.approvers).toEqual(["bob@example.com"]);
+    } finally {
+      await t.stop();
+      cleanup(dir);
+    }
+  });
+});

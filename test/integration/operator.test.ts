@@ -228,6 +228,17 @@ describe("operator plane", () => {
   });
 });
 
+describe("decision log sampling", () => {
+  it("logs 1 decision in every n, the same ones every run", async () => {
+    const { decisionLogger } = await import("../../src/main/serve.js");
+    const lines: unknown[] = [];
+    const fake = { info: (f: unknown) => lines.push(f), debug: () => expect.unreachable("wrong level") } as unknown as Parameters<typeof decisionLogger>[0];
+    const log = decisionLogger(fake, "info", 3);
+    for (let i = 1; i <= 7; i++) log({ seq: i, tool_name: "t", identity: "a", reason_codes: [], trace_id: "" });
+    expect(lines.map((l) => (l as { seq: number }).seq)).toEqual([1, 4, 7]);
+  });
+});
+
 describe("without --kill-switch-state", () => {
   it("kill-switch changes are refused with the fix, listing works (empty)", async () => {
     const t = await startServer({ policy: BASE_POLICY, operator: true });
