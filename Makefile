@@ -30,8 +30,9 @@ setup: $(NODE_STAMP) tools ## install everything the project needs (npm, Go tool
 tools: $(TOOLS)/bin/grpcurl $(TOOLS)/bin/protoc-gen-go $(TOOLS)/bin/protoc-gen-go-grpc $(TOOLS)/bin/grpc-health-probe $(VENV)/.stamp apt-packages
 
 # Debian packages the tests use (systemd-analyze checks the systemd recipe; redis-server backs the shared-state
-# tests, started per test on a Unix socket in a temp dir). Installed only when missing.
-APT_PACKAGES := systemd redis-server
+# tests, started per test on a Unix socket in a temp dir; chromium runs the web console's browser tests through
+# playwright-core). Installed only when missing.
+APT_PACKAGES := systemd redis-server chromium
 .PHONY: apt-packages
 apt-packages:
 	@./scripts/ensure-apt.sh $(APT_PACKAGES)
@@ -51,13 +52,14 @@ $(VENV)/.stamp: requirements-dev.txt
 	@touch $@
 
 .PHONY: build
-build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the one-shot CLI (bin/gait runs it)
+build: $(NODE_STAMP) ## compile TypeScript to dist/, bundle the one-shot CLI (bin/gait runs it) and the web console
 	npx tsc -p tsconfig.build.json
 	node scripts/bundle-cli.mjs
+	node scripts/bundle-console.mjs
 
 # The self-contained executable (no Node needed to run it): dist/gait-<os>-<arch> and dist/gait-<os>-<arch>.sha256.
 DIST_EXE := dist/gait-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
-DIST_INPUTS := $(shell find src policies schemas -name '*.ts' -o -name '*.yaml' -o -name '*.json') package.json scripts/build-dist.mjs
+DIST_INPUTS := $(shell find src policies schemas console -name '*.ts' -o -name '*.tsx' -o -name '*.yaml' -o -name '*.json' -o -name '*.css' -o -name '*.html') package.json scripts/build-dist.mjs scripts/bundle-console.mjs
 
 .PHONY: dist
 dist: $(DIST_EXE) ## build the self-contained executable dist/gait-<os>-<arch> and its .sha256 (bun build --compile)

@@ -35,7 +35,11 @@ function embeddedAssets() {
   const dir = join(root, "policies", "templates");
   const templates = {};
   for (const f of readdirSync(dir).filter((n) => n.endsWith(".yaml")).sort()) templates[basename(f, ".yaml")] = readFileSync(join(dir, f), "utf8");
-  return { version, templates };
+  // the web console's page (`--console-listen`), bundled fresh from console/ by scripts/bundle-console.mjs
+  run(process.execPath, [join(root, "scripts", "bundle-console.mjs")]);
+  const ui = join(root, "dist", "console");
+  const console = { html: readFileSync(join(ui, "index.html"), "utf8"), js: readFileSync(join(ui, "app.js"), "utf8"), css: readFileSync(join(ui, "app.css"), "utf8") };
+  return { version, templates, console };
 }
 
 function run(cmd, args, opts = {}) {

@@ -40,6 +40,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "keys init": () => import("./commands/keys.js").then((m) => ({ spec: m.keysInitSpec, run: m.keysInit })),
   "keys rotate": () => import("./commands/keys.js").then((m) => ({ spec: m.keysRotateSpec, run: m.keysRotate })),
   "keys verify": () => import("./commands/keys.js").then((m) => ({ spec: m.keysVerifySpec, run: m.keysVerify })),
+  "approvals list": () => import("./commands/operator.js").then((m) => ({ spec: m.approvalsListSpec, run: m.approvalsList })),
+  "approvals show": () => import("./commands/operator.js").then((m) => ({ spec: m.approvalsShowSpec, run: m.approvalsShow })),
+  "approvals grant": () => import("./commands/operator.js").then((m) => ({ spec: m.approvalsGrantSpec, run: m.approvalsGrant })),
+  "approvals deny": () => import("./commands/operator.js").then((m) => ({ spec: m.approvalsDenySpec, run: m.approvalsDeny })),
+  "killswitch set": () => import("./commands/operator.js").then((m) => ({ spec: m.killswitchSetSpec, run: m.killswitchSet })),
+  "killswitch list": () => import("./commands/operator.js").then((m) => ({ spec: m.killswitchListSpec, run: m.killswitchList })),
+  "killswitch clear": () => import("./commands/operator.js").then((m) => ({ spec: m.killswitchClearSpec, run: m.killswitchClear })),
+  "trace tail": () => import("./commands/operator.js").then((m) => ({ spec: m.traceTailSpec, run: m.traceTail })),
   "trace verify": () => import("./commands/verify.js").then((m) => ({ spec: m.traceVerifySpec, run: m.traceVerify })),
   verify: () => import("./commands/verify.js").then((m) => ({ spec: m.runpackVerifySpec, run: m.runpackVerify })),
   version: () => import("./commands/version.js").then((m) => ({ spec: m.versionSpec, run: m.version })),
@@ -53,7 +61,7 @@ async function allSpecs(): Promise<[string, CommandSpec][]> {
   return Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, (await load()).spec] as [string, CommandSpec]));
 }
 
-const GROUPS = ["gate", "policy", "mcp", "keys", "trace"];
+const GROUPS = ["gate", "policy", "mcp", "keys", "trace", "approvals", "killswitch"];
 
 async function topHelp(): Promise<string> {
   const lines = ["gait: runtime policy gate for AI agent tool calls (Gait-compatible)", "", "Commands:"];

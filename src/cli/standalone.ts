@@ -4,6 +4,7 @@
  * imported on demand, so the one-shot commands never evaluate the gRPC stack.
  */
 import { main, setServeLoader } from "./main.js";
+import { setOperatorClientLoader } from "./operator-target.js";
 
 interface BunRuntime {
   unsafe?: { setJITPolicy?: (scale: number) => void };
@@ -15,6 +16,8 @@ setServeLoader(() => {
   (globalThis as { Bun?: BunRuntime }).Bun?.unsafe?.setJITPolicy?.(1);
   return import("../main/serve.js");
 });
+// the operator commands' gRPC client, bundled in (there are no files beside the executable)
+setOperatorClientLoader(() => import("../transport/grpc/operator-client.js"));
 void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

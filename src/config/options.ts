@@ -44,7 +44,9 @@ export const SERVE_OPTIONS: readonly OptionDef[] = Object.freeze([
   { flag: "kill-switch-state", kind: "path", value: "<state.json>", help: "kill-switch state file (watched; SIGHUP re-reads it)", group: "policy" },
   // listeners
   { flag: "listen", kind: "string", env: "GAIT_SOCKET", value: "unix:///abs/path.sock|host:port", help: "agent listener (default $XDG_RUNTIME_DIR/gait/gate.sock, else /tmp/gait-<uid>/gate.sock)", group: "listen" },
-  { flag: "operator-listen", kind: "string", env: "GAIT_OPERATOR_SOCKET", value: "unix:///abs/op.sock|host:port", help: "operator listener: adds Approve and ListApprovals (never the agent's socket)", group: "listen" },
+  { flag: "operator-listen", kind: "string", env: "GAIT_OPERATOR_SOCKET", value: "unix:///abs/op.sock|host:port", help: "operator listener: adds Approve, ListApprovals, the kill-switch methods and WatchDecisions (never the agent's socket)", group: "listen" },
+  { flag: "console-listen", kind: "string", value: "host:port", help: "the operator web console (loopback unless --console-token-file; operator plane only)", group: "listen" },
+  { flag: "console-token-file", kind: "path", value: "<path>", help: "the console's login token (first line); without it a loopback console makes a new one per start and prints its login URL", group: "listen" },
   { flag: "http-listen", kind: "string", value: "host:port", help: "Gait's HTTP JSON /v1/evaluate (loopback unless --auth-mode token)", group: "listen" },
   { flag: "metrics-listen", kind: "string", value: "host:port", help: "Prometheus GET /metrics", group: "listen" },
   { flag: "socket-mode", kind: "string", value: "<octal>", default: "0600", help: "mode of every Unix socket (0600, or 0660 for group access)", group: "listen" },
@@ -91,6 +93,8 @@ export const SERVE_OPTIONS: readonly OptionDef[] = Object.freeze([
   { flag: "http-verdict-status", kind: "enum", values: ["compat", "strict"], default: "compat", help: "compat: HTTP 200 for every verdict (Gait); strict: 403 block, 409 require_approval", group: "limits" },
   // output
   { flag: "json", kind: "boolean", default: false, help: "print the start-up line as JSON", group: "output" },
+  { flag: "decision-log", kind: "enum", values: ["off", "info", "debug"], default: "off", help: "one structured log line per decision (verdict, tool, identity, reason codes, latency; never arguments) at this level", group: "output" },
+  { flag: "decision-log-sample", kind: "int", value: "<n>", default: 1, min: 1, help: "log 1 decision in every n (with --decision-log); blocks and approvals are sampled like the rest", group: "output" },
 ] satisfies OptionDef[]);
 
 /** The environment variable of an option (undefined when it has none). */

@@ -73,6 +73,11 @@ export interface ServeConfig {
   exportStallTimeoutMs: number;
   drainTimeoutMs: number;
   json: boolean;
+  /** The operator web console (transport/http/console.ts). */
+  consoleListen?: { host: string; port: number };
+  consoleTokenPath?: string;
+  decisionLog: "off" | "info" | "debug";
+  decisionLogSample: number;
 }
 
 export class ConfigError extends Error {
@@ -304,6 +309,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const httpListen = str("http-listen") !== undefined ? parseHostPort(where("http-listen"), str("http-listen")!, errs) : undefined;
   const metricsListen = str("metrics-listen") !== undefined ? parseHostPort(where("metrics-listen"), str("metrics-listen")!, errs) : undefined;
+  const consoleListen = str("console-listen") !== undefined ? parseHostPort(where("console-listen"), str("console-listen")!, errs) : undefined;
+  // a console any other machine can reach approves calls: it needs a login token the operator chose
+  if (consoleListen && !isLoopback(consoleListen.host) && !str("console-token-file")) {
+    errs.push(`--console-listen ${consoleListen.host}:${consoleListen.port} is not loopback: it requires --console-token-file <path> (the login token), or listen on 127.0.0.1`);
+  }
+  if (str("console-token-file") && !consoleListen) errs.push("--console-token-file needs --console-listen");
 
   let socketMode = 0o600;
   {
@@ -401,6 +412,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     exportStallTimeoutMs: num("export-stall-timeout"),
     drainTimeoutMs: num("drain-timeout"),
     json: values.json as boolean,
+    ...(consoleListen ? { consoleListen } : {}),
+    ...(str("console-token-file") ? { consoleTokenPath: str("console-token-file") } : {}),
+    decisionLog: str("decision-log") as ServeConfig["decisionLog"],
+    decisionLogSample: num("decision-log-sample"),
   };
   if (config.approvalRequestTtlMs <= 0) errs.push("--approval-request-ttl must be positive");
   if (config.exportStallTimeoutMs <= 0) errs.push("--export-stall-timeout must be positive");

@@ -13,6 +13,8 @@ export interface EmbeddedAssets {
   version: string;
   /** template name (e.g. baseline-lowrisk) -> YAML text */
   templates: Record<string, string>;
+  /** the web console's bundled page (dist/console) */
+  console?: { html: string; js: string; css: string };
 }
 
 declare const GAIT_EMBEDDED_ASSETS: EmbeddedAssets | undefined;

@@ -5,7 +5,8 @@
  * policy and kill switch on change or SIGHUP, and drains on SIGTERM/SIGINT. See docs/service.md.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { mkdirSync, writeSync, type FSWatcher } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeSync, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Server as HttpServer } from "node:http";
 import { pino, type Logger } from "pino";
@@ -16,22 +17,22 @@ import { resolveBroker } from "../infra/brokers.js";
 import { loadOperatorTokens } from "../infra/operator-tokens.js";
 import { loadServerKeys } from "../infra/server-keys.js";
 import { trustProblems } from "../infra/trust.js";
-import { producerVersion } from "../infra/version.js";
+import { embeddedAssets, findProjectFile, producerVersion } from "../infra/version.js";
 import { sweepRunpacks } from "../runpack/store.js";
 import { FileApprovalStore, type ApprovalStore } from "../state/approvals.js";
 import { MemoryCounterStore } from "../state/counters-memory.js";
-import { KillSwitchFileSource } from "../state/killswitch-file.js";
 import { CombinedKillSwitch } from "../state/killswitch-combined.js";
 import { RedisApprovalStore } from "../state/redis/approvals.js";
 import { SharedState } from "../state/redis/connection.js";
 import { RedisCounterStore } from "../state/redis/counters.js";
 import { RedisKillSwitchStore } from "../state/redis/killswitch.js";
+import { FileKillSwitchStore } from "../state/killswitch-store.js";
 import { PolicyHolder, watchFile } from "../state/policy-file.js";
 import { TraceLog } from "../tracelog/log.js";
 import { ConfigError, parseServeArgs, printableConfig, type ListenAddr, type ServeConfig } from "../config/serve.js";
 import { Admission } from "../service/admission.js";
 import { GateError } from "../service/errors.js";
-import { GateService } from "../service/gate-service.js";
+import { GateService, type DecisionLogFields } from "../service/gate-service.js";
 import { ServerMetrics } from "../service/metrics.js";
 import type { AuthSettings, ListenerRole } from "../transport/auth.js";
 import { StreamLimits } from "../transport/grpc/adapter.js";
@@ -39,6 +40,7 @@ import { toGrpcError } from "../transport/grpc/errors.js";
 import { HealthStatus, ServingStatus } from "../transport/grpc/health.js";
 import { bindGrpc, createGrpcServer } from "../transport/grpc/server.js";
 import { removeSocket } from "../transport/grpc/uds.js";
+import { startConsole, type ConsoleAssets } from "../transport/http/console.js";
 import { startHttp } from "../transport/http/gait.js";
 import { listenMetrics } from "../transport/http/metrics.js";
 import { serveHelp } from "./serve-help.js";
@@ -90,7 +92,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const cfg = parsed.config;
-  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid, replica_id: cfg.replicaId } }, safeLogDestination(2));
+  // --decision-log debug writes its lines at debug, so the logger must let debug through
+  const log = pino({ base: { service: "gait.mcp.serve", pid: process.pid, replica_id: cfg.replicaId }, level: cfg.decisionLog === "debug" ? "debug" : "info" }, safeLogDestination(2));
   let running: RunningServer;
   try {
     running = await startServer(cfg, log);
@@ -112,6 +115,46 @@ export async function serveMain(argv: string[]): Promise<number> {
     process.off("SIGINT", onTerm);
     process.off("SIGHUP", onHup);
   }
+}
+
+/**
+ * The opt-in decision log (`--decision-log info|debug`): one structured line per decision, 1 in every
+ * `--decision-log-sample` (a counter, not a random draw: the same decisions are logged on every run).
+ */
+export function decisionLogger(log: Logger, level: "info" | "debug", every: number): (fields: DecisionLogFields) => void {
+  let n = 0;
+  return (fields) => {
+    if (n++ % every !== 0) return;
+    log[level](fields, "decision");
+  };
+}
+
+/**
+ * The console's bundled page (console/, built by `make build` into dist/console/; embedded in the self-contained
+ * executable): read once at start. A build without it cannot serve the console, and says so.
+ */
+function loadConsoleAssets(): ConsoleAssets {
+  const embedded = embeddedAssets()?.console;
+  if (embedded) return { html: Buffer.from(embedded.html), js: Buffer.from(embedded.js), css: Buffer.from(embedded.css) };
+  const read = (name: string) => {
+    const p = findProjectFile(`dist/console/${name}`);
+    if (!p) throw new StartupError(`the web console is not built (dist/console/${name} is missing); run 'make build'`, EXIT.INTERNAL);
+    return readFileSync(p);
+  };
+  return { html: read("index.html"), js: read("app.js"), css: read("app.css") };
+}
+
+/** The console login token from its file: the first line, at least 16 characters. */
+function readConsoleToken(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new StartupError(`--console-token-file ${path}: ${(e as Error).message}`, EXIT.INVALID_INPUT);
+  }
+  const token = (text.split("\n")[0] ?? "").trim();
+  if (token.length < 16) throw new StartupError(`--console-token-file ${path}: the token (first line) must be at least 16 characters (e.g. openssl rand -base64 24)`, EXIT.INVALID_INPUT);
+  return token;
 }
 
 class StartupError extends Error {
@@ -181,6 +224,7 @@ function checkTrust(cfg: ServeConfig): void {
   }
   problems.push(...trustProblems(cfg.policyPath, "file", "policy file"));
   if (cfg.killSwitchStatePath) problems.push(...trustProblems(cfg.killSwitchStatePath, "file", "kill-switch state file", { mustExist: false }));
+  if (cfg.consoleTokenPath) problems.push(...trustProblems(cfg.consoleTokenPath, "file", "console token file"));
   if (problems.length) throw new StartupError(`refusing to start with untrusted paths:\n  ${problems.join("\n  ")}`, EXIT.INVALID_INPUT);
 }
 
@@ -215,8 +259,10 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
   const policy = new PolicyHolder(cfg.policyPath, cfg.policyDigestPin, (p) => checkProfile(p, { profile: cfg.profile, broker }));
   log.info({ policy_path: cfg.policyPath, policy_digest: policy.current.digest, pinned: !!cfg.policyDigestPin }, "policy loaded");
 
-  const killSwitch = new KillSwitchFileSource(cfg.killSwitchStatePath);
-  await killSwitch.load();
+  // the store the decisions read and the operator RPCs change (a change is in force for the next decision)
+  const killSwitch = new FileKillSwitchStore(cfg.killSwitchStatePath);
+  await killSwitch.refresh();
+  cleanups.push(() => killSwitch.close());
   const ks = killSwitch.current();
   if (ks && "unavailable" in ks) log.warn({ path: cfg.killSwitchStatePath, error: ks.unavailable }, "kill switch state unavailable");
 
@@ -351,6 +397,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     metrics,
     producerVersion: version,
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
+    ...(cfg.decisionLog !== "off" ? { decisionLog: decisionLogger(log, cfg.decisionLog, cfg.decisionLogSample) } : {}),
   });
   const admission = new Admission(cfg.maxInFlight);
   metrics.inFlightSource = () => admission.inFlight;
@@ -432,6 +479,44 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     }
     cleanups.push(() => void httpServer!.closeAllConnections());
   }
+  let consoleServer: HttpServer | undefined;
+  let consoleUrl: string | undefined;
+  if (cfg.consoleListen) {
+    const { host, port } = cfg.consoleListen;
+    let loginToken: string | undefined;
+    let printToken = false;
+    if (auth.operatorTokens) {
+      // operators log in with their own tokens (the approver is the token's identity); no shared login token
+    } else if (cfg.consoleTokenPath) {
+      loginToken = readConsoleToken(cfg.consoleTokenPath);
+    } else {
+      // loopback only (config/serve.ts refuses any other address without a token file): a new token per start
+      loginToken = randomBytes(24).toString("base64url");
+      printToken = true;
+    }
+    try {
+      const c = await startConsole(
+        {
+          service,
+          assets: loadConsoleAssets(),
+          ...(loginToken ? { loginToken } : {}),
+          ...(auth.operatorTokens ? { operatorTokens: auth.operatorTokens } : {}),
+          version,
+          shutdownSignal: shutdownAc.signal,
+          onInternal,
+          log: (level, msg, fields) => log[level]({ component: "console", ...fields }, msg),
+        },
+        host,
+        port,
+      );
+      consoleServer = c.server;
+      const h = host.includes(":") ? `[${host}]` : host;
+      consoleUrl = `http://${h}:${c.port}/` + (printToken ? `#token=${loginToken}` : "");
+    } catch (e) {
+      throw new StartupError(`--console-listen ${host}:${port}: ${(e as Error).message}`, EXIT.INTERNAL);
+    }
+    cleanups.push(() => void consoleServer!.closeAllConnections());
+  }
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
   if (cfg.metricsListen) {
@@ -454,7 +539,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     else log.error({ error: o.error, active_policy_digest: o.digest }, "policy reload failed; keeping the last good policy");
   });
   const reloadKillSwitch = () => {
-    void killSwitch.load().then(() => {
+    void killSwitch.refresh().then(() => {
       const s = killSwitch.current();
       if (s && "unavailable" in s) log.error({ path: cfg.killSwitchStatePath, error: s.unavailable }, "kill switch state unavailable after reload");
       else log.info({ path: cfg.killSwitchStatePath, entries: s?.entries.length ?? 0 }, "kill switch state reloaded");
@@ -493,6 +578,8 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     operator_listen: cfg.operatorListen ? listenLabel(cfg.operatorListen) : undefined,
     http_listen: cfg.httpListen ? `${cfg.httpListen.host}:${httpPort}` : undefined,
     metrics_listen: cfg.metricsListen ? `${cfg.metricsListen.host}:${metricsPort}` : undefined,
+    // the login link (with a generated token in its #fragment: stdout only, never the log)
+    console_url: consoleUrl,
     policy: cfg.policyPath,
     policy_digest: policy.current.digest,
     key_id: keys.signer.keyId,
@@ -503,7 +590,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     state_dir: cfg.stateDir,
     ...(shared ? { shared_state: shared.label, replica_id: cfg.replicaId } : {}),
   };
-  log.info(startup, "serving");
+  log.info({ ...startup, console_url: consoleUrl?.replace(/#token=.*$/, "#token=<printed on stdout>") }, "serving");
   if (cfg.json) process.stdout.write(JSON.stringify(startup) + "\n");
   else {
     process.stdout.write(
@@ -511,6 +598,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
         (startup.operator_listen ? `  operator:      ${startup.operator_listen}\n` : "") +
         (startup.http_listen ? `  http:          http://${startup.http_listen}/v1/evaluate\n` : "") +
         (startup.metrics_listen ? `  metrics:       http://${startup.metrics_listen}/metrics\n` : "") +
+        (consoleUrl ? `  console:       ${consoleUrl}\n` : "") +
         `  policy:        ${cfg.policyPath} (sha256:${startup.policy_digest})\n` +
         `  key id:        ${startup.key_id} (${keys.mode})\n` +
         `  traces:        ${cfg.traceDir}\n` +
@@ -532,6 +620,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       const drained = Promise.all([
         ...grpcServers.map(({ server }) => new Promise<void>((r) => server.tryShutdown(() => r()))),
         httpServer ? new Promise<void>((r) => httpServer!.close(() => r())) : Promise.resolve(),
+        consoleServer ? new Promise<void>((r) => consoleServer!.close(() => r())) : Promise.resolve(),
         admission.idle(),
       ]);
       let forced = false;
@@ -541,6 +630,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
       if (forced) log.warn({ in_flight: admission.inFlight }, "drain timeout: forcing remaining calls closed");
       grpcServers.forEach(({ server }) => server.forceShutdown());
       httpServer?.closeAllConnections();
+      consoleServer?.closeAllConnections();
       await admission.idle(); // decisions past the point of no return finish their durable append
       await traceLog.close(); // final checkpoint
       const head = traceLog.head();

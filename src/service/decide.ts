@@ -18,7 +18,7 @@ import { evaluatePolicy } from "../engine/evaluate.js";
 import { evaluateGate } from "../engine/gate.js";
 import type { Signer } from "../engine/signature.js";
 import { buildTraceRecord, signTraceRecordWithText, type TraceRecord } from "../engine/trace.js";
-import type { ApprovalToken, DelegationToken, GateOptions, GateResult, Policy, Profile, Verdict } from "../engine/types.js";
+import type { ApprovalToken, DelegationToken, GateOptions, GateResult, IntentRequest, Policy, Profile, Verdict } from "../engine/types.js";
 import { normalizeRunId } from "../runpack/run-id.js";
 import { asGateError, GateError } from "./errors.js";
 
@@ -50,7 +50,7 @@ export interface Recorded {
 /** Where the evidence of a decision goes. */
 export interface EvidenceSink {
   /** Make the signed record durable; resolves only when it is (the verdict is returned after this). */
-  record(record: TraceRecord, text: string, call: { runId: string }): Promise<Recorded>;
+  record(record: TraceRecord, text: string, call: { runId: string; latencyMs?: number; approvalRequestId?: string; reasonCodes?: string[]; intent?: IntentRequest }): Promise<Recorded>;
   /** Artifacts written after the record (runpack, audit files); their paths go into the decision. */
   artifacts?(d: Decision): Promise<Record<string, string>>;
 }
@@ -230,9 +230,11 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   }
   const intent = result.intent;
   if (!runId) runId = intent?.intent_digest ? `run_mcp_${intent.intent_digest.slice(0, 12)}` : "";
+  // the decision's reason codes (a Gait trace record carries none): the service's watchers filter on them
+  const reasonCodes = uniqueSorted([...result.reason_codes, ...serviceReasons]);
   let recorded: Recorded;
   try {
-    recorded = await env.sink.record(signed.record, signed.text, { runId });
+    recorded = await env.sink.record(signed.record, signed.text, { runId, latencyMs, reasonCodes, ...(approvalRequestId ? { approvalRequestId, intent: result.intent } : {}) });
   } catch (e) {
     throw asGateError(e, (x) => new GateError("TRACE_WRITE_FAILED", `trace record could not be made durable: ${(x as Error).message}`, { cause: x }));
   }
@@ -240,7 +242,7 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   const decision: Decision = {
     verdict: result.verdict,
     result,
-    reasonCodes: uniqueSorted([...result.reason_codes, ...serviceReasons]),
+    reasonCodes,
     record: signed.record,
     recorded,
     adapter,

@@ -33,7 +33,8 @@ export type Reason =
   | "PROFILE_VIOLATION"
   | "INVALID_REQUEST"
   | "EXPORT_STALLED"
-  | "APPROVER_NOT_ALLOWED";
+  | "APPROVER_NOT_ALLOWED"
+  | "KILL_SWITCH_ENTRY_NOT_FOUND";
 
 /**
  * The class of a failure: what the caller can do about it. Each transport maps kinds to its statuses in one table
@@ -76,6 +77,7 @@ export const REASON_KIND: Readonly<Record<Reason, ErrorKind>> = Object.freeze({
   INVALID_REQUEST: "invalid",
   EXPORT_STALLED: "exhausted",
   APPROVER_NOT_ALLOWED: "permission",
+  KILL_SWITCH_ENTRY_NOT_FOUND: "not_found",
 });
 
 export interface GateErrorOptions {

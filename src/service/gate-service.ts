@@ -7,6 +7,9 @@
  * - approve / deny, listApprovals, getApproval: the approval ledger, every operator action recorded as a signed
  *   `gait.gate.operator_action` entry in the trace log (verifiable like decisions);
  * - exportTraces: the durable log from a cursor, each entry with its summary fields (parsed once, not per reader);
+ * - setKillSwitch / listKillSwitches / clearKillSwitch: the kill-switch store the next decision reads, every change
+ *   recorded as a signed operator action;
+ * - watchDecisions: the trace log through an operator's filter (watch.ts);
  * - serverInfo.
  */
 import { mintApprovalToken, parseApprovalToken } from "../engine/approval.js";
@@ -15,15 +18,18 @@ import { identityKey } from "../engine/identity.js";
 import { signDocument, type Signer, type Verifier } from "../engine/signature.js";
 import { formatGoTime, parseRFC3339 } from "../engine/time.js";
 import type { ApprovalToken, DelegationToken, Policy, Profile, Verdict } from "../engine/types.js";
-import type { CounterStore, CredentialBroker, KillSwitchState } from "../engine/types.js";
+import type { CounterStore, CredentialBroker, IntentRequest, KillSwitchEntry, KillSwitchState } from "../engine/types.js";
 import { buildSingleCallRunpack, normalizeRunId } from "../runpack/runpack.js";
 import { writeRunpackFile } from "../runpack/store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalStore } from "../state/approvals.js";
+import { makeEntry, type KillSwitchEntryInput } from "../state/killswitch-store.js";
 import { OPERATOR_ACTION_SCHEMA_ID, TRACE_SCHEMA_ID, type SignedTraceRecord } from "../tracelog/format.js";
 import { ledgerFlow } from "./approval-flow.js";
 import { decide, type ApprovalLedgerFlow, type Decision, type DecisionEnv, type EvidenceSink } from "./decide.js";
 import { asGateError, GateError } from "./errors.js";
 import type { ServerMetrics } from "./metrics.js";
+import { redactCall, type RedactedCall } from "./redact.js";
+import { matchesWatch, watchFilterProblem, type WatchFilter } from "./watch.js";
 
 /** What the service needs from the durable trace log (src/tracelog TraceLog). */
 export interface TraceLogPort {
@@ -39,9 +45,41 @@ export interface PolicySource {
   readonly reloadError?: string;
 }
 
-/** The kill switch in force, or why it cannot be read. */
+/**
+ * The kill switch in force, or why it cannot be read; a store (state/killswitch-store.ts KillSwitchStore) also lets
+ * operators change it. Without list/set/clear the kill-switch operator methods answer that it cannot be changed.
+ */
 export interface KillSwitchSource {
   current(): KillSwitchState | { unavailable: string } | undefined;
+  list?(): Promise<KillSwitchEntry[]>;
+  set?(entry: KillSwitchEntryInput, actor: string): Promise<KillSwitchEntry>;
+  clear?(entryId: string, actor: string): Promise<KillSwitchEntry | undefined>;
+}
+
+/** A kill-switch entry to set (SetKillSwitch). */
+export interface KillSwitchSetInput {
+  entryId?: string;
+  selectors: Pick<KillSwitchEntry, "agent_id" | "identity" | "tool_name" | "target_kind" | "target_value" | "environment" | "path_prefixes" | "workspace_prefixes">;
+  reason: string;
+  actor: string;
+  /** Expiry as a lifetime from now (ms) or an RFC 3339 time; at most one. */
+  ttlMs?: number;
+  expiresAt?: string;
+}
+
+/** A kill-switch entry as the operator sees it: with whether it is in force now. */
+export type KillSwitchView = KillSwitchEntry & { active: boolean };
+
+/** One line of the opt-in decision log (never arguments or targets: they may carry secrets). */
+export interface DecisionLogFields {
+  seq: number;
+  verdict?: Verdict;
+  tool_name: string;
+  identity: string;
+  reason_codes: string[];
+  trace_id: string;
+  latency_ms?: number;
+  approval_request_id?: string;
 }
 
 /** Keys the service signs and verifies with. */
@@ -81,6 +119,8 @@ export interface GateServiceDeps {
   producerVersion: string;
   /** Service events worth a log line (never per decision). */
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** The opt-in decision log (`--decision-log`): called once per recorded decision; sampling is the callee's. */
+  decisionLog?: (fields: DecisionLogFields) => void;
   now?: () => Date;
 }
 
@@ -141,6 +181,12 @@ export interface RecordSummary {
   created_at: string;
   action?: string;
   actor?: string;
+  /** When the record was written (a decision's `observed_at`, wall clock; its created_at is the intent's time). */
+  observed_at?: string;
+  /** Decisions made by this process: the evaluation latency (not part of the signed record). */
+  latency_ms?: number;
+  /** The approval request a require_approval decision opened, or the one an operator action answered. */
+  approval_request_id?: string;
 }
 
 export interface ServerInfo {
@@ -175,7 +221,10 @@ export function summarize(doc: Record<string, unknown>): RecordSummary {
   const refs = (doc.relationship as { entity_refs?: { kind?: unknown; id?: unknown }[] } | undefined)?.entity_refs;
   const agent = Array.isArray(refs) ? refs.find((r) => r && r.kind === "agent")?.id : undefined;
   if (doc.schema_id === OPERATOR_ACTION_SCHEMA_ID) {
-    return { kind: "operator_action", trace_id: "", event_id: str(doc.action_id), tool_name: str(doc.tool_name), identity: str(doc.actor), reason_codes: str(doc.reason_code) ? [str(doc.reason_code)] : [], created_at: str(doc.created_at), action: str(doc.action), actor: str(doc.actor) };
+    return {
+      kind: "operator_action", trace_id: "", event_id: str(doc.action_id), tool_name: str(doc.tool_name), identity: str(doc.actor), reason_codes: str(doc.reason_code) ? [str(doc.reason_code)] : [], created_at: str(doc.created_at), action: str(doc.action), actor: str(doc.actor),
+      ...(str(doc.approval_request_id) ? { approval_request_id: str(doc.approval_request_id) } : {}),
+    };
   }
   return {
     kind: doc.schema_id === TRACE_SCHEMA_ID ? "decision" : "unknown",
@@ -184,15 +233,24 @@ export function summarize(doc: Record<string, unknown>): RecordSummary {
     verdict: typeof doc.verdict === "string" ? (doc.verdict as Verdict) : undefined,
     tool_name: str(doc.tool_name),
     identity: str(agent),
-    reason_codes: Array.isArray(doc.reason_codes) ? (doc.reason_codes as unknown[]).filter((x): x is string => typeof x === "string") : [],
+    // a Gait trace record carries no reason codes of its own: those of its kill-switch decision and delegation
+    // (decisions of this process get the full list from the pipeline, see the sink)
+    reason_codes: [...new Set([...strings(doc.reason_codes), ...strings((doc.kill_switch as { reason_codes?: unknown } | undefined)?.reason_codes)])].sort(),
     created_at: str(doc.created_at),
+    ...(str(doc.observed_at) ? { observed_at: str(doc.observed_at) } : {}),
   };
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
 const EMPTY_SUMMARY: RecordSummary = { kind: "unknown", trace_id: "", event_id: "", tool_name: "", identity: "", reason_codes: [], created_at: "" };
 
 export class GateService {
   private readonly summaries = new SummaryCache();
+  /** Redacted views of the calls waiting for approval, by request id (this process's; bounded, oldest dropped). */
+  private readonly waitingCalls = new Map<string, RedactedCall>();
   private readonly now: () => Date;
   /** Built once: the parts of a decision's environment that do not change per call (no closures per call). */
   private readonly ledgerFlow: ApprovalLedgerFlow;
@@ -210,11 +268,17 @@ export class GateService {
       onFull: (m) => d.log("warn", "approval request not created", { err: m }),
     });
     this.sink = {
-      record: async (record, text) => {
+      record: async (record, text, call) => {
         const t0 = performance.now();
         const { seq } = await d.traceLog.append(record as unknown as SignedTraceRecord, text);
         d.metrics.traceAppend.observe((performance.now() - t0) / 1000);
-        this.summaries.set(seq, summarize(record as unknown as Record<string, unknown>));
+        const summary = summarize(record as unknown as Record<string, unknown>);
+        if (call.latencyMs !== undefined) summary.latency_ms = call.latencyMs;
+        if (call.approvalRequestId) summary.approval_request_id = call.approvalRequestId;
+        if (call.reasonCodes) summary.reason_codes = call.reasonCodes;
+        if (call.approvalRequestId && call.intent) this.noteWaitingCall(call.approvalRequestId, call.intent);
+        this.summaries.set(seq, summary);
+        if (d.decisionLog) this.logDecision(seq, summary);
         return { seq, path: s.traceDir };
       },
     };
@@ -384,6 +448,103 @@ export class GateService {
     }
   }
 
+  /** Add (or replace) a kill-switch entry; in force for the next decision. Recorded. Throws GateError. */
+  async setKillSwitch(input: KillSwitchSetInput, caller: OperatorCaller = {}): Promise<KillSwitchView> {
+    const store = this.killSwitchStore();
+    const actor = this.operatorOf(input.actor, caller, "actor");
+    const reason = input.reason.trim();
+    if (!reason) throw new GateError("INVALID_ARGUMENT", "reason is required: say why the kill switch is set (it is shown to operators and recorded)");
+    if (input.ttlMs !== undefined && input.expiresAt !== undefined) throw new GateError("INVALID_ARGUMENT", "set ttl or expires_at, not both");
+    const now = this.now();
+    let expires_at: string | undefined;
+    if (input.ttlMs !== undefined) {
+      if (!(input.ttlMs > 0)) throw new GateError("INVALID_ARGUMENT", "ttl must be positive (e.g. 30m); leave it unset for an entry that stays until cleared");
+      expires_at = formatGoTime(new Date(now.getTime() + input.ttlMs));
+    } else if (input.expiresAt !== undefined) {
+      const p = parseRFC3339(input.expiresAt);
+      if (!p) throw new GateError("INVALID_ARGUMENT", `expires_at ${JSON.stringify(input.expiresAt)} is not an RFC 3339 time`);
+      if (p.ms <= now.getTime()) throw new GateError("INVALID_ARGUMENT", `expires_at ${input.expiresAt} is not in the future; an expired entry would block nothing`);
+      expires_at = input.expiresAt;
+    }
+    const entryInput: KillSwitchEntryInput = { ...dropEmpty(input.selectors), reason, ...(expires_at ? { expires_at } : {}), ...(input.entryId?.trim() ? { entry_id: input.entryId.trim() } : {}) };
+    try {
+      makeEntry(entryInput, actor, now); // the engine's validation, as the caller's error (the store repeats it)
+    } catch (e) {
+      throw new GateError("INVALID_ARGUMENT", (e as Error).message, { cause: e });
+    }
+    const entry = await this.killSwitchCall(() => store.set(entryInput, actor));
+    await this.recordAction("kill_switch_set", actor, { ...entryFields(entry) });
+    this.d.log("info", "kill switch set", { entry_id: entry.entry_id, actor, expires_at: entry.expires_at });
+    return this.view(entry);
+  }
+
+  /** The kill-switch entries, active ones unless `includeInactive`. Throws GateError. */
+  async listKillSwitches(q: { includeInactive?: boolean } = {}): Promise<KillSwitchView[]> {
+    const src = this.d.killSwitch;
+    const entries = src.list ? await this.killSwitchCall(() => src.list!()) : currentEntries(src.current());
+    const views = entries.map((e) => this.view(e));
+    return q.includeInactive ? views : views.filter((v) => v.active);
+  }
+
+  /** Remove an entry, or expire it now (`expire`). Recorded. Throws GateError (KILL_SWITCH_ENTRY_NOT_FOUND). */
+  async clearKillSwitch(input: { entryId: string; expire: boolean; actor: string; reason: string }, caller: OperatorCaller = {}): Promise<KillSwitchView> {
+    const store = this.killSwitchStore();
+    const actor = this.operatorOf(input.actor, caller, "actor");
+    const id = input.entryId.trim();
+    if (!id) throw new GateError("INVALID_ARGUMENT", "entry_id is required (see ListKillSwitches / gait killswitch list)");
+    let after: KillSwitchEntry | undefined;
+    if (input.expire) {
+      const hit = (await this.killSwitchCall(() => store.list())).find((e) => e.entry_id === id);
+      if (hit) {
+        const { entry_id: _i, enabled: _e, actor: _a, created_at: _c, expires_at: _x, ...rest } = hit;
+        after = await this.killSwitchCall(() => store.set({ ...rest, entry_id: id, expires_at: formatGoTime(this.now()) }, actor));
+      }
+    } else if ((await this.killSwitchCall(() => store.list())).some((e) => e.entry_id === id)) {
+      after = await this.killSwitchCall(() => store.clear(id, actor));
+    }
+    if (!after) throw new GateError("KILL_SWITCH_ENTRY_NOT_FOUND", `kill-switch entry ${id} not found (list the entries with 'gait killswitch list --all')`);
+    await this.recordAction("kill_switch_clear", actor, { ...entryFields(after), mode: input.expire ? "expire" : "remove", ...(input.reason.trim() ? { clear_reason: input.reason.trim() } : {}) });
+    this.d.log("info", input.expire ? "kill switch expired" : "kill switch removed", { entry_id: id, actor });
+    return this.view(after);
+  }
+
+  /** The trace log through an operator's filter; `max` counts matching entries. Throws GateError. */
+  async *watchDecisions(o: { from: number; follow: boolean; max: number; filter: WatchFilter; signal: AbortSignal }): AsyncGenerator<ExportEntry> {
+    const problem = watchFilterProblem(o.filter);
+    if (problem) throw new GateError("INVALID_ARGUMENT", `filter ${problem}`);
+    let n = 0;
+    for await (const e of this.exportTraces({ from: o.from, follow: o.follow, max: 0, signal: o.signal })) {
+      if (!matchesWatch(e.summary, o.filter)) continue;
+      yield e;
+      if (o.max > 0 && ++n >= o.max) return;
+    }
+  }
+
+  /**
+   * The redacted arguments and targets of the call an approval request waits on, when this process made that
+   * decision (the ledger keeps digests only; after a restart the view is gone and undefined is returned).
+   */
+  waitingCall(approvalRequestId: string): RedactedCall | undefined {
+    return this.waitingCalls.get(approvalRequestId);
+  }
+
+  private noteWaitingCall(id: string, intent: IntentRequest): void {
+    if (this.waitingCalls.has(id)) return;
+    try {
+      this.waitingCalls.set(id, redactCall(intent));
+    } catch {
+      return; // a view is a convenience; the decision stands without it
+    }
+    if (this.waitingCalls.size > 10_000) this.waitingCalls.delete(this.waitingCalls.keys().next().value!);
+  }
+
+  /** Whether the policy in force and the kill switch can be read (the console's status panel). */
+  killSwitchStatus(): { configured: boolean; unavailable?: string; entries: number } {
+    const cur = this.d.killSwitch.current();
+    if (cur && "unavailable" in cur) return { configured: true, unavailable: cur.unavailable, entries: 0 };
+    return { configured: !!this.d.killSwitch.set && cur !== undefined, entries: cur?.entries.length ?? 0 };
+  }
+
   serverInfo(version: string): ServerInfo {
     const head = this.d.traceLog.head();
     const cur = this.d.policy.current;
@@ -404,15 +565,56 @@ export class GateService {
 
   /** The approving identity: the caller's authenticated identity when there is one (a different claim is refused). */
   private approverOf(claimed: string, caller: OperatorCaller): string {
+    return this.operatorOf(claimed, caller, "approver");
+  }
+
+  /** The acting operator: the caller's authenticated identity when there is one (a different claim is refused). */
+  private operatorOf(claimed: string, caller: OperatorCaller, field: "approver" | "actor"): string {
     const fromBody = claimed.trim();
     if (caller.identity !== undefined) {
       if (fromBody && identityKey(fromBody) !== identityKey(caller.identity)) {
-        throw new GateError("APPROVER_NOT_ALLOWED", `approver ${JSON.stringify(fromBody)} is not the identity of this operator token (${JSON.stringify(caller.identity)})`);
+        throw new GateError("APPROVER_NOT_ALLOWED", `${field} ${JSON.stringify(fromBody)} is not the identity of this operator token (${JSON.stringify(caller.identity)})`);
       }
       return caller.identity;
     }
-    if (!identityKey(fromBody)) throw new GateError("INVALID_ARGUMENT", "approver is required (the approving identity)");
+    if (!identityKey(fromBody)) throw new GateError("INVALID_ARGUMENT", field === "approver" ? "approver is required (the approving identity)" : "actor is required (who acts; e.g. --actor you@example.com)");
+    if (fromBody.length > 256) throw new GateError("INVALID_ARGUMENT", `${field} is longer than 256 characters`);
     return fromBody;
+  }
+
+  private killSwitchStore(): Required<KillSwitchSource> {
+    const k = this.d.killSwitch;
+    if (!k.set || !k.clear || !k.list) throw new GateError("STATE_UNAVAILABLE", "this server's kill switch cannot be changed", { kind: "precondition" });
+    return k as Required<KillSwitchSource>;
+  }
+
+  /** Kill-switch store calls fail closed as STATE_UNAVAILABLE (nothing changed). */
+  private async killSwitchCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if ((e as Error)?.name === "KillSwitchStateError") throw new GateError("INVALID_ARGUMENT", (e as Error).message, { cause: e });
+      throw asGateError(e, (x) => new GateError("STATE_UNAVAILABLE", `kill switch: ${(x as Error).message}`, { cause: x, kind: /nowhere to keep entries/.test((x as Error).message) ? "precondition" : "unavailable" }));
+    }
+  }
+
+  private view(e: KillSwitchEntry): KillSwitchView {
+    const exp = e.expires_at ? parseRFC3339(e.expires_at) : undefined;
+    // an unparsable expiry never expires (the engine keeps it active: fail closed)
+    return { ...e, active: e.enabled && (exp === undefined || exp.ms > this.now().getTime()) };
+  }
+
+  private logDecision(seq: number, s: RecordSummary): void {
+    this.d.decisionLog!({
+      seq,
+      ...(s.verdict ? { verdict: s.verdict } : {}),
+      tool_name: s.tool_name,
+      identity: s.identity,
+      reason_codes: s.reason_codes,
+      trace_id: s.trace_id,
+      ...(s.latency_ms !== undefined ? { latency_ms: Math.round(s.latency_ms * 1000) / 1000 } : {}),
+      ...(s.approval_request_id ? { approval_request_id: s.approval_request_id } : {}),
+    });
   }
 
   private mint(p: Omit<Parameters<typeof mintApprovalToken>[0], "producerVersion">): ApprovalToken {
@@ -481,6 +683,26 @@ export class GateService {
       throw new GateError("RUNPACK_WRITE_FAILED", `write runpack: ${(e as Error).message}`, { cause: e });
     }
   }
+}
+
+/** The selectors an operator set (empty strings and lists dropped: an empty selector is no selector). */
+function dropEmpty(sel: KillSwitchSetInput["selectors"]): KillSwitchSetInput["selectors"] {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(sel)) {
+    if (typeof v === "string" ? v.trim() !== "" : Array.isArray(v) ? v.some((x) => typeof x === "string" && x.trim() !== "") : false) out[k] = typeof v === "string" ? v.trim() : (v as string[]).map((x) => x.trim()).filter(Boolean);
+  }
+  return out as KillSwitchSetInput["selectors"];
+}
+
+/** An entry's fields for its operator_action record (the entry nested: its created_at is not the record's). */
+function entryFields(e: KillSwitchEntry): Record<string, unknown> {
+  return { entry_id: e.entry_id, ...(e.tool_name ? { tool_name: e.tool_name } : {}), entry: e };
+}
+
+function currentEntries(cur: KillSwitchState | { unavailable: string } | undefined): KillSwitchEntry[] {
+  if (!cur) return [];
+  if ("unavailable" in cur) throw new GateError("STATE_UNAVAILABLE", `kill switch: ${cur.unavailable}`);
+  return [...cur.entries];
 }
 
 function parseDocs<T>(texts: readonly string[], what: string, parse: (j: unknown) => T): T[] {

@@ -51,15 +51,3 @@ export async function loadKillSwitchForGate(path: string, label: string = path):
     return { unavailable: (e as Error).message };
   }
 }
-
-/** The kill-switch state file in force for the service: loaded at start, re-read on change and SIGHUP. */
-export class KillSwitchFileSource {
-  private state: KillSwitchState | { unavailable: string } | undefined;
-  constructor(readonly path: string | undefined) {}
-  async load(): Promise<void> {
-    if (this.path) this.state = await loadKillSwitchForGate(this.path);
-  }
-  current(): KillSwitchState | { unavailable: string } | undefined {
-    return this.state;
-  }
-}

@@ -22,13 +22,13 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CLI_ENTRY = join(ROOT, "dist", "src", "cli", "main.js");
 export const SERVER_ENTRY = join(ROOT, "dist", "src", "main", "serve.js");
 
-function newestMtime(dir: string): number {
+function newestMtime(dir: string, files: RegExp = /\.ts$/): number {
   let m = 0;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const st = statSync(p);
-    if (st.isDirectory()) m = Math.max(m, newestMtime(p));
-    else if (name.endsWith(".ts")) m = Math.max(m, st.mtimeMs);
+    if (st.isDirectory()) m = Math.max(m, newestMtime(p, files));
+    else if (files.test(name)) m = Math.max(m, st.mtimeMs);
   }
   return m;
 }
@@ -36,10 +36,12 @@ function newestMtime(dir: string): number {
 /** Build dist/ with tsc when it is missing or older than src/ (one builder at a time, via a lock dir). */
 export function ensureBuilt(): void {
   const BUNDLE = join(ROOT, "dist", "gait.mjs"); // bin/gait runs one-shot commands from the bundle
+  const CONSOLE = join(ROOT, "dist", "console", "app.js"); // the web console's bundle (scripts/bundle-console.mjs)
   const fresh = () => {
-    if (!existsSync(SERVER_ENTRY) || !existsSync(CLI_ENTRY) || !existsSync(BUNDLE)) return false;
+    if (!existsSync(SERVER_ENTRY) || !existsSync(CLI_ENTRY) || !existsSync(BUNDLE) || !existsSync(CONSOLE)) return false;
     const src = newestMtime(join(ROOT, "src"));
-    return statSync(SERVER_ENTRY).mtimeMs >= src && statSync(BUNDLE).mtimeMs >= src;
+    const ui = newestMtime(join(ROOT, "console"), /\.(tsx?|css|html)$/);
+    return statSync(SERVER_ENTRY).mtimeMs >= src && statSync(BUNDLE).mtimeMs >= src && statSync(CONSOLE).mtimeMs >= ui;
   };
   if (fresh()) return;
   const lock = join(ROOT, "dist.build-lock");
@@ -63,6 +65,8 @@ export function ensureBuilt(): void {
     if (!existsSync(SERVER_ENTRY)) throw new Error(`build failed (tsc exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
     const b = spawnSync(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")], { cwd: ROOT, encoding: "utf8" });
     if (b.status !== 0) throw new Error(`CLI bundle failed (exit ${b.status}):\n${b.stdout}\n${b.stderr}`);
+    const c = spawnSync(process.execPath, [join(ROOT, "scripts", "bundle-console.mjs")], { cwd: ROOT, encoding: "utf8" });
+    if (c.status !== 0) throw new Error(`console bundle failed (exit ${c.status}):\n${c.stdout}\n${c.stderr}`);
   } finally {
     rmdirSync(lock);
   }

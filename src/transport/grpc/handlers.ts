@@ -6,7 +6,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
-import { durationMs } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   ApprovalDecision,
   ApprovalState,
@@ -14,15 +14,17 @@ import {
   GateService,
   type ApprovalRequestInfoSchema,
   type EvaluateResponseSchema,
+  type KillSwitchEntrySchema,
 } from "../../gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict as PbVerdict } from "../../gen/gait/gate/v1/verdict_pb.js";
 import { parseRFC3339 } from "../../engine/time.js";
+import { formatGoTime } from "../../engine/time.js";
 import type { Verdict } from "../../engine/types.js";
 import type { ApprovalRequest, ApprovalState as StoreState } from "../../state/approvals.js";
 import type { Admission } from "../../service/admission.js";
 import type { Decision } from "../../service/decide.js";
 import { asGateError, GateError } from "../../service/errors.js";
-import type { GateService as Service } from "../../service/gate-service.js";
+import type { ExportEntry, GateService as Service, KillSwitchView } from "../../service/gate-service.js";
 import type { ServerMetrics } from "../../service/metrics.js";
 import { authenticate, type AuthSettings, type Caller, type ListenerRole } from "../auth.js";
 import { GrpcError, type HandlerContext, type ServiceImpl } from "./adapter.js";
@@ -44,6 +46,7 @@ const STATE_TO_PB: Record<StoreState, ApprovalState> = {
   consumed: ApprovalState.CONSUMED,
 };
 const PB_TO_STATE = new Map<ApprovalState, StoreState>(Object.entries(STATE_TO_PB).map(([k, v]) => [v, k as StoreState]));
+const PB_TO_VERDICT = new Map<PbVerdict, Verdict>(Object.entries(VERDICT_TO_PB).map(([k, v]) => [v, k as Verdict]));
 
 // one-entry memo: consecutive responses mostly carry the same decision time (often Gait's epoch)
 let tsMemoIn: string | undefined;
@@ -81,6 +84,48 @@ export function approvalInfo(r: ApprovalRequest): MessageInitShape<typeof Approv
     expiresAt: tsOf(r.expires_at),
     deniedBy: r.denied_by ?? "",
     denyReason: r.deny_reason ?? "",
+  };
+}
+
+export function killSwitchInfo(e: KillSwitchView): MessageInitShape<typeof KillSwitchEntrySchema> {
+  return {
+    entryId: e.entry_id,
+    enabled: e.enabled,
+    agentId: e.agent_id ?? "",
+    identity: e.identity ?? "",
+    toolName: e.tool_name ?? "",
+    targetKind: e.target_kind ?? "",
+    targetValue: e.target_value ?? "",
+    environment: e.environment ?? "",
+    pathPrefixes: e.path_prefixes ?? [],
+    workspacePrefixes: e.workspace_prefixes ?? [],
+    reason: e.reason ?? "",
+    actor: e.actor ?? "",
+    createdAt: tsOf(e.created_at),
+    expiresAt: tsOf(e.expires_at),
+    active: e.active,
+  };
+}
+
+/** An export entry -> WatchDecisionsResponse. */
+function watchResponse(e: ExportEntry) {
+  const s = e.summary;
+  return {
+    sequence: BigInt(e.seq),
+    kind: s.kind === "unknown" ? "" : s.kind,
+    verdict: (s.verdict && VERDICT_TO_PB[s.verdict]) ?? PbVerdict.UNSPECIFIED,
+    toolName: s.tool_name,
+    identity: s.identity,
+    reasonCodes: s.reason_codes,
+    action: s.action ?? "",
+    traceId: s.trace_id,
+    eventId: s.event_id,
+    createdAt: tsOf(s.created_at),
+    observedAt: tsOf(s.observed_at || s.created_at),
+    ...(s.latency_ms !== undefined ? { decisionLatency: durationOfMs(s.latency_ms) } : {}),
+    approvalRequestId: s.approval_request_id ?? "",
+    recordJson: e.recordText,
+    entryHash: e.hash,
   };
 }
 
@@ -173,6 +218,10 @@ const METHODS: Record<keyof typeof GateService.method, { operatorOnly?: true; ad
   getApproval: {},
   exportTraces: {},
   getServerInfo: {},
+  setKillSwitch: { operatorOnly: true },
+  listKillSwitches: { operatorOnly: true },
+  clearKillSwitch: { operatorOnly: true },
+  watchDecisions: { operatorOnly: true },
 };
 
 /** Build the GateService implementation for one listener. */
@@ -189,7 +238,7 @@ export function gateServiceImpl(role: ListenerRole, d: GateHandlerDeps): Service
     const h = ctx.metadata.get("authorization")[0];
     const caller = authenticate(d.auth, role, typeof h === "string" ? h : undefined);
     if (METHODS[method].operatorOnly && role !== "operator") {
-      throw new GateError("OPERATOR_ONLY", `${GateService.method[method].name} is served only on the operator listener (--operator-listen); an agent cannot approve its own calls`);
+      throw new GateError("OPERATOR_ONLY", `${GateService.method[method].name} is served only on the operator listener (--operator-listen); an agent cannot approve its own calls, change the kill switch or watch decisions`);
     }
     return { caller, leave: METHODS[method].admission ? d.admission.enter() : undefined }; // one shape (no conditional spread on the hot path)
   };
@@ -309,6 +358,61 @@ export function gateServiceImpl(role: ListenerRole, d: GateHandlerDeps): Service
             action: e.summary.action ?? "",
           };
         }
+      } catch (e) {
+        if (d.shutdownSignal.aborted && !ctx.signal.aborted) throw fail(new GateError("SHUTTING_DOWN", "server is shutting down; resume from the next sequence"));
+        if (ctx.signal.aborted) return;
+        throw fail(e);
+      }
+      if (d.shutdownSignal.aborted && req.follow && !ctx.signal.aborted) throw fail(new GateError("SHUTTING_DOWN", "server is shutting down; resume from the next sequence"));
+    },
+
+    setKillSwitch: unary("setKillSwitch", async (req, _ctx, caller) => {
+      if (req.ttl && req.expiresAt) throw new GateError("INVALID_ARGUMENT", "set ttl or expires_at, not both");
+      const entry = await d.service.setKillSwitch(
+        {
+          entryId: req.entryId,
+          selectors: {
+            agent_id: req.agentId,
+            identity: req.identity,
+            tool_name: req.toolName,
+            target_kind: req.targetKind,
+            target_value: req.targetValue,
+            environment: req.environment,
+            path_prefixes: req.pathPrefixes,
+            workspace_prefixes: req.workspacePrefixes,
+          },
+          reason: req.reason,
+          actor: req.actor,
+          ...(req.ttl ? { ttlMs: durationMs(req.ttl) } : {}),
+          ...(req.expiresAt ? { expiresAt: formatGoTime(timestampDate(req.expiresAt)) } : {}),
+        },
+        caller,
+      );
+      return { entry: killSwitchInfo(entry) };
+    }),
+
+    listKillSwitches: unary("listKillSwitches", async (req) => {
+      const entries = await d.service.listKillSwitches({ includeInactive: req.includeInactive });
+      return { entries: entries.map(killSwitchInfo) };
+    }),
+
+    clearKillSwitch: unary("clearKillSwitch", async (req, _ctx, caller) => {
+      const entry = await d.service.clearKillSwitch({ entryId: req.entryId, expire: req.expire, actor: req.actor, reason: req.reason }, caller);
+      return { entry: killSwitchInfo(entry) };
+    }),
+
+    async *watchDecisions(req, ctx) {
+      try {
+        guard("watchDecisions", ctx);
+      } catch (e) {
+        throw fail(e);
+      }
+      const verdicts = req.verdicts.map((v) => PB_TO_VERDICT.get(v));
+      if (verdicts.some((v) => v === undefined)) throw fail(new GateError("INVALID_ARGUMENT", "verdicts contains VERDICT_UNSPECIFIED or an unknown value"));
+      const signal = AbortSignal.any([ctx.signal, d.shutdownSignal]);
+      try {
+        const filter = { verdicts: verdicts as Verdict[], toolNames: req.toolNames, identities: req.identities, reasonCodes: req.reasonCodes, includeOperatorActions: req.includeOperatorActions };
+        for await (const e of d.service.watchDecisions({ from: Number(req.fromSequence), follow: req.follow, max: Number(req.maxEntries), filter, signal })) yield watchResponse(e);
       } catch (e) {
         if (d.shutdownSignal.aborted && !ctx.signal.aborted) throw fail(new GateError("SHUTTING_DOWN", "server is shutting down; resume from the next sequence"));
         if (ctx.signal.aborted) return;

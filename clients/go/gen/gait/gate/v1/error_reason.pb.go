@@ -71,6 +71,9 @@ const (
 	// The approver may not answer this request: the approver's identity is not the one the operator credential names,
 	// or it is the identity of the agent whose call is waiting. Sent with PERMISSION_DENIED.
 	ErrorReason_ERROR_REASON_APPROVER_NOT_ALLOWED ErrorReason = 23
+	// No kill-switch entry has the id given to ClearKillSwitch. Sent with NOT_FOUND; list the entries
+	// (ListKillSwitches) for the ids in force.
+	ErrorReason_ERROR_REASON_KILL_SWITCH_ENTRY_NOT_FOUND ErrorReason = 24
 )
 
 // Enum value maps for ErrorReason.
@@ -100,6 +103,7 @@ var (
 		21: "ERROR_REASON_INVALID_REQUEST",
 		22: "ERROR_REASON_EXPORT_STALLED",
 		23: "ERROR_REASON_APPROVER_NOT_ALLOWED",
+		24: "ERROR_REASON_KILL_SWITCH_ENTRY_NOT_FOUND",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                  0,
@@ -126,6 +130,7 @@ var (
 		"ERROR_REASON_INVALID_REQUEST":              21,
 		"ERROR_REASON_EXPORT_STALLED":               22,
 		"ERROR_REASON_APPROVER_NOT_ALLOWED":         23,
+		"ERROR_REASON_KILL_SWITCH_ENTRY_NOT_FOUND":  24,
 	}
 )
 
@@ -160,7 +165,7 @@ var File_gait_gate_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\xdd\x06\n" +
+	"\x1fgait/gate/v1/error_reason.proto\x12\fgait.gate.v1*\x8b\a\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_INVALID_INTENT\x10\x01\x12\"\n" +
@@ -186,7 +191,8 @@ const file_gait_gate_v1_error_reason_proto_rawDesc = "" +
 	"\x1eERROR_REASON_PROFILE_VIOLATION\x10\x14\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x15\x12\x1f\n" +
 	"\x1bERROR_REASON_EXPORT_STALLED\x10\x16\x12%\n" +
-	"!ERROR_REASON_APPROVER_NOT_ALLOWED\x10\x17BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
+	"!ERROR_REASON_APPROVER_NOT_ALLOWED\x10\x17\x12,\n" +
+	"(ERROR_REASON_KILL_SWITCH_ENTRY_NOT_FOUND\x10\x18BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
 
 var (
 	file_gait_gate_v1_error_reason_proto_rawDescOnce sync.Once

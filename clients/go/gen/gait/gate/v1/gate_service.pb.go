@@ -1358,13 +1358,13 @@ type ExportTracesResponse struct {
 	// Decisions only.
 	Verdict Verdict `protobuf:"varint,7,opt,name=verdict,proto3,enum=gait.gate.v1.Verdict" json:"verdict,omitempty"`
 	// What the entry records: "decision" (a `gait.gate.trace` record) or "operator_action" (a signed
-	// `gait.gate.operator_action` record: an approval granted, denied or minted).
+	// `gait.gate.operator_action` record: an approval granted, denied or minted, a kill-switch entry set or cleared).
 	Kind     string `protobuf:"bytes,8,opt,name=kind,proto3" json:"kind,omitempty"`
 	ToolName string `protobuf:"bytes,9,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
 	// decision: the calling agent's identity; operator_action: the operator who acted.
 	Identity    string   `protobuf:"bytes,10,opt,name=identity,proto3" json:"identity,omitempty"`
 	ReasonCodes []string `protobuf:"bytes,11,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
-	// operator_action: approval_grant, approval_deny or approval_mint.
+	// operator_action: approval_grant, approval_deny, approval_mint, kill_switch_set or kill_switch_clear.
 	Action        string `protobuf:"bytes,12,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1632,6 +1632,843 @@ func (x *GetServerInfoResponse) GetPolicyReloadError() string {
 	return ""
 }
 
+// KillSwitchEntry is one entry of Gait's kill-switch state (`gait.gate.kill_switch_state`): every selector that is set
+// must match a call for the entry to block it; at least one selector is required.
+type KillSwitchEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Derived from the selectors, reason and creation time when not given (Gait's derivation).
+	EntryId string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// Gait's flag; entries set through SetKillSwitch are enabled.
+	Enabled  bool   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	AgentId  string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Identity string `protobuf:"bytes,4,opt,name=identity,proto3" json:"identity,omitempty"`
+	ToolName string `protobuf:"bytes,5,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	// path, url, host, repo, bucket, table, queue, topic or other.
+	TargetKind        string   `protobuf:"bytes,6,opt,name=target_kind,json=targetKind,proto3" json:"target_kind,omitempty"`
+	TargetValue       string   `protobuf:"bytes,7,opt,name=target_value,json=targetValue,proto3" json:"target_value,omitempty"`
+	Environment       string   `protobuf:"bytes,8,opt,name=environment,proto3" json:"environment,omitempty"`
+	PathPrefixes      []string `protobuf:"bytes,9,rep,name=path_prefixes,json=pathPrefixes,proto3" json:"path_prefixes,omitempty"`
+	WorkspacePrefixes []string `protobuf:"bytes,10,rep,name=workspace_prefixes,json=workspacePrefixes,proto3" json:"workspace_prefixes,omitempty"`
+	Reason            string   `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who set the entry.
+	Actor     string                 `protobuf:"bytes,12,opt,name=actor,proto3" json:"actor,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Unset: never expires.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// Enabled and not expired at the time of the answer: it blocks matching calls.
+	Active        bool `protobuf:"varint,15,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KillSwitchEntry) Reset() {
+	*x = KillSwitchEntry{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KillSwitchEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KillSwitchEntry) ProtoMessage() {}
+
+func (x *KillSwitchEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KillSwitchEntry.ProtoReflect.Descriptor instead.
+func (*KillSwitchEntry) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *KillSwitchEntry) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *KillSwitchEntry) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetTargetKind() string {
+	if x != nil {
+		return x.TargetKind
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetTargetValue() string {
+	if x != nil {
+		return x.TargetValue
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetPathPrefixes() []string {
+	if x != nil {
+		return x.PathPrefixes
+	}
+	return nil
+}
+
+func (x *KillSwitchEntry) GetWorkspacePrefixes() []string {
+	if x != nil {
+		return x.WorkspacePrefixes
+	}
+	return nil
+}
+
+func (x *KillSwitchEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *KillSwitchEntry) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *KillSwitchEntry) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *KillSwitchEntry) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// SetKillSwitchRequest describes the entry to set (the server fills enabled, actor and created_at).
+type SetKillSwitchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replace the entry with this id; empty: a new id is derived.
+	EntryId           string   `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	AgentId           string   `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Identity          string   `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	ToolName          string   `protobuf:"bytes,4,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	TargetKind        string   `protobuf:"bytes,5,opt,name=target_kind,json=targetKind,proto3" json:"target_kind,omitempty"`
+	TargetValue       string   `protobuf:"bytes,6,opt,name=target_value,json=targetValue,proto3" json:"target_value,omitempty"`
+	Environment       string   `protobuf:"bytes,7,opt,name=environment,proto3" json:"environment,omitempty"`
+	PathPrefixes      []string `protobuf:"bytes,8,rep,name=path_prefixes,json=pathPrefixes,proto3" json:"path_prefixes,omitempty"`
+	WorkspacePrefixes []string `protobuf:"bytes,9,rep,name=workspace_prefixes,json=workspacePrefixes,proto3" json:"workspace_prefixes,omitempty"`
+	// Why (shown to operators and recorded). Required.
+	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who sets it; with --operator-tokens-file it is the token's identity (a different claim is refused). Required
+	// otherwise.
+	Actor string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Expiry as a lifetime from now, or as a time; at most one of them. Neither: the entry stays until cleared.
+	Ttl           *durationpb.Duration   `protobuf:"bytes,12,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetKillSwitchRequest) Reset() {
+	*x = SetKillSwitchRequest{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetKillSwitchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetKillSwitchRequest) ProtoMessage() {}
+
+func (x *SetKillSwitchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetKillSwitchRequest.ProtoReflect.Descriptor instead.
+func (*SetKillSwitchRequest) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetKillSwitchRequest) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetTargetKind() string {
+	if x != nil {
+		return x.TargetKind
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetTargetValue() string {
+	if x != nil {
+		return x.TargetValue
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetPathPrefixes() []string {
+	if x != nil {
+		return x.PathPrefixes
+	}
+	return nil
+}
+
+func (x *SetKillSwitchRequest) GetWorkspacePrefixes() []string {
+	if x != nil {
+		return x.WorkspacePrefixes
+	}
+	return nil
+}
+
+func (x *SetKillSwitchRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *SetKillSwitchRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *SetKillSwitchRequest) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// SetKillSwitchResponse is the entry as stored.
+type SetKillSwitchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *KillSwitchEntry       `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetKillSwitchResponse) Reset() {
+	*x = SetKillSwitchResponse{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetKillSwitchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetKillSwitchResponse) ProtoMessage() {}
+
+func (x *SetKillSwitchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetKillSwitchResponse.ProtoReflect.Descriptor instead.
+func (*SetKillSwitchResponse) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetKillSwitchResponse) GetEntry() *KillSwitchEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// ListKillSwitchesRequest filters kill-switch entries.
+type ListKillSwitchesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also list disabled and expired entries.
+	IncludeInactive bool `protobuf:"varint,1,opt,name=include_inactive,json=includeInactive,proto3" json:"include_inactive,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListKillSwitchesRequest) Reset() {
+	*x = ListKillSwitchesRequest{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKillSwitchesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKillSwitchesRequest) ProtoMessage() {}
+
+func (x *ListKillSwitchesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKillSwitchesRequest.ProtoReflect.Descriptor instead.
+func (*ListKillSwitchesRequest) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListKillSwitchesRequest) GetIncludeInactive() bool {
+	if x != nil {
+		return x.IncludeInactive
+	}
+	return false
+}
+
+// ListKillSwitchesResponse is every matching entry, ordered by entry id.
+type ListKillSwitchesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*KillSwitchEntry     `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKillSwitchesResponse) Reset() {
+	*x = ListKillSwitchesResponse{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKillSwitchesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKillSwitchesResponse) ProtoMessage() {}
+
+func (x *ListKillSwitchesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKillSwitchesResponse.ProtoReflect.Descriptor instead.
+func (*ListKillSwitchesResponse) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListKillSwitchesResponse) GetEntries() []*KillSwitchEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ClearKillSwitchRequest names the entry to clear.
+type ClearKillSwitchRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EntryId string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// Keep the entry with expires_at set to now (Gait's `kill-switch expire`) instead of removing it.
+	Expire bool `protobuf:"varint,2,opt,name=expire,proto3" json:"expire,omitempty"`
+	// Who clears it (as SetKillSwitchRequest.actor).
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Why (recorded). Optional.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearKillSwitchRequest) Reset() {
+	*x = ClearKillSwitchRequest{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearKillSwitchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearKillSwitchRequest) ProtoMessage() {}
+
+func (x *ClearKillSwitchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearKillSwitchRequest.ProtoReflect.Descriptor instead.
+func (*ClearKillSwitchRequest) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ClearKillSwitchRequest) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *ClearKillSwitchRequest) GetExpire() bool {
+	if x != nil {
+		return x.Expire
+	}
+	return false
+}
+
+func (x *ClearKillSwitchRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ClearKillSwitchRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ClearKillSwitchResponse is the entry as it was before it was removed, or as it is after it expired.
+type ClearKillSwitchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *KillSwitchEntry       `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearKillSwitchResponse) Reset() {
+	*x = ClearKillSwitchResponse{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearKillSwitchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearKillSwitchResponse) ProtoMessage() {}
+
+func (x *ClearKillSwitchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearKillSwitchResponse.ProtoReflect.Descriptor instead.
+func (*ClearKillSwitchResponse) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ClearKillSwitchResponse) GetEntry() *KillSwitchEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// WatchDecisionsRequest opens a filtered view of the trace log. Filters combine with AND; within one repeated filter,
+// any value matches. Empty filters match everything.
+type WatchDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First sequence number to consider (0 = the oldest retained entry).
+	FromSequence uint64 `protobuf:"varint,1,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
+	// Keep the stream open and send new matching entries as they become durable.
+	Follow bool `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
+	// Stop after this many matching entries (0 = no limit).
+	MaxEntries uint64    `protobuf:"varint,3,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
+	Verdicts   []Verdict `protobuf:"varint,4,rep,packed,name=verdicts,proto3,enum=gait.gate.v1.Verdict" json:"verdicts,omitempty"`
+	// Exact tool names.
+	ToolNames []string `protobuf:"bytes,5,rep,name=tool_names,json=toolNames,proto3" json:"tool_names,omitempty"`
+	// Exact identities (a decision's agent identity, an operator action's actor).
+	Identities []string `protobuf:"bytes,6,rep,name=identities,proto3" json:"identities,omitempty"`
+	// Entries carrying any of these reason codes.
+	ReasonCodes []string `protobuf:"bytes,7,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
+	// Also send operator actions (approval grants and denials, kill-switch changes); decisions only otherwise.
+	IncludeOperatorActions bool `protobuf:"varint,8,opt,name=include_operator_actions,json=includeOperatorActions,proto3" json:"include_operator_actions,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *WatchDecisionsRequest) Reset() {
+	*x = WatchDecisionsRequest{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDecisionsRequest) ProtoMessage() {}
+
+func (x *WatchDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*WatchDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchDecisionsRequest) GetFromSequence() uint64 {
+	if x != nil {
+		return x.FromSequence
+	}
+	return 0
+}
+
+func (x *WatchDecisionsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *WatchDecisionsRequest) GetMaxEntries() uint64 {
+	if x != nil {
+		return x.MaxEntries
+	}
+	return 0
+}
+
+func (x *WatchDecisionsRequest) GetVerdicts() []Verdict {
+	if x != nil {
+		return x.Verdicts
+	}
+	return nil
+}
+
+func (x *WatchDecisionsRequest) GetToolNames() []string {
+	if x != nil {
+		return x.ToolNames
+	}
+	return nil
+}
+
+func (x *WatchDecisionsRequest) GetIdentities() []string {
+	if x != nil {
+		return x.Identities
+	}
+	return nil
+}
+
+func (x *WatchDecisionsRequest) GetReasonCodes() []string {
+	if x != nil {
+		return x.ReasonCodes
+	}
+	return nil
+}
+
+func (x *WatchDecisionsRequest) GetIncludeOperatorActions() bool {
+	if x != nil {
+		return x.IncludeOperatorActions
+	}
+	return false
+}
+
+// WatchDecisionsResponse is one matching trace log entry with its summary fields.
+type WatchDecisionsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sequence uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// "decision" or "operator_action" (as ExportTracesResponse.kind).
+	Kind        string   `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Verdict     Verdict  `protobuf:"varint,3,opt,name=verdict,proto3,enum=gait.gate.v1.Verdict" json:"verdict,omitempty"`
+	ToolName    string   `protobuf:"bytes,4,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	Identity    string   `protobuf:"bytes,5,opt,name=identity,proto3" json:"identity,omitempty"`
+	ReasonCodes []string `protobuf:"bytes,6,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
+	// operator_action: approval_grant, approval_deny, approval_mint, kill_switch_set or kill_switch_clear.
+	Action  string `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	TraceId string `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	EventId string `protobuf:"bytes,9,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The record's created_at.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Server-side evaluation latency of a decision made by this server process (unset for older entries).
+	DecisionLatency *durationpb.Duration `protobuf:"bytes,11,opt,name=decision_latency,json=decisionLatency,proto3" json:"decision_latency,omitempty"`
+	// The approval request a require_approval decision opened, or the one an operator action answered.
+	ApprovalRequestId string `protobuf:"bytes,12,opt,name=approval_request_id,json=approvalRequestId,proto3" json:"approval_request_id,omitempty"`
+	// The signed record as stored (verify with `gait trace verify` on the trace directory, or the hash chain below).
+	RecordJson string `protobuf:"bytes,13,opt,name=record_json,json=recordJson,proto3" json:"record_json,omitempty"`
+	EntryHash  string `protobuf:"bytes,14,opt,name=entry_hash,json=entryHash,proto3" json:"entry_hash,omitempty"`
+	// When the record was written (a decision's `observed_at`, wall clock; created_at is the intent's own time, Gait's
+	// 1980-01-01 when the intent has none). Operator actions: their created_at.
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDecisionsResponse) Reset() {
+	*x = WatchDecisionsResponse{}
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDecisionsResponse) ProtoMessage() {}
+
+func (x *WatchDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gait_gate_v1_gate_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*WatchDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_gait_gate_v1_gate_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchDecisionsResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *WatchDecisionsResponse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetVerdict() Verdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return Verdict_VERDICT_UNSPECIFIED
+}
+
+func (x *WatchDecisionsResponse) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetReasonCodes() []string {
+	if x != nil {
+		return x.ReasonCodes
+	}
+	return nil
+}
+
+func (x *WatchDecisionsResponse) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *WatchDecisionsResponse) GetDecisionLatency() *durationpb.Duration {
+	if x != nil {
+		return x.DecisionLatency
+	}
+	return nil
+}
+
+func (x *WatchDecisionsResponse) GetApprovalRequestId() string {
+	if x != nil {
+		return x.ApprovalRequestId
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetRecordJson() string {
+	if x != nil {
+		return x.RecordJson
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetEntryHash() string {
+	if x != nil {
+		return x.EntryHash
+	}
+	return ""
+}
+
+func (x *WatchDecisionsResponse) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
+	}
+	return nil
+}
+
 var File_gait_gate_v1_gate_service_proto protoreflect.FileDescriptor
 
 const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
@@ -1779,7 +2616,91 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"\x13trace_head_sequence\x18\x06 \x01(\x04R\x11traceHeadSequence\x12&\n" +
 	"\x0ftrace_head_hash\x18\a \x01(\tR\rtraceHeadHash\x12\x18\n" +
 	"\aversion\x18\b \x01(\tR\aversion\x12.\n" +
-	"\x13policy_reload_error\x18\t \x01(\tR\x11policyReloadError*n\n" +
+	"\x13policy_reload_error\x18\t \x01(\tR\x11policyReloadError\"\x90\x04\n" +
+	"\x0fKillSwitchEntry\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x1a\n" +
+	"\bidentity\x18\x04 \x01(\tR\bidentity\x12\x1b\n" +
+	"\ttool_name\x18\x05 \x01(\tR\btoolName\x12\x1f\n" +
+	"\vtarget_kind\x18\x06 \x01(\tR\n" +
+	"targetKind\x12!\n" +
+	"\ftarget_value\x18\a \x01(\tR\vtargetValue\x12 \n" +
+	"\venvironment\x18\b \x01(\tR\venvironment\x12#\n" +
+	"\rpath_prefixes\x18\t \x03(\tR\fpathPrefixes\x12-\n" +
+	"\x12workspace_prefixes\x18\n" +
+	" \x03(\tR\x11workspacePrefixes\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\f \x01(\tR\x05actor\x129\n" +
+	"\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x16\n" +
+	"\x06active\x18\x0f \x01(\bR\x06active\"\xd5\x03\n" +
+	"\x14SetKillSwitchRequest\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x1a\n" +
+	"\bidentity\x18\x03 \x01(\tR\bidentity\x12\x1b\n" +
+	"\ttool_name\x18\x04 \x01(\tR\btoolName\x12\x1f\n" +
+	"\vtarget_kind\x18\x05 \x01(\tR\n" +
+	"targetKind\x12!\n" +
+	"\ftarget_value\x18\x06 \x01(\tR\vtargetValue\x12 \n" +
+	"\venvironment\x18\a \x01(\tR\venvironment\x12#\n" +
+	"\rpath_prefixes\x18\b \x03(\tR\fpathPrefixes\x12-\n" +
+	"\x12workspace_prefixes\x18\t \x03(\tR\x11workspacePrefixes\x12\x16\n" +
+	"\x06reason\x18\n" +
+	" \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\v \x01(\tR\x05actor\x12+\n" +
+	"\x03ttl\x18\f \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x129\n" +
+	"\n" +
+	"expires_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"L\n" +
+	"\x15SetKillSwitchResponse\x123\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1d.gait.gate.v1.KillSwitchEntryR\x05entry\"D\n" +
+	"\x17ListKillSwitchesRequest\x12)\n" +
+	"\x10include_inactive\x18\x01 \x01(\bR\x0fincludeInactive\"S\n" +
+	"\x18ListKillSwitchesResponse\x127\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.gait.gate.v1.KillSwitchEntryR\aentries\"y\n" +
+	"\x16ClearKillSwitchRequest\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x16\n" +
+	"\x06expire\x18\x02 \x01(\bR\x06expire\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"N\n" +
+	"\x17ClearKillSwitchResponse\x123\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1d.gait.gate.v1.KillSwitchEntryR\x05entry\"\xc4\x02\n" +
+	"\x15WatchDecisionsRequest\x12#\n" +
+	"\rfrom_sequence\x18\x01 \x01(\x04R\ffromSequence\x12\x16\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x1f\n" +
+	"\vmax_entries\x18\x03 \x01(\x04R\n" +
+	"maxEntries\x121\n" +
+	"\bverdicts\x18\x04 \x03(\x0e2\x15.gait.gate.v1.VerdictR\bverdicts\x12\x1d\n" +
+	"\n" +
+	"tool_names\x18\x05 \x03(\tR\ttoolNames\x12\x1e\n" +
+	"\n" +
+	"identities\x18\x06 \x03(\tR\n" +
+	"identities\x12!\n" +
+	"\freason_codes\x18\a \x03(\tR\vreasonCodes\x128\n" +
+	"\x18include_operator_actions\x18\b \x01(\bR\x16includeOperatorActions\"\xd1\x04\n" +
+	"\x16WatchDecisionsResponse\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12/\n" +
+	"\averdict\x18\x03 \x01(\x0e2\x15.gait.gate.v1.VerdictR\averdict\x12\x1b\n" +
+	"\ttool_name\x18\x04 \x01(\tR\btoolName\x12\x1a\n" +
+	"\bidentity\x18\x05 \x01(\tR\bidentity\x12!\n" +
+	"\freason_codes\x18\x06 \x03(\tR\vreasonCodes\x12\x16\n" +
+	"\x06action\x18\a \x01(\tR\x06action\x12\x19\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\x12\x19\n" +
+	"\bevent_id\x18\t \x01(\tR\aeventId\x129\n" +
+	"\n" +
+	"created_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12D\n" +
+	"\x10decision_latency\x18\v \x01(\v2\x19.google.protobuf.DurationR\x0fdecisionLatency\x12.\n" +
+	"\x13approval_request_id\x18\f \x01(\tR\x11approvalRequestId\x12\x1f\n" +
+	"\vrecord_json\x18\r \x01(\tR\n" +
+	"recordJson\x12\x1d\n" +
+	"\n" +
+	"entry_hash\x18\x0e \x01(\tR\tentryHash\x12;\n" +
+	"\vobserved_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt*n\n" +
 	"\x10ApprovalDecision\x12!\n" +
 	"\x1dAPPROVAL_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17APPROVAL_DECISION_GRANT\x10\x01\x12\x1a\n" +
@@ -1790,14 +2711,18 @@ const file_gait_gate_v1_gate_service_proto_rawDesc = "" +
 	"\x16APPROVAL_STATE_GRANTED\x10\x02\x12\x19\n" +
 	"\x15APPROVAL_STATE_DENIED\x10\x03\x12\x1a\n" +
 	"\x16APPROVAL_STATE_EXPIRED\x10\x04\x12\x1b\n" +
-	"\x17APPROVAL_STATE_CONSUMED\x10\x052\x81\x04\n" +
+	"\x17APPROVAL_STATE_CONSUMED\x10\x052\xfd\x06\n" +
 	"\vGateService\x12I\n" +
 	"\bEvaluate\x12\x1d.gait.gate.v1.EvaluateRequest\x1a\x1e.gait.gate.v1.EvaluateResponse\x12F\n" +
 	"\aApprove\x12\x1c.gait.gate.v1.ApproveRequest\x1a\x1d.gait.gate.v1.ApproveResponse\x12X\n" +
 	"\rListApprovals\x12\".gait.gate.v1.ListApprovalsRequest\x1a#.gait.gate.v1.ListApprovalsResponse\x12R\n" +
 	"\vGetApproval\x12 .gait.gate.v1.GetApprovalRequest\x1a!.gait.gate.v1.GetApprovalResponse\x12W\n" +
 	"\fExportTraces\x12!.gait.gate.v1.ExportTracesRequest\x1a\".gait.gate.v1.ExportTracesResponse0\x01\x12X\n" +
-	"\rGetServerInfo\x12\".gait.gate.v1.GetServerInfoRequest\x1a#.gait.gate.v1.GetServerInfoResponseBCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
+	"\rGetServerInfo\x12\".gait.gate.v1.GetServerInfoRequest\x1a#.gait.gate.v1.GetServerInfoResponse\x12X\n" +
+	"\rSetKillSwitch\x12\".gait.gate.v1.SetKillSwitchRequest\x1a#.gait.gate.v1.SetKillSwitchResponse\x12a\n" +
+	"\x10ListKillSwitches\x12%.gait.gate.v1.ListKillSwitchesRequest\x1a&.gait.gate.v1.ListKillSwitchesResponse\x12^\n" +
+	"\x0fClearKillSwitch\x12$.gait.gate.v1.ClearKillSwitchRequest\x1a%.gait.gate.v1.ClearKillSwitchResponse\x12]\n" +
+	"\x0eWatchDecisions\x12#.gait.gate.v1.WatchDecisionsRequest\x1a$.gait.gate.v1.WatchDecisionsResponse0\x01BCZAgithub.com/gait-gate/gait-gate/clients/go/gen/gait/gate/v1;gatev1b\x06proto3"
 
 var (
 	file_gait_gate_v1_gate_service_proto_rawDescOnce sync.Once
@@ -1812,67 +2737,96 @@ func file_gait_gate_v1_gate_service_proto_rawDescGZIP() []byte {
 }
 
 var file_gait_gate_v1_gate_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_gait_gate_v1_gate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_gait_gate_v1_gate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_gait_gate_v1_gate_service_proto_goTypes = []any{
-	(ApprovalDecision)(0),         // 0: gait.gate.v1.ApprovalDecision
-	(ApprovalState)(0),            // 1: gait.gate.v1.ApprovalState
-	(*ToolCall)(nil),              // 2: gait.gate.v1.ToolCall
-	(*EvaluateRequest)(nil),       // 3: gait.gate.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),      // 4: gait.gate.v1.EvaluateResponse
-	(*DigestBinding)(nil),         // 5: gait.gate.v1.DigestBinding
-	(*ApproveRequest)(nil),        // 6: gait.gate.v1.ApproveRequest
-	(*ApproveResponse)(nil),       // 7: gait.gate.v1.ApproveResponse
-	(*ApprovalRequestInfo)(nil),   // 8: gait.gate.v1.ApprovalRequestInfo
-	(*ListApprovalsRequest)(nil),  // 9: gait.gate.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil), // 10: gait.gate.v1.ListApprovalsResponse
-	(*GetApprovalRequest)(nil),    // 11: gait.gate.v1.GetApprovalRequest
-	(*GetApprovalResponse)(nil),   // 12: gait.gate.v1.GetApprovalResponse
-	(*ExportTracesRequest)(nil),   // 13: gait.gate.v1.ExportTracesRequest
-	(*ExportTracesResponse)(nil),  // 14: gait.gate.v1.ExportTracesResponse
-	(*GetServerInfoRequest)(nil),  // 15: gait.gate.v1.GetServerInfoRequest
-	(*GetServerInfoResponse)(nil), // 16: gait.gate.v1.GetServerInfoResponse
-	(*structpb.Struct)(nil),       // 17: google.protobuf.Struct
-	(*IntentRequest)(nil),         // 18: gait.gate.v1.IntentRequest
-	(Verdict)(0),                  // 19: gait.gate.v1.Verdict
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
+	(ApprovalDecision)(0),            // 0: gait.gate.v1.ApprovalDecision
+	(ApprovalState)(0),               // 1: gait.gate.v1.ApprovalState
+	(*ToolCall)(nil),                 // 2: gait.gate.v1.ToolCall
+	(*EvaluateRequest)(nil),          // 3: gait.gate.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),         // 4: gait.gate.v1.EvaluateResponse
+	(*DigestBinding)(nil),            // 5: gait.gate.v1.DigestBinding
+	(*ApproveRequest)(nil),           // 6: gait.gate.v1.ApproveRequest
+	(*ApproveResponse)(nil),          // 7: gait.gate.v1.ApproveResponse
+	(*ApprovalRequestInfo)(nil),      // 8: gait.gate.v1.ApprovalRequestInfo
+	(*ListApprovalsRequest)(nil),     // 9: gait.gate.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),    // 10: gait.gate.v1.ListApprovalsResponse
+	(*GetApprovalRequest)(nil),       // 11: gait.gate.v1.GetApprovalRequest
+	(*GetApprovalResponse)(nil),      // 12: gait.gate.v1.GetApprovalResponse
+	(*ExportTracesRequest)(nil),      // 13: gait.gate.v1.ExportTracesRequest
+	(*ExportTracesResponse)(nil),     // 14: gait.gate.v1.ExportTracesResponse
+	(*GetServerInfoRequest)(nil),     // 15: gait.gate.v1.GetServerInfoRequest
+	(*GetServerInfoResponse)(nil),    // 16: gait.gate.v1.GetServerInfoResponse
+	(*KillSwitchEntry)(nil),          // 17: gait.gate.v1.KillSwitchEntry
+	(*SetKillSwitchRequest)(nil),     // 18: gait.gate.v1.SetKillSwitchRequest
+	(*SetKillSwitchResponse)(nil),    // 19: gait.gate.v1.SetKillSwitchResponse
+	(*ListKillSwitchesRequest)(nil),  // 20: gait.gate.v1.ListKillSwitchesRequest
+	(*ListKillSwitchesResponse)(nil), // 21: gait.gate.v1.ListKillSwitchesResponse
+	(*ClearKillSwitchRequest)(nil),   // 22: gait.gate.v1.ClearKillSwitchRequest
+	(*ClearKillSwitchResponse)(nil),  // 23: gait.gate.v1.ClearKillSwitchResponse
+	(*WatchDecisionsRequest)(nil),    // 24: gait.gate.v1.WatchDecisionsRequest
+	(*WatchDecisionsResponse)(nil),   // 25: gait.gate.v1.WatchDecisionsResponse
+	(*structpb.Struct)(nil),          // 26: google.protobuf.Struct
+	(*IntentRequest)(nil),            // 27: gait.gate.v1.IntentRequest
+	(Verdict)(0),                     // 28: gait.gate.v1.Verdict
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 30: google.protobuf.Duration
 }
 var file_gait_gate_v1_gate_service_proto_depIdxs = []int32{
-	17, // 0: gait.gate.v1.ToolCall.call:type_name -> google.protobuf.Struct
-	18, // 1: gait.gate.v1.EvaluateRequest.intent:type_name -> gait.gate.v1.IntentRequest
+	26, // 0: gait.gate.v1.ToolCall.call:type_name -> google.protobuf.Struct
+	27, // 1: gait.gate.v1.EvaluateRequest.intent:type_name -> gait.gate.v1.IntentRequest
 	2,  // 2: gait.gate.v1.EvaluateRequest.tool_call:type_name -> gait.gate.v1.ToolCall
-	19, // 3: gait.gate.v1.EvaluateResponse.verdict:type_name -> gait.gate.v1.Verdict
-	20, // 4: gait.gate.v1.EvaluateResponse.created_at:type_name -> google.protobuf.Timestamp
-	21, // 5: gait.gate.v1.EvaluateResponse.decision_latency:type_name -> google.protobuf.Duration
+	28, // 3: gait.gate.v1.EvaluateResponse.verdict:type_name -> gait.gate.v1.Verdict
+	29, // 4: gait.gate.v1.EvaluateResponse.created_at:type_name -> google.protobuf.Timestamp
+	30, // 5: gait.gate.v1.EvaluateResponse.decision_latency:type_name -> google.protobuf.Duration
 	5,  // 6: gait.gate.v1.ApproveRequest.digests:type_name -> gait.gate.v1.DigestBinding
 	0,  // 7: gait.gate.v1.ApproveRequest.decision:type_name -> gait.gate.v1.ApprovalDecision
-	21, // 8: gait.gate.v1.ApproveRequest.ttl:type_name -> google.protobuf.Duration
+	30, // 8: gait.gate.v1.ApproveRequest.ttl:type_name -> google.protobuf.Duration
 	8,  // 9: gait.gate.v1.ApproveResponse.request:type_name -> gait.gate.v1.ApprovalRequestInfo
-	20, // 10: gait.gate.v1.ApproveResponse.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 10: gait.gate.v1.ApproveResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 11: gait.gate.v1.ApprovalRequestInfo.state:type_name -> gait.gate.v1.ApprovalState
-	20, // 12: gait.gate.v1.ApprovalRequestInfo.created_at:type_name -> google.protobuf.Timestamp
-	20, // 13: gait.gate.v1.ApprovalRequestInfo.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 12: gait.gate.v1.ApprovalRequestInfo.created_at:type_name -> google.protobuf.Timestamp
+	29, // 13: gait.gate.v1.ApprovalRequestInfo.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 14: gait.gate.v1.ListApprovalsRequest.states:type_name -> gait.gate.v1.ApprovalState
 	8,  // 15: gait.gate.v1.ListApprovalsResponse.requests:type_name -> gait.gate.v1.ApprovalRequestInfo
 	8,  // 16: gait.gate.v1.GetApprovalResponse.request:type_name -> gait.gate.v1.ApprovalRequestInfo
-	19, // 17: gait.gate.v1.ExportTracesResponse.verdict:type_name -> gait.gate.v1.Verdict
-	3,  // 18: gait.gate.v1.GateService.Evaluate:input_type -> gait.gate.v1.EvaluateRequest
-	6,  // 19: gait.gate.v1.GateService.Approve:input_type -> gait.gate.v1.ApproveRequest
-	9,  // 20: gait.gate.v1.GateService.ListApprovals:input_type -> gait.gate.v1.ListApprovalsRequest
-	11, // 21: gait.gate.v1.GateService.GetApproval:input_type -> gait.gate.v1.GetApprovalRequest
-	13, // 22: gait.gate.v1.GateService.ExportTraces:input_type -> gait.gate.v1.ExportTracesRequest
-	15, // 23: gait.gate.v1.GateService.GetServerInfo:input_type -> gait.gate.v1.GetServerInfoRequest
-	4,  // 24: gait.gate.v1.GateService.Evaluate:output_type -> gait.gate.v1.EvaluateResponse
-	7,  // 25: gait.gate.v1.GateService.Approve:output_type -> gait.gate.v1.ApproveResponse
-	10, // 26: gait.gate.v1.GateService.ListApprovals:output_type -> gait.gate.v1.ListApprovalsResponse
-	12, // 27: gait.gate.v1.GateService.GetApproval:output_type -> gait.gate.v1.GetApprovalResponse
-	14, // 28: gait.gate.v1.GateService.ExportTraces:output_type -> gait.gate.v1.ExportTracesResponse
-	16, // 29: gait.gate.v1.GateService.GetServerInfo:output_type -> gait.gate.v1.GetServerInfoResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	28, // 17: gait.gate.v1.ExportTracesResponse.verdict:type_name -> gait.gate.v1.Verdict
+	29, // 18: gait.gate.v1.KillSwitchEntry.created_at:type_name -> google.protobuf.Timestamp
+	29, // 19: gait.gate.v1.KillSwitchEntry.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 20: gait.gate.v1.SetKillSwitchRequest.ttl:type_name -> google.protobuf.Duration
+	29, // 21: gait.gate.v1.SetKillSwitchRequest.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 22: gait.gate.v1.SetKillSwitchResponse.entry:type_name -> gait.gate.v1.KillSwitchEntry
+	17, // 23: gait.gate.v1.ListKillSwitchesResponse.entries:type_name -> gait.gate.v1.KillSwitchEntry
+	17, // 24: gait.gate.v1.ClearKillSwitchResponse.entry:type_name -> gait.gate.v1.KillSwitchEntry
+	28, // 25: gait.gate.v1.WatchDecisionsRequest.verdicts:type_name -> gait.gate.v1.Verdict
+	28, // 26: gait.gate.v1.WatchDecisionsResponse.verdict:type_name -> gait.gate.v1.Verdict
+	29, // 27: gait.gate.v1.WatchDecisionsResponse.created_at:type_name -> google.protobuf.Timestamp
+	30, // 28: gait.gate.v1.WatchDecisionsResponse.decision_latency:type_name -> google.protobuf.Duration
+	29, // 29: gait.gate.v1.WatchDecisionsResponse.observed_at:type_name -> google.protobuf.Timestamp
+	3,  // 30: gait.gate.v1.GateService.Evaluate:input_type -> gait.gate.v1.EvaluateRequest
+	6,  // 31: gait.gate.v1.GateService.Approve:input_type -> gait.gate.v1.ApproveRequest
+	9,  // 32: gait.gate.v1.GateService.ListApprovals:input_type -> gait.gate.v1.ListApprovalsRequest
+	11, // 33: gait.gate.v1.GateService.GetApproval:input_type -> gait.gate.v1.GetApprovalRequest
+	13, // 34: gait.gate.v1.GateService.ExportTraces:input_type -> gait.gate.v1.ExportTracesRequest
+	15, // 35: gait.gate.v1.GateService.GetServerInfo:input_type -> gait.gate.v1.GetServerInfoRequest
+	18, // 36: gait.gate.v1.GateService.SetKillSwitch:input_type -> gait.gate.v1.SetKillSwitchRequest
+	20, // 37: gait.gate.v1.GateService.ListKillSwitches:input_type -> gait.gate.v1.ListKillSwitchesRequest
+	22, // 38: gait.gate.v1.GateService.ClearKillSwitch:input_type -> gait.gate.v1.ClearKillSwitchRequest
+	24, // 39: gait.gate.v1.GateService.WatchDecisions:input_type -> gait.gate.v1.WatchDecisionsRequest
+	4,  // 40: gait.gate.v1.GateService.Evaluate:output_type -> gait.gate.v1.EvaluateResponse
+	7,  // 41: gait.gate.v1.GateService.Approve:output_type -> gait.gate.v1.ApproveResponse
+	10, // 42: gait.gate.v1.GateService.ListApprovals:output_type -> gait.gate.v1.ListApprovalsResponse
+	12, // 43: gait.gate.v1.GateService.GetApproval:output_type -> gait.gate.v1.GetApprovalResponse
+	14, // 44: gait.gate.v1.GateService.ExportTraces:output_type -> gait.gate.v1.ExportTracesResponse
+	16, // 45: gait.gate.v1.GateService.GetServerInfo:output_type -> gait.gate.v1.GetServerInfoResponse
+	19, // 46: gait.gate.v1.GateService.SetKillSwitch:output_type -> gait.gate.v1.SetKillSwitchResponse
+	21, // 47: gait.gate.v1.GateService.ListKillSwitches:output_type -> gait.gate.v1.ListKillSwitchesResponse
+	23, // 48: gait.gate.v1.GateService.ClearKillSwitch:output_type -> gait.gate.v1.ClearKillSwitchResponse
+	25, // 49: gait.gate.v1.GateService.WatchDecisions:output_type -> gait.gate.v1.WatchDecisionsResponse
+	40, // [40:50] is the sub-list for method output_type
+	30, // [30:40] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_gait_gate_v1_gate_service_proto_init() }
@@ -1900,7 +2854,7 @@ func file_gait_gate_v1_gate_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gait_gate_v1_gate_service_proto_rawDesc), len(file_gait_gate_v1_gate_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GateService_Evaluate_FullMethodName      = "/gait.gate.v1.GateService/Evaluate"
-	GateService_Approve_FullMethodName       = "/gait.gate.v1.GateService/Approve"
-	GateService_ListApprovals_FullMethodName = "/gait.gate.v1.GateService/ListApprovals"
-	GateService_GetApproval_FullMethodName   = "/gait.gate.v1.GateService/GetApproval"
-	GateService_ExportTraces_FullMethodName  = "/gait.gate.v1.GateService/ExportTraces"
-	GateService_GetServerInfo_FullMethodName = "/gait.gate.v1.GateService/GetServerInfo"
+	GateService_Evaluate_FullMethodName         = "/gait.gate.v1.GateService/Evaluate"
+	GateService_Approve_FullMethodName          = "/gait.gate.v1.GateService/Approve"
+	GateService_ListApprovals_FullMethodName    = "/gait.gate.v1.GateService/ListApprovals"
+	GateService_GetApproval_FullMethodName      = "/gait.gate.v1.GateService/GetApproval"
+	GateService_ExportTraces_FullMethodName     = "/gait.gate.v1.GateService/ExportTraces"
+	GateService_GetServerInfo_FullMethodName    = "/gait.gate.v1.GateService/GetServerInfo"
+	GateService_SetKillSwitch_FullMethodName    = "/gait.gate.v1.GateService/SetKillSwitch"
+	GateService_ListKillSwitches_FullMethodName = "/gait.gate.v1.GateService/ListKillSwitches"
+	GateService_ClearKillSwitch_FullMethodName  = "/gait.gate.v1.GateService/ClearKillSwitch"
+	GateService_WatchDecisions_FullMethodName   = "/gait.gate.v1.GateService/WatchDecisions"
 )
 
 // GateServiceClient is the client API for GateService service.
@@ -33,9 +37,11 @@ const (
 //
 // GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
 //
-// The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
-// served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
-// so an agent cannot approve its own calls.
+// The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+// kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+// with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+// other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+// `gait.gate.operator_action` record in the trace log.
 //
 // Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
 // failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -52,6 +58,16 @@ type GateServiceClient interface {
 	ExportTraces(ctx context.Context, in *ExportTracesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportTracesResponse], error)
 	// GetServerInfo returns the signing key, the loaded policy digest and the trace log head.
 	GetServerInfo(ctx context.Context, in *GetServerInfoRequest, opts ...grpc.CallOption) (*GetServerInfoResponse, error)
+	// SetKillSwitch adds a kill-switch entry, or replaces the entry with the same id (operator only). It is in force
+	// for the next decision.
+	SetKillSwitch(ctx context.Context, in *SetKillSwitchRequest, opts ...grpc.CallOption) (*SetKillSwitchResponse, error)
+	// ListKillSwitches lists the kill-switch entries, active ones by default (operator only).
+	ListKillSwitches(ctx context.Context, in *ListKillSwitchesRequest, opts ...grpc.CallOption) (*ListKillSwitchesResponse, error)
+	// ClearKillSwitch removes a kill-switch entry, or expires it now and keeps it listed (operator only).
+	ClearKillSwitch(ctx context.Context, in *ClearKillSwitchRequest, opts ...grpc.CallOption) (*ClearKillSwitchResponse, error)
+	// WatchDecisions streams the trace log's decisions (and, on request, operator actions) from a cursor, filtered by
+	// verdict, tool, identity and reason code, optionally following new ones (operator only).
+	WatchDecisions(ctx context.Context, in *WatchDecisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDecisionsResponse], error)
 }
 
 type gateServiceClient struct {
@@ -131,15 +147,66 @@ func (c *gateServiceClient) GetServerInfo(ctx context.Context, in *GetServerInfo
 	return out, nil
 }
 
+func (c *gateServiceClient) SetKillSwitch(ctx context.Context, in *SetKillSwitchRequest, opts ...grpc.CallOption) (*SetKillSwitchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetKillSwitchResponse)
+	err := c.cc.Invoke(ctx, GateService_SetKillSwitch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gateServiceClient) ListKillSwitches(ctx context.Context, in *ListKillSwitchesRequest, opts ...grpc.CallOption) (*ListKillSwitchesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListKillSwitchesResponse)
+	err := c.cc.Invoke(ctx, GateService_ListKillSwitches_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gateServiceClient) ClearKillSwitch(ctx context.Context, in *ClearKillSwitchRequest, opts ...grpc.CallOption) (*ClearKillSwitchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClearKillSwitchResponse)
+	err := c.cc.Invoke(ctx, GateService_ClearKillSwitch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gateServiceClient) WatchDecisions(ctx context.Context, in *WatchDecisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDecisionsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &GateService_ServiceDesc.Streams[1], GateService_WatchDecisions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchDecisionsRequest, WatchDecisionsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GateService_WatchDecisionsClient = grpc.ServerStreamingClient[WatchDecisionsResponse]
+
 // GateServiceServer is the server API for GateService service.
 // All implementations must embed UnimplementedGateServiceServer
 // for forward compatibility.
 //
 // GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
 //
-// The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
-// served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
-// so an agent cannot approve its own calls.
+// The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+// kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+// with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+// other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+// `gait.gate.operator_action` record in the trace log.
 //
 // Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
 // failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -156,6 +223,16 @@ type GateServiceServer interface {
 	ExportTraces(*ExportTracesRequest, grpc.ServerStreamingServer[ExportTracesResponse]) error
 	// GetServerInfo returns the signing key, the loaded policy digest and the trace log head.
 	GetServerInfo(context.Context, *GetServerInfoRequest) (*GetServerInfoResponse, error)
+	// SetKillSwitch adds a kill-switch entry, or replaces the entry with the same id (operator only). It is in force
+	// for the next decision.
+	SetKillSwitch(context.Context, *SetKillSwitchRequest) (*SetKillSwitchResponse, error)
+	// ListKillSwitches lists the kill-switch entries, active ones by default (operator only).
+	ListKillSwitches(context.Context, *ListKillSwitchesRequest) (*ListKillSwitchesResponse, error)
+	// ClearKillSwitch removes a kill-switch entry, or expires it now and keeps it listed (operator only).
+	ClearKillSwitch(context.Context, *ClearKillSwitchRequest) (*ClearKillSwitchResponse, error)
+	// WatchDecisions streams the trace log's decisions (and, on request, operator actions) from a cursor, filtered by
+	// verdict, tool, identity and reason code, optionally following new ones (operator only).
+	WatchDecisions(*WatchDecisionsRequest, grpc.ServerStreamingServer[WatchDecisionsResponse]) error
 	mustEmbedUnimplementedGateServiceServer()
 }
 
@@ -183,6 +260,18 @@ func (UnimplementedGateServiceServer) ExportTraces(*ExportTracesRequest, grpc.Se
 }
 func (UnimplementedGateServiceServer) GetServerInfo(context.Context, *GetServerInfoRequest) (*GetServerInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetServerInfo not implemented")
+}
+func (UnimplementedGateServiceServer) SetKillSwitch(context.Context, *SetKillSwitchRequest) (*SetKillSwitchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetKillSwitch not implemented")
+}
+func (UnimplementedGateServiceServer) ListKillSwitches(context.Context, *ListKillSwitchesRequest) (*ListKillSwitchesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListKillSwitches not implemented")
+}
+func (UnimplementedGateServiceServer) ClearKillSwitch(context.Context, *ClearKillSwitchRequest) (*ClearKillSwitchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClearKillSwitch not implemented")
+}
+func (UnimplementedGateServiceServer) WatchDecisions(*WatchDecisionsRequest, grpc.ServerStreamingServer[WatchDecisionsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchDecisions not implemented")
 }
 func (UnimplementedGateServiceServer) mustEmbedUnimplementedGateServiceServer() {}
 func (UnimplementedGateServiceServer) testEmbeddedByValue()                     {}
@@ -306,6 +395,71 @@ func _GateService_GetServerInfo_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GateService_SetKillSwitch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetKillSwitchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GateServiceServer).SetKillSwitch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GateService_SetKillSwitch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GateServiceServer).SetKillSwitch(ctx, req.(*SetKillSwitchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GateService_ListKillSwitches_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListKillSwitchesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GateServiceServer).ListKillSwitches(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GateService_ListKillSwitches_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GateServiceServer).ListKillSwitches(ctx, req.(*ListKillSwitchesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GateService_ClearKillSwitch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearKillSwitchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GateServiceServer).ClearKillSwitch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GateService_ClearKillSwitch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GateServiceServer).ClearKillSwitch(ctx, req.(*ClearKillSwitchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GateService_WatchDecisions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchDecisionsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(GateServiceServer).WatchDecisions(m, &grpc.GenericServerStream[WatchDecisionsRequest, WatchDecisionsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GateService_WatchDecisionsServer = grpc.ServerStreamingServer[WatchDecisionsResponse]
+
 // GateService_ServiceDesc is the grpc.ServiceDesc for GateService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -333,11 +487,28 @@ var GateService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetServerInfo",
 			Handler:    _GateService_GetServerInfo_Handler,
 		},
+		{
+			MethodName: "SetKillSwitch",
+			Handler:    _GateService_SetKillSwitch_Handler,
+		},
+		{
+			MethodName: "ListKillSwitches",
+			Handler:    _GateService_ListKillSwitches_Handler,
+		},
+		{
+			MethodName: "ClearKillSwitch",
+			Handler:    _GateService_ClearKillSwitch_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "ExportTraces",
 			Handler:       _GateService_ExportTraces_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchDecisions",
+			Handler:       _GateService_WatchDecisions_Handler,
 			ServerStreams: true,
 		},
 	},

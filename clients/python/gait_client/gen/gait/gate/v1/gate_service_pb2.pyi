@@ -299,3 +299,157 @@ class GetServerInfoResponse(_message.Message):
     version: str
     policy_reload_error: str
     def __init__(self, key_id: _Optional[str] = ..., public_key: _Optional[str] = ..., key_mode: _Optional[str] = ..., policy_digest: _Optional[str] = ..., policy_path: _Optional[str] = ..., trace_head_sequence: _Optional[int] = ..., trace_head_hash: _Optional[str] = ..., version: _Optional[str] = ..., policy_reload_error: _Optional[str] = ...) -> None: ...
+
+class KillSwitchEntry(_message.Message):
+    __slots__ = ("entry_id", "enabled", "agent_id", "identity", "tool_name", "target_kind", "target_value", "environment", "path_prefixes", "workspace_prefixes", "reason", "actor", "created_at", "expires_at", "active")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_KIND_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    PATH_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    enabled: bool
+    agent_id: str
+    identity: str
+    tool_name: str
+    target_kind: str
+    target_value: str
+    environment: str
+    path_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    workspace_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    actor: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    active: bool
+    def __init__(self, entry_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., agent_id: _Optional[str] = ..., identity: _Optional[str] = ..., tool_name: _Optional[str] = ..., target_kind: _Optional[str] = ..., target_value: _Optional[str] = ..., environment: _Optional[str] = ..., path_prefixes: _Optional[_Iterable[str]] = ..., workspace_prefixes: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ...) -> None: ...
+
+class SetKillSwitchRequest(_message.Message):
+    __slots__ = ("entry_id", "agent_id", "identity", "tool_name", "target_kind", "target_value", "environment", "path_prefixes", "workspace_prefixes", "reason", "actor", "ttl", "expires_at")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_KIND_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    PATH_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    agent_id: str
+    identity: str
+    tool_name: str
+    target_kind: str
+    target_value: str
+    environment: str
+    path_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    workspace_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    actor: str
+    ttl: _duration_pb2.Duration
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, entry_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., identity: _Optional[str] = ..., tool_name: _Optional[str] = ..., target_kind: _Optional[str] = ..., target_value: _Optional[str] = ..., environment: _Optional[str] = ..., path_prefixes: _Optional[_Iterable[str]] = ..., workspace_prefixes: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetKillSwitchResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: KillSwitchEntry
+    def __init__(self, entry: _Optional[_Union[KillSwitchEntry, _Mapping]] = ...) -> None: ...
+
+class ListKillSwitchesRequest(_message.Message):
+    __slots__ = ("include_inactive",)
+    INCLUDE_INACTIVE_FIELD_NUMBER: _ClassVar[int]
+    include_inactive: bool
+    def __init__(self, include_inactive: _Optional[bool] = ...) -> None: ...
+
+class ListKillSwitchesResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[KillSwitchEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[KillSwitchEntry, _Mapping]]] = ...) -> None: ...
+
+class ClearKillSwitchRequest(_message.Message):
+    __slots__ = ("entry_id", "expire", "actor", "reason")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    expire: bool
+    actor: str
+    reason: str
+    def __init__(self, entry_id: _Optional[str] = ..., expire: _Optional[bool] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ClearKillSwitchResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: KillSwitchEntry
+    def __init__(self, entry: _Optional[_Union[KillSwitchEntry, _Mapping]] = ...) -> None: ...
+
+class WatchDecisionsRequest(_message.Message):
+    __slots__ = ("from_sequence", "follow", "max_entries", "verdicts", "tool_names", "identities", "reason_codes", "include_operator_actions")
+    FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    MAX_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    VERDICTS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAMES_FIELD_NUMBER: _ClassVar[int]
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODES_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_OPERATOR_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    from_sequence: int
+    follow: bool
+    max_entries: int
+    verdicts: _containers.RepeatedScalarFieldContainer[_verdict_pb2.Verdict]
+    tool_names: _containers.RepeatedScalarFieldContainer[str]
+    identities: _containers.RepeatedScalarFieldContainer[str]
+    reason_codes: _containers.RepeatedScalarFieldContainer[str]
+    include_operator_actions: bool
+    def __init__(self, from_sequence: _Optional[int] = ..., follow: _Optional[bool] = ..., max_entries: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[_verdict_pb2.Verdict, str]]] = ..., tool_names: _Optional[_Iterable[str]] = ..., identities: _Optional[_Iterable[str]] = ..., reason_codes: _Optional[_Iterable[str]] = ..., include_operator_actions: _Optional[bool] = ...) -> None: ...
+
+class WatchDecisionsResponse(_message.Message):
+    __slots__ = ("sequence", "kind", "verdict", "tool_name", "identity", "reason_codes", "action", "trace_id", "event_id", "created_at", "decision_latency", "approval_request_id", "record_json", "entry_hash", "observed_at")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODES_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_HASH_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    kind: str
+    verdict: _verdict_pb2.Verdict
+    tool_name: str
+    identity: str
+    reason_codes: _containers.RepeatedScalarFieldContainer[str]
+    action: str
+    trace_id: str
+    event_id: str
+    created_at: _timestamp_pb2.Timestamp
+    decision_latency: _duration_pb2.Duration
+    approval_request_id: str
+    record_json: str
+    entry_hash: str
+    observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, sequence: _Optional[int] = ..., kind: _Optional[str] = ..., verdict: _Optional[_Union[_verdict_pb2.Verdict, str]] = ..., tool_name: _Optional[str] = ..., identity: _Optional[str] = ..., reason_codes: _Optional[_Iterable[str]] = ..., action: _Optional[str] = ..., trace_id: _Optional[str] = ..., event_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_request_id: _Optional[str] = ..., record_json: _Optional[str] = ..., entry_hash: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

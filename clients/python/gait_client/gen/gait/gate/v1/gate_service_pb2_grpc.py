@@ -28,9 +28,11 @@ if _version_not_supported:
 class GateServiceStub:
     """GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
 
-    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
-    served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
-    so an agent cannot approve its own calls.
+    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+    kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+    with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+    other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+    `gait.gate.operator_action` record in the trace log.
 
     Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
     failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -72,14 +74,36 @@ class GateServiceStub:
                 request_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoResponse.FromString,
                 _registered_method=True)
+        self.SetKillSwitch = channel.unary_unary(
+                '/gait.gate.v1.GateService/SetKillSwitch',
+                request_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchRequest.SerializeToString,
+                response_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchResponse.FromString,
+                _registered_method=True)
+        self.ListKillSwitches = channel.unary_unary(
+                '/gait.gate.v1.GateService/ListKillSwitches',
+                request_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesRequest.SerializeToString,
+                response_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesResponse.FromString,
+                _registered_method=True)
+        self.ClearKillSwitch = channel.unary_unary(
+                '/gait.gate.v1.GateService/ClearKillSwitch',
+                request_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchRequest.SerializeToString,
+                response_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchResponse.FromString,
+                _registered_method=True)
+        self.WatchDecisions = channel.unary_stream(
+                '/gait.gate.v1.GateService/WatchDecisions',
+                request_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsRequest.SerializeToString,
+                response_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsResponse.FromString,
+                _registered_method=True)
 
 
 class GateServiceServicer:
     """GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
 
-    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
-    served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
-    so an agent cannot approve its own calls.
+    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+    kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+    with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+    other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+    `gait.gate.operator_action` record in the trace log.
 
     Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
     failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -127,6 +151,36 @@ class GateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetKillSwitch(self, request, context):
+        """SetKillSwitch adds a kill-switch entry, or replaces the entry with the same id (operator only). It is in force
+        for the next decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKillSwitches(self, request, context):
+        """ListKillSwitches lists the kill-switch entries, active ones by default (operator only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearKillSwitch(self, request, context):
+        """ClearKillSwitch removes a kill-switch entry, or expires it now and keeps it listed (operator only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchDecisions(self, request, context):
+        """WatchDecisions streams the trace log's decisions (and, on request, operator actions) from a cursor, filtered by
+        verdict, tool, identity and reason code, optionally following new ones (operator only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +214,26 @@ def add_GateServiceServicer_to_server(servicer, server):
                     request_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoRequest.FromString,
                     response_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoResponse.SerializeToString,
             ),
+            'SetKillSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKillSwitch,
+                    request_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchRequest.FromString,
+                    response_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchResponse.SerializeToString,
+            ),
+            'ListKillSwitches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKillSwitches,
+                    request_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesRequest.FromString,
+                    response_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesResponse.SerializeToString,
+            ),
+            'ClearKillSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearKillSwitch,
+                    request_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchRequest.FromString,
+                    response_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchResponse.SerializeToString,
+            ),
+            'WatchDecisions': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchDecisions,
+                    request_deserializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsRequest.FromString,
+                    response_serializer=gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'gait.gate.v1.GateService', rpc_method_handlers)
@@ -171,9 +245,11 @@ def add_GateServiceServicer_to_server(servicer, server):
 class GateService:
     """GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
 
-    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
-    served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
-    so an agent cannot approve its own calls.
+    The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+    kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+    with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+    other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+    `gait.gate.operator_action` record in the trace log.
 
     Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
     failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -331,6 +407,114 @@ class GateService:
             '/gait.gate.v1.GateService/GetServerInfo',
             gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoRequest.SerializeToString,
             gait_dot_gate_dot_v1_dot_gate__service__pb2.GetServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKillSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gait.gate.v1.GateService/SetKillSwitch',
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchRequest.SerializeToString,
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.SetKillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKillSwitches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gait.gate.v1.GateService/ListKillSwitches',
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesRequest.SerializeToString,
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.ListKillSwitchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearKillSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gait.gate.v1.GateService/ClearKillSwitch',
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchRequest.SerializeToString,
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.ClearKillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gait.gate.v1.GateService/WatchDecisions',
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsRequest.SerializeToString,
+            gait_dot_gate_dot_v1_dot_gate__service__pb2.WatchDecisionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

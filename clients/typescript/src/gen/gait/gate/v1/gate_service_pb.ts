@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file gait/gate/v1/gate_service.proto.
  */
 export const file_gait_gate_v1_gate_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9nYWl0L2dhdGUvdjEvZ2F0ZV9zZXJ2aWNlLnByb3RvEgxnYWl0LmdhdGUudjEiZAoIVG9vbENhbGwSDwoHYWRhcHRlchgBIAEoCRInCgRjYWxsGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEgAEhMKCWNhbGxfanNvbhgDIAEoCUgAQgkKB3BheWxvYWQigQIKD0V2YWx1YXRlUmVxdWVzdBItCgZpbnRlbnQYASABKAsyGy5nYWl0LmdhdGUudjEuSW50ZW50UmVxdWVzdEgAEisKCXRvb2xfY2FsbBgCIAEoCzIWLmdhaXQuZ2F0ZS52MS5Ub29sQ2FsbEgAEg4KBnJ1bl9pZBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhcKD2FwcHJvdmFsX3Rva2VucxgFIAMoCRIbChNhcHByb3ZhbF9yZXF1ZXN0X2lkGAYgASgJEhkKEWRlbGVnYXRpb25fdG9rZW5zGAcgAygJEhQKDGVtaXRfcnVucGFjaxgIIAEoCEIHCgVpbnB1dCLeBAoQRXZhbHVhdGVSZXNwb25zZRImCgd2ZXJkaWN0GAEgASgOMhUuZ2FpdC5nYXRlLnYxLlZlcmRpY3QSFAoMcmVhc29uX2NvZGVzGAIgAygJEhIKCnZpb2xhdGlvbnMYAyADKAkSFAoMbWF0Y2hlZF9ydWxlGAQgASgJEhEKCXRvb2xfbmFtZRgFIAEoCRIVCg1pbnRlbnRfZGlnZXN0GAYgASgJEhUKDXBvbGljeV9kaWdlc3QYByABKAkSEwoLYXJnc19kaWdlc3QYCCABKAkSGgoScmVxdWlyZWRfYXBwcm92YWxzGAkgASgNEhcKD3ZhbGlkX2FwcHJvdmFscxgKIAEoDRIgChhyZXF1aXJlZF9hcHByb3ZhbF9zY29wZXMYCyADKAkSGwoTYXBwcm92YWxfcmVxdWVzdF9pZBgMIAEoCRIUCgxhcHByb3ZhbF9yZWYYDSABKAkSEAoIdHJhY2VfaWQYDiABKAkSEAoIZXZlbnRfaWQYDyABKAkSFgoOdHJhY2Vfc2VxdWVuY2UYECABKAQSDgoGcnVuX2lkGBEgASgJEhEKCXBvbGljeV9pZBgSIAEoCRIWCg5wb2xpY3lfdmVyc2lvbhgTIAEoCRIUCgxydW5wYWNrX3BhdGgYFCABKAkSEAoId2FybmluZ3MYFSADKAkSLgoKY3JlYXRlZF9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQZGVjaXNpb25fbGF0ZW5jeRgXIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJgCg1EaWdlc3RCaW5kaW5nEhUKDWludGVudF9kaWdlc3QYASABKAkSFQoNcG9saWN5X2RpZ2VzdBgCIAEoCRIhChlkZWxlZ2F0aW9uX2JpbmRpbmdfZGlnZXN0GAMgASgJIqACCg5BcHByb3ZlUmVxdWVzdBIdChNhcHByb3ZhbF9yZXF1ZXN0X2lkGAEgASgJSAASLgoHZGlnZXN0cxgCIAEoCzIbLmdhaXQuZ2F0ZS52MS5EaWdlc3RCaW5kaW5nSAASMAoIZGVjaXNpb24YAyABKA4yHi5nYWl0LmdhdGUudjEuQXBwcm92YWxEZWNpc2lvbhIQCghhcHByb3ZlchgEIAEoCRITCgtyZWFzb25fY29kZRgFIAEoCRImCgN0dGwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGc2NvcGVzGAcgAygJEhMKC21heF90YXJnZXRzGAggASgNEg8KB21heF9vcHMYCSABKA1CCAoGdGFyZ2V0IpsBCg9BcHByb3ZlUmVzcG9uc2USMgoHcmVxdWVzdBgBIAEoCzIhLmdhaXQuZ2F0ZS52MS5BcHByb3ZhbFJlcXVlc3RJbmZvEhIKCnRva2VuX2pzb24YAiABKAkSEAoIdG9rZW5faWQYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/QMKE0FwcHJvdmFsUmVxdWVzdEluZm8SGwoTYXBwcm92YWxfcmVxdWVzdF9pZBgBIAEoCRIqCgVzdGF0ZRgCIAEoDjIbLmdhaXQuZ2F0ZS52MS5BcHByb3ZhbFN0YXRlEhEKCXRvb2xfbmFtZRgDIAEoCRIVCg1pbnRlbnRfZGlnZXN0GAQgASgJEhUKDXBvbGljeV9kaWdlc3QYBSABKAkSFwoPcmVxdWlyZWRfc2NvcGVzGAYgAygJEhoKEnJlcXVpcmVkX2FwcHJvdmFscxgHIAEoDRIZChFncmFudGVkX2FwcHJvdmFscxgIIAEoDRIRCglhcHByb3ZlcnMYCSADKAkSEAoIaWRlbnRpdHkYCiABKAkSDgoGcnVuX2lkGAsgASgJEhIKCnNlc3Npb25faWQYDCABKAkSFAoMcmVhc29uX2NvZGVzGA0gAygJEhAKCHRyYWNlX2lkGA4gASgJEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FyZ3NfZGlnZXN0GBEgASgJEhEKCWRlbmllZF9ieRgSIAEoCRITCgtkZW55X3JlYXNvbhgTIAEoCSJqChRMaXN0QXBwcm92YWxzUmVxdWVzdBIrCgZzdGF0ZXMYASADKA4yGy5nYWl0LmdhdGUudjEuQXBwcm92YWxTdGF0ZRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJlChVMaXN0QXBwcm92YWxzUmVzcG9uc2USMwoIcmVxdWVzdHMYASADKAsyIS5nYWl0LmdhdGUudjEuQXBwcm92YWxSZXF1ZXN0SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoSR2V0QXBwcm92YWxSZXF1ZXN0EhsKE2FwcHJvdmFsX3JlcXVlc3RfaWQYASABKAkiXgoTR2V0QXBwcm92YWxSZXNwb25zZRIyCgdyZXF1ZXN0GAEgASgLMiEuZ2FpdC5nYXRlLnYxLkFwcHJvdmFsUmVxdWVzdEluZm8SEwoLdG9rZW5fanNvbnMYAiADKAkiUQoTRXhwb3J0VHJhY2VzUmVxdWVzdBIVCg1mcm9tX3NlcXVlbmNlGAEgASgEEg4KBmZvbGxvdxgCIAEoCBITCgttYXhfZW50cmllcxgDIAEoBCKJAgoURXhwb3J0VHJhY2VzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSEwoLcmVjb3JkX2pzb24YAiABKAkSEQoJcHJldl9oYXNoGAMgASgJEhIKCmVudHJ5X2hhc2gYBCABKAkSEAoIdHJhY2VfaWQYBSABKAkSEAoIZXZlbnRfaWQYBiABKAkSJgoHdmVyZGljdBgHIAEoDjIVLmdhaXQuZ2F0ZS52MS5WZXJkaWN0EgwKBGtpbmQYCCABKAkSEQoJdG9vbF9uYW1lGAkgASgJEhAKCGlkZW50aXR5GAogASgJEhQKDHJlYXNvbl9jb2RlcxgLIAMoCRIOCgZhY3Rpb24YDCABKAkiFgoUR2V0U2VydmVySW5mb1JlcXVlc3Qi3QEKFUdldFNlcnZlckluZm9SZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEgoKcHVibGljX2tleRgCIAEoCRIQCghrZXlfbW9kZRgDIAEoCRIVCg1wb2xpY3lfZGlnZXN0GAQgASgJEhMKC3BvbGljeV9wYXRoGAUgASgJEhsKE3RyYWNlX2hlYWRfc2VxdWVuY2UYBiABKAQSFwoPdHJhY2VfaGVhZF9oYXNoGAcgASgJEg8KB3ZlcnNpb24YCCABKAkSGwoTcG9saWN5X3JlbG9hZF9lcnJvchgJIAEoCSpuChBBcHByb3ZhbERlY2lzaW9uEiEKHUFQUFJPVkFMX0RFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASGwoXQVBQUk9WQUxfREVDSVNJT05fR1JBTlQQARIaChZBUFBST1ZBTF9ERUNJU0lPTl9ERU5ZEAIquwEKDUFwcHJvdmFsU3RhdGUSHgoaQVBQUk9WQUxfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZBUFBST1ZBTF9TVEFURV9QRU5ESU5HEAESGgoWQVBQUk9WQUxfU1RBVEVfR1JBTlRFRBACEhkKFUFQUFJPVkFMX1NUQVRFX0RFTklFRBADEhoKFkFQUFJPVkFMX1NUQVRFX0VYUElSRUQQBBIbChdBUFBST1ZBTF9TVEFURV9DT05TVU1FRBAFMoEECgtHYXRlU2VydmljZRJJCghFdmFsdWF0ZRIdLmdhaXQuZ2F0ZS52MS5FdmFsdWF0ZVJlcXVlc3QaHi5nYWl0LmdhdGUudjEuRXZhbHVhdGVSZXNwb25zZRJGCgdBcHByb3ZlEhwuZ2FpdC5nYXRlLnYxLkFwcHJvdmVSZXF1ZXN0Gh0uZ2FpdC5nYXRlLnYxLkFwcHJvdmVSZXNwb25zZRJYCg1MaXN0QXBwcm92YWxzEiIuZ2FpdC5nYXRlLnYxLkxpc3RBcHByb3ZhbHNSZXF1ZXN0GiMuZ2FpdC5nYXRlLnYxLkxpc3RBcHByb3ZhbHNSZXNwb25zZRJSCgtHZXRBcHByb3ZhbBIgLmdhaXQuZ2F0ZS52MS5HZXRBcHByb3ZhbFJlcXVlc3QaIS5nYWl0LmdhdGUudjEuR2V0QXBwcm92YWxSZXNwb25zZRJXCgxFeHBvcnRUcmFjZXMSIS5nYWl0LmdhdGUudjEuRXhwb3J0VHJhY2VzUmVxdWVzdBoiLmdhaXQuZ2F0ZS52MS5FeHBvcnRUcmFjZXNSZXNwb25zZTABElgKDUdldFNlcnZlckluZm8SIi5nYWl0LmdhdGUudjEuR2V0U2VydmVySW5mb1JlcXVlc3QaIy5nYWl0LmdhdGUudjEuR2V0U2VydmVySW5mb1Jlc3BvbnNlQkNaQWdpdGh1Yi5jb20vZ2FpdC1nYXRlL2dhaXQtZ2F0ZS9jbGllbnRzL2dvL2dlbi9nYWl0L2dhdGUvdjE7Z2F0ZXYxYgZwcm90bzM", [file_gait_gate_v1_intent, file_gait_gate_v1_verdict, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch9nYWl0L2dhdGUvdjEvZ2F0ZV9zZXJ2aWNlLnByb3RvEgxnYWl0LmdhdGUudjEiZAoIVG9vbENhbGwSDwoHYWRhcHRlchgBIAEoCRInCgRjYWxsGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEgAEhMKCWNhbGxfanNvbhgDIAEoCUgAQgkKB3BheWxvYWQigQIKD0V2YWx1YXRlUmVxdWVzdBItCgZpbnRlbnQYASABKAsyGy5nYWl0LmdhdGUudjEuSW50ZW50UmVxdWVzdEgAEisKCXRvb2xfY2FsbBgCIAEoCzIWLmdhaXQuZ2F0ZS52MS5Ub29sQ2FsbEgAEg4KBnJ1bl9pZBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhcKD2FwcHJvdmFsX3Rva2VucxgFIAMoCRIbChNhcHByb3ZhbF9yZXF1ZXN0X2lkGAYgASgJEhkKEWRlbGVnYXRpb25fdG9rZW5zGAcgAygJEhQKDGVtaXRfcnVucGFjaxgIIAEoCEIHCgVpbnB1dCLeBAoQRXZhbHVhdGVSZXNwb25zZRImCgd2ZXJkaWN0GAEgASgOMhUuZ2FpdC5nYXRlLnYxLlZlcmRpY3QSFAoMcmVhc29uX2NvZGVzGAIgAygJEhIKCnZpb2xhdGlvbnMYAyADKAkSFAoMbWF0Y2hlZF9ydWxlGAQgASgJEhEKCXRvb2xfbmFtZRgFIAEoCRIVCg1pbnRlbnRfZGlnZXN0GAYgASgJEhUKDXBvbGljeV9kaWdlc3QYByABKAkSEwoLYXJnc19kaWdlc3QYCCABKAkSGgoScmVxdWlyZWRfYXBwcm92YWxzGAkgASgNEhcKD3ZhbGlkX2FwcHJvdmFscxgKIAEoDRIgChhyZXF1aXJlZF9hcHByb3ZhbF9zY29wZXMYCyADKAkSGwoTYXBwcm92YWxfcmVxdWVzdF9pZBgMIAEoCRIUCgxhcHByb3ZhbF9yZWYYDSABKAkSEAoIdHJhY2VfaWQYDiABKAkSEAoIZXZlbnRfaWQYDyABKAkSFgoOdHJhY2Vfc2VxdWVuY2UYECABKAQSDgoGcnVuX2lkGBEgASgJEhEKCXBvbGljeV9pZBgSIAEoCRIWCg5wb2xpY3lfdmVyc2lvbhgTIAEoCRIUCgxydW5wYWNrX3BhdGgYFCABKAkSEAoId2FybmluZ3MYFSADKAkSLgoKY3JlYXRlZF9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQZGVjaXNpb25fbGF0ZW5jeRgXIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJgCg1EaWdlc3RCaW5kaW5nEhUKDWludGVudF9kaWdlc3QYASABKAkSFQoNcG9saWN5X2RpZ2VzdBgCIAEoCRIhChlkZWxlZ2F0aW9uX2JpbmRpbmdfZGlnZXN0GAMgASgJIqACCg5BcHByb3ZlUmVxdWVzdBIdChNhcHByb3ZhbF9yZXF1ZXN0X2lkGAEgASgJSAASLgoHZGlnZXN0cxgCIAEoCzIbLmdhaXQuZ2F0ZS52MS5EaWdlc3RCaW5kaW5nSAASMAoIZGVjaXNpb24YAyABKA4yHi5nYWl0LmdhdGUudjEuQXBwcm92YWxEZWNpc2lvbhIQCghhcHByb3ZlchgEIAEoCRITCgtyZWFzb25fY29kZRgFIAEoCRImCgN0dGwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGc2NvcGVzGAcgAygJEhMKC21heF90YXJnZXRzGAggASgNEg8KB21heF9vcHMYCSABKA1CCAoGdGFyZ2V0IpsBCg9BcHByb3ZlUmVzcG9uc2USMgoHcmVxdWVzdBgBIAEoCzIhLmdhaXQuZ2F0ZS52MS5BcHByb3ZhbFJlcXVlc3RJbmZvEhIKCnRva2VuX2pzb24YAiABKAkSEAoIdG9rZW5faWQYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/QMKE0FwcHJvdmFsUmVxdWVzdEluZm8SGwoTYXBwcm92YWxfcmVxdWVzdF9pZBgBIAEoCRIqCgVzdGF0ZRgCIAEoDjIbLmdhaXQuZ2F0ZS52MS5BcHByb3ZhbFN0YXRlEhEKCXRvb2xfbmFtZRgDIAEoCRIVCg1pbnRlbnRfZGlnZXN0GAQgASgJEhUKDXBvbGljeV9kaWdlc3QYBSABKAkSFwoPcmVxdWlyZWRfc2NvcGVzGAYgAygJEhoKEnJlcXVpcmVkX2FwcHJvdmFscxgHIAEoDRIZChFncmFudGVkX2FwcHJvdmFscxgIIAEoDRIRCglhcHByb3ZlcnMYCSADKAkSEAoIaWRlbnRpdHkYCiABKAkSDgoGcnVuX2lkGAsgASgJEhIKCnNlc3Npb25faWQYDCABKAkSFAoMcmVhc29uX2NvZGVzGA0gAygJEhAKCHRyYWNlX2lkGA4gASgJEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FyZ3NfZGlnZXN0GBEgASgJEhEKCWRlbmllZF9ieRgSIAEoCRITCgtkZW55X3JlYXNvbhgTIAEoCSJqChRMaXN0QXBwcm92YWxzUmVxdWVzdBIrCgZzdGF0ZXMYASADKA4yGy5nYWl0LmdhdGUudjEuQXBwcm92YWxTdGF0ZRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJlChVMaXN0QXBwcm92YWxzUmVzcG9uc2USMwoIcmVxdWVzdHMYASADKAsyIS5nYWl0LmdhdGUudjEuQXBwcm92YWxSZXF1ZXN0SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoSR2V0QXBwcm92YWxSZXF1ZXN0EhsKE2FwcHJvdmFsX3JlcXVlc3RfaWQYASABKAkiXgoTR2V0QXBwcm92YWxSZXNwb25zZRIyCgdyZXF1ZXN0GAEgASgLMiEuZ2FpdC5nYXRlLnYxLkFwcHJvdmFsUmVxdWVzdEluZm8SEwoLdG9rZW5fanNvbnMYAiADKAkiUQoTRXhwb3J0VHJhY2VzUmVxdWVzdBIVCg1mcm9tX3NlcXVlbmNlGAEgASgEEg4KBmZvbGxvdxgCIAEoCBITCgttYXhfZW50cmllcxgDIAEoBCKJAgoURXhwb3J0VHJhY2VzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSEwoLcmVjb3JkX2pzb24YAiABKAkSEQoJcHJldl9oYXNoGAMgASgJEhIKCmVudHJ5X2hhc2gYBCABKAkSEAoIdHJhY2VfaWQYBSABKAkSEAoIZXZlbnRfaWQYBiABKAkSJgoHdmVyZGljdBgHIAEoDjIVLmdhaXQuZ2F0ZS52MS5WZXJkaWN0EgwKBGtpbmQYCCABKAkSEQoJdG9vbF9uYW1lGAkgASgJEhAKCGlkZW50aXR5GAogASgJEhQKDHJlYXNvbl9jb2RlcxgLIAMoCRIOCgZhY3Rpb24YDCABKAkiFgoUR2V0U2VydmVySW5mb1JlcXVlc3Qi3QEKFUdldFNlcnZlckluZm9SZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEgoKcHVibGljX2tleRgCIAEoCRIQCghrZXlfbW9kZRgDIAEoCRIVCg1wb2xpY3lfZGlnZXN0GAQgASgJEhMKC3BvbGljeV9wYXRoGAUgASgJEhsKE3RyYWNlX2hlYWRfc2VxdWVuY2UYBiABKAQSFwoPdHJhY2VfaGVhZF9oYXNoGAcgASgJEg8KB3ZlcnNpb24YCCABKAkSGwoTcG9saWN5X3JlbG9hZF9lcnJvchgJIAEoCSLtAgoPS2lsbFN3aXRjaEVudHJ5EhAKCGVudHJ5X2lkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSEAoIYWdlbnRfaWQYAyABKAkSEAoIaWRlbnRpdHkYBCABKAkSEQoJdG9vbF9uYW1lGAUgASgJEhMKC3RhcmdldF9raW5kGAYgASgJEhQKDHRhcmdldF92YWx1ZRgHIAEoCRITCgtlbnZpcm9ubWVudBgIIAEoCRIVCg1wYXRoX3ByZWZpeGVzGAkgAygJEhoKEndvcmtzcGFjZV9wcmVmaXhlcxgKIAMoCRIOCgZyZWFzb24YCyABKAkSDQoFYWN0b3IYDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGA8gASgIIskCChRTZXRLaWxsU3dpdGNoUmVxdWVzdBIQCghlbnRyeV9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIQCghpZGVudGl0eRgDIAEoCRIRCgl0b29sX25hbWUYBCABKAkSEwoLdGFyZ2V0X2tpbmQYBSABKAkSFAoMdGFyZ2V0X3ZhbHVlGAYgASgJEhMKC2Vudmlyb25tZW50GAcgASgJEhUKDXBhdGhfcHJlZml4ZXMYCCADKAkSGgoSd29ya3NwYWNlX3ByZWZpeGVzGAkgAygJEg4KBnJlYXNvbhgKIAEoCRINCgVhY3RvchgLIAEoCRImCgN0dGwYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKZXhwaXJlc19hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRQoVU2V0S2lsbFN3aXRjaFJlc3BvbnNlEiwKBWVudHJ5GAEgASgLMh0uZ2FpdC5nYXRlLnYxLktpbGxTd2l0Y2hFbnRyeSIzChdMaXN0S2lsbFN3aXRjaGVzUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIIkoKGExpc3RLaWxsU3dpdGNoZXNSZXNwb25zZRIuCgdlbnRyaWVzGAEgAygLMh0uZ2FpdC5nYXRlLnYxLktpbGxTd2l0Y2hFbnRyeSJZChZDbGVhcktpbGxTd2l0Y2hSZXF1ZXN0EhAKCGVudHJ5X2lkGAEgASgJEg4KBmV4cGlyZRgCIAEoCBINCgVhY3RvchgDIAEoCRIOCgZyZWFzb24YBCABKAkiRwoXQ2xlYXJLaWxsU3dpdGNoUmVzcG9uc2USLAoFZW50cnkYASABKAsyHS5nYWl0LmdhdGUudjEuS2lsbFN3aXRjaEVudHJ5ItwBChVXYXRjaERlY2lzaW9uc1JlcXVlc3QSFQoNZnJvbV9zZXF1ZW5jZRgBIAEoBBIOCgZmb2xsb3cYAiABKAgSEwoLbWF4X2VudHJpZXMYAyABKAQSJwoIdmVyZGljdHMYBCADKA4yFS5nYWl0LmdhdGUudjEuVmVyZGljdBISCgp0b29sX25hbWVzGAUgAygJEhIKCmlkZW50aXRpZXMYBiADKAkSFAoMcmVhc29uX2NvZGVzGAcgAygJEiAKGGluY2x1ZGVfb3BlcmF0b3JfYWN0aW9ucxgIIAEoCCKrAwoWV2F0Y2hEZWNpc2lvbnNSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIMCgRraW5kGAIgASgJEiYKB3ZlcmRpY3QYAyABKA4yFS5nYWl0LmdhdGUudjEuVmVyZGljdBIRCgl0b29sX25hbWUYBCABKAkSEAoIaWRlbnRpdHkYBSABKAkSFAoMcmVhc29uX2NvZGVzGAYgAygJEg4KBmFjdGlvbhgHIAEoCRIQCgh0cmFjZV9pZBgIIAEoCRIQCghldmVudF9pZBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzChBkZWNpc2lvbl9sYXRlbmN5GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhsKE2FwcHJvdmFsX3JlcXVlc3RfaWQYDCABKAkSEwoLcmVjb3JkX2pzb24YDSABKAkSEgoKZW50cnlfaGFzaBgOIAEoCRIvCgtvYnNlcnZlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqbgoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEhsKF0FQUFJPVkFMX0RFQ0lTSU9OX0dSQU5UEAESGgoWQVBQUk9WQUxfREVDSVNJT05fREVOWRACKrsBCg1BcHByb3ZhbFN0YXRlEh4KGkFQUFJPVkFMX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWQVBQUk9WQUxfU1RBVEVfUEVORElORxABEhoKFkFQUFJPVkFMX1NUQVRFX0dSQU5URUQQAhIZChVBUFBST1ZBTF9TVEFURV9ERU5JRUQQAxIaChZBUFBST1ZBTF9TVEFURV9FWFBJUkVEEAQSGwoXQVBQUk9WQUxfU1RBVEVfQ09OU1VNRUQQBTL9BgoLR2F0ZVNlcnZpY2USSQoIRXZhbHVhdGUSHS5nYWl0LmdhdGUudjEuRXZhbHVhdGVSZXF1ZXN0Gh4uZ2FpdC5nYXRlLnYxLkV2YWx1YXRlUmVzcG9uc2USRgoHQXBwcm92ZRIcLmdhaXQuZ2F0ZS52MS5BcHByb3ZlUmVxdWVzdBodLmdhaXQuZ2F0ZS52MS5BcHByb3ZlUmVzcG9uc2USWAoNTGlzdEFwcHJvdmFscxIiLmdhaXQuZ2F0ZS52MS5MaXN0QXBwcm92YWxzUmVxdWVzdBojLmdhaXQuZ2F0ZS52MS5MaXN0QXBwcm92YWxzUmVzcG9uc2USUgoLR2V0QXBwcm92YWwSIC5nYWl0LmdhdGUudjEuR2V0QXBwcm92YWxSZXF1ZXN0GiEuZ2FpdC5nYXRlLnYxLkdldEFwcHJvdmFsUmVzcG9uc2USVwoMRXhwb3J0VHJhY2VzEiEuZ2FpdC5nYXRlLnYxLkV4cG9ydFRyYWNlc1JlcXVlc3QaIi5nYWl0LmdhdGUudjEuRXhwb3J0VHJhY2VzUmVzcG9uc2UwARJYCg1HZXRTZXJ2ZXJJbmZvEiIuZ2FpdC5nYXRlLnYxLkdldFNlcnZlckluZm9SZXF1ZXN0GiMuZ2FpdC5nYXRlLnYxLkdldFNlcnZlckluZm9SZXNwb25zZRJYCg1TZXRLaWxsU3dpdGNoEiIuZ2FpdC5nYXRlLnYxLlNldEtpbGxTd2l0Y2hSZXF1ZXN0GiMuZ2FpdC5nYXRlLnYxLlNldEtpbGxTd2l0Y2hSZXNwb25zZRJhChBMaXN0S2lsbFN3aXRjaGVzEiUuZ2FpdC5nYXRlLnYxLkxpc3RLaWxsU3dpdGNoZXNSZXF1ZXN0GiYuZ2FpdC5nYXRlLnYxLkxpc3RLaWxsU3dpdGNoZXNSZXNwb25zZRJeCg9DbGVhcktpbGxTd2l0Y2gSJC5nYWl0LmdhdGUudjEuQ2xlYXJLaWxsU3dpdGNoUmVxdWVzdBolLmdhaXQuZ2F0ZS52MS5DbGVhcktpbGxTd2l0Y2hSZXNwb25zZRJdCg5XYXRjaERlY2lzaW9ucxIjLmdhaXQuZ2F0ZS52MS5XYXRjaERlY2lzaW9uc1JlcXVlc3QaJC5nYWl0LmdhdGUudjEuV2F0Y2hEZWNpc2lvbnNSZXNwb25zZTABQkNaQWdpdGh1Yi5jb20vZ2FpdC1nYXRlL2dhaXQtZ2F0ZS9jbGllbnRzL2dvL2dlbi9nYWl0L2dhdGUvdjE7Z2F0ZXYxYgZwcm90bzM", [file_gait_gate_v1_intent, file_gait_gate_v1_verdict, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ToolCall is a raw tool-call payload in one adapter's format.
@@ -725,7 +725,7 @@ export type ExportTracesResponse = Message<"gait.gate.v1.ExportTracesResponse"> 
 
   /**
    * What the entry records: "decision" (a `gait.gate.trace` record) or "operator_action" (a signed
-   * `gait.gate.operator_action` record: an approval granted, denied or minted).
+   * `gait.gate.operator_action` record: an approval granted, denied or minted, a kill-switch entry set or cleared).
    *
    * @generated from field: string kind = 8;
    */
@@ -749,7 +749,7 @@ export type ExportTracesResponse = Message<"gait.gate.v1.ExportTracesResponse"> 
   reasonCodes: string[];
 
   /**
-   * operator_action: approval_grant, approval_deny or approval_mint.
+   * operator_action: approval_grant, approval_deny, approval_mint, kill_switch_set or kill_switch_clear.
    *
    * @generated from field: string action = 12;
    */
@@ -842,6 +842,487 @@ export const GetServerInfoResponseSchema: GenMessage<GetServerInfoResponse> = /*
   messageDesc(file_gait_gate_v1_gate_service, 14);
 
 /**
+ * KillSwitchEntry is one entry of Gait's kill-switch state (`gait.gate.kill_switch_state`): every selector that is set
+ * must match a call for the entry to block it; at least one selector is required.
+ *
+ * @generated from message gait.gate.v1.KillSwitchEntry
+ */
+export type KillSwitchEntry = Message<"gait.gate.v1.KillSwitchEntry"> & {
+  /**
+   * Derived from the selectors, reason and creation time when not given (Gait's derivation).
+   *
+   * @generated from field: string entry_id = 1;
+   */
+  entryId: string;
+
+  /**
+   * Gait's flag; entries set through SetKillSwitch are enabled.
+   *
+   * @generated from field: bool enabled = 2;
+   */
+  enabled: boolean;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string identity = 4;
+   */
+  identity: string;
+
+  /**
+   * @generated from field: string tool_name = 5;
+   */
+  toolName: string;
+
+  /**
+   * path, url, host, repo, bucket, table, queue, topic or other.
+   *
+   * @generated from field: string target_kind = 6;
+   */
+  targetKind: string;
+
+  /**
+   * @generated from field: string target_value = 7;
+   */
+  targetValue: string;
+
+  /**
+   * @generated from field: string environment = 8;
+   */
+  environment: string;
+
+  /**
+   * @generated from field: repeated string path_prefixes = 9;
+   */
+  pathPrefixes: string[];
+
+  /**
+   * @generated from field: repeated string workspace_prefixes = 10;
+   */
+  workspacePrefixes: string[];
+
+  /**
+   * @generated from field: string reason = 11;
+   */
+  reason: string;
+
+  /**
+   * Who set the entry.
+   *
+   * @generated from field: string actor = 12;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 13;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Unset: never expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 14;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Enabled and not expired at the time of the answer: it blocks matching calls.
+   *
+   * @generated from field: bool active = 15;
+   */
+  active: boolean;
+};
+
+/**
+ * Describes the message gait.gate.v1.KillSwitchEntry.
+ * Use `create(KillSwitchEntrySchema)` to create a new message.
+ */
+export const KillSwitchEntrySchema: GenMessage<KillSwitchEntry> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 15);
+
+/**
+ * SetKillSwitchRequest describes the entry to set (the server fills enabled, actor and created_at).
+ *
+ * @generated from message gait.gate.v1.SetKillSwitchRequest
+ */
+export type SetKillSwitchRequest = Message<"gait.gate.v1.SetKillSwitchRequest"> & {
+  /**
+   * Replace the entry with this id; empty: a new id is derived.
+   *
+   * @generated from field: string entry_id = 1;
+   */
+  entryId: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string identity = 3;
+   */
+  identity: string;
+
+  /**
+   * @generated from field: string tool_name = 4;
+   */
+  toolName: string;
+
+  /**
+   * @generated from field: string target_kind = 5;
+   */
+  targetKind: string;
+
+  /**
+   * @generated from field: string target_value = 6;
+   */
+  targetValue: string;
+
+  /**
+   * @generated from field: string environment = 7;
+   */
+  environment: string;
+
+  /**
+   * @generated from field: repeated string path_prefixes = 8;
+   */
+  pathPrefixes: string[];
+
+  /**
+   * @generated from field: repeated string workspace_prefixes = 9;
+   */
+  workspacePrefixes: string[];
+
+  /**
+   * Why (shown to operators and recorded). Required.
+   *
+   * @generated from field: string reason = 10;
+   */
+  reason: string;
+
+  /**
+   * Who sets it; with --operator-tokens-file it is the token's identity (a different claim is refused). Required
+   * otherwise.
+   *
+   * @generated from field: string actor = 11;
+   */
+  actor: string;
+
+  /**
+   * Expiry as a lifetime from now, or as a time; at most one of them. Neither: the entry stays until cleared.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 12;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 13;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message gait.gate.v1.SetKillSwitchRequest.
+ * Use `create(SetKillSwitchRequestSchema)` to create a new message.
+ */
+export const SetKillSwitchRequestSchema: GenMessage<SetKillSwitchRequest> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 16);
+
+/**
+ * SetKillSwitchResponse is the entry as stored.
+ *
+ * @generated from message gait.gate.v1.SetKillSwitchResponse
+ */
+export type SetKillSwitchResponse = Message<"gait.gate.v1.SetKillSwitchResponse"> & {
+  /**
+   * @generated from field: gait.gate.v1.KillSwitchEntry entry = 1;
+   */
+  entry?: KillSwitchEntry | undefined;
+};
+
+/**
+ * Describes the message gait.gate.v1.SetKillSwitchResponse.
+ * Use `create(SetKillSwitchResponseSchema)` to create a new message.
+ */
+export const SetKillSwitchResponseSchema: GenMessage<SetKillSwitchResponse> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 17);
+
+/**
+ * ListKillSwitchesRequest filters kill-switch entries.
+ *
+ * @generated from message gait.gate.v1.ListKillSwitchesRequest
+ */
+export type ListKillSwitchesRequest = Message<"gait.gate.v1.ListKillSwitchesRequest"> & {
+  /**
+   * Also list disabled and expired entries.
+   *
+   * @generated from field: bool include_inactive = 1;
+   */
+  includeInactive: boolean;
+};
+
+/**
+ * Describes the message gait.gate.v1.ListKillSwitchesRequest.
+ * Use `create(ListKillSwitchesRequestSchema)` to create a new message.
+ */
+export const ListKillSwitchesRequestSchema: GenMessage<ListKillSwitchesRequest> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 18);
+
+/**
+ * ListKillSwitchesResponse is every matching entry, ordered by entry id.
+ *
+ * @generated from message gait.gate.v1.ListKillSwitchesResponse
+ */
+export type ListKillSwitchesResponse = Message<"gait.gate.v1.ListKillSwitchesResponse"> & {
+  /**
+   * @generated from field: repeated gait.gate.v1.KillSwitchEntry entries = 1;
+   */
+  entries: KillSwitchEntry[];
+};
+
+/**
+ * Describes the message gait.gate.v1.ListKillSwitchesResponse.
+ * Use `create(ListKillSwitchesResponseSchema)` to create a new message.
+ */
+export const ListKillSwitchesResponseSchema: GenMessage<ListKillSwitchesResponse> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 19);
+
+/**
+ * ClearKillSwitchRequest names the entry to clear.
+ *
+ * @generated from message gait.gate.v1.ClearKillSwitchRequest
+ */
+export type ClearKillSwitchRequest = Message<"gait.gate.v1.ClearKillSwitchRequest"> & {
+  /**
+   * @generated from field: string entry_id = 1;
+   */
+  entryId: string;
+
+  /**
+   * Keep the entry with expires_at set to now (Gait's `kill-switch expire`) instead of removing it.
+   *
+   * @generated from field: bool expire = 2;
+   */
+  expire: boolean;
+
+  /**
+   * Who clears it (as SetKillSwitchRequest.actor).
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * Why (recorded). Optional.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message gait.gate.v1.ClearKillSwitchRequest.
+ * Use `create(ClearKillSwitchRequestSchema)` to create a new message.
+ */
+export const ClearKillSwitchRequestSchema: GenMessage<ClearKillSwitchRequest> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 20);
+
+/**
+ * ClearKillSwitchResponse is the entry as it was before it was removed, or as it is after it expired.
+ *
+ * @generated from message gait.gate.v1.ClearKillSwitchResponse
+ */
+export type ClearKillSwitchResponse = Message<"gait.gate.v1.ClearKillSwitchResponse"> & {
+  /**
+   * @generated from field: gait.gate.v1.KillSwitchEntry entry = 1;
+   */
+  entry?: KillSwitchEntry | undefined;
+};
+
+/**
+ * Describes the message gait.gate.v1.ClearKillSwitchResponse.
+ * Use `create(ClearKillSwitchResponseSchema)` to create a new message.
+ */
+export const ClearKillSwitchResponseSchema: GenMessage<ClearKillSwitchResponse> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 21);
+
+/**
+ * WatchDecisionsRequest opens a filtered view of the trace log. Filters combine with AND; within one repeated filter,
+ * any value matches. Empty filters match everything.
+ *
+ * @generated from message gait.gate.v1.WatchDecisionsRequest
+ */
+export type WatchDecisionsRequest = Message<"gait.gate.v1.WatchDecisionsRequest"> & {
+  /**
+   * First sequence number to consider (0 = the oldest retained entry).
+   *
+   * @generated from field: uint64 from_sequence = 1;
+   */
+  fromSequence: bigint;
+
+  /**
+   * Keep the stream open and send new matching entries as they become durable.
+   *
+   * @generated from field: bool follow = 2;
+   */
+  follow: boolean;
+
+  /**
+   * Stop after this many matching entries (0 = no limit).
+   *
+   * @generated from field: uint64 max_entries = 3;
+   */
+  maxEntries: bigint;
+
+  /**
+   * @generated from field: repeated gait.gate.v1.Verdict verdicts = 4;
+   */
+  verdicts: Verdict[];
+
+  /**
+   * Exact tool names.
+   *
+   * @generated from field: repeated string tool_names = 5;
+   */
+  toolNames: string[];
+
+  /**
+   * Exact identities (a decision's agent identity, an operator action's actor).
+   *
+   * @generated from field: repeated string identities = 6;
+   */
+  identities: string[];
+
+  /**
+   * Entries carrying any of these reason codes.
+   *
+   * @generated from field: repeated string reason_codes = 7;
+   */
+  reasonCodes: string[];
+
+  /**
+   * Also send operator actions (approval grants and denials, kill-switch changes); decisions only otherwise.
+   *
+   * @generated from field: bool include_operator_actions = 8;
+   */
+  includeOperatorActions: boolean;
+};
+
+/**
+ * Describes the message gait.gate.v1.WatchDecisionsRequest.
+ * Use `create(WatchDecisionsRequestSchema)` to create a new message.
+ */
+export const WatchDecisionsRequestSchema: GenMessage<WatchDecisionsRequest> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 22);
+
+/**
+ * WatchDecisionsResponse is one matching trace log entry with its summary fields.
+ *
+ * @generated from message gait.gate.v1.WatchDecisionsResponse
+ */
+export type WatchDecisionsResponse = Message<"gait.gate.v1.WatchDecisionsResponse"> & {
+  /**
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * "decision" or "operator_action" (as ExportTracesResponse.kind).
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: gait.gate.v1.Verdict verdict = 3;
+   */
+  verdict: Verdict;
+
+  /**
+   * @generated from field: string tool_name = 4;
+   */
+  toolName: string;
+
+  /**
+   * @generated from field: string identity = 5;
+   */
+  identity: string;
+
+  /**
+   * @generated from field: repeated string reason_codes = 6;
+   */
+  reasonCodes: string[];
+
+  /**
+   * operator_action: approval_grant, approval_deny, approval_mint, kill_switch_set or kill_switch_clear.
+   *
+   * @generated from field: string action = 7;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string trace_id = 8;
+   */
+  traceId: string;
+
+  /**
+   * @generated from field: string event_id = 9;
+   */
+  eventId: string;
+
+  /**
+   * The record's created_at.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 10;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Server-side evaluation latency of a decision made by this server process (unset for older entries).
+   *
+   * @generated from field: google.protobuf.Duration decision_latency = 11;
+   */
+  decisionLatency?: Duration | undefined;
+
+  /**
+   * The approval request a require_approval decision opened, or the one an operator action answered.
+   *
+   * @generated from field: string approval_request_id = 12;
+   */
+  approvalRequestId: string;
+
+  /**
+   * The signed record as stored (verify with `gait trace verify` on the trace directory, or the hash chain below).
+   *
+   * @generated from field: string record_json = 13;
+   */
+  recordJson: string;
+
+  /**
+   * @generated from field: string entry_hash = 14;
+   */
+  entryHash: string;
+
+  /**
+   * When the record was written (a decision's `observed_at`, wall clock; created_at is the intent's own time, Gait's
+   * 1980-01-01 when the intent has none). Operator actions: their created_at.
+   *
+   * @generated from field: google.protobuf.Timestamp observed_at = 15;
+   */
+  observedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message gait.gate.v1.WatchDecisionsResponse.
+ * Use `create(WatchDecisionsResponseSchema)` to create a new message.
+ */
+export const WatchDecisionsResponseSchema: GenMessage<WatchDecisionsResponse> = /*@__PURE__*/
+  messageDesc(file_gait_gate_v1_gate_service, 23);
+
+/**
  * ApprovalDecision is an operator's answer to an approval request.
  *
  * @generated from enum gait.gate.v1.ApprovalDecision
@@ -917,9 +1398,11 @@ export const ApprovalStateSchema: GenEnum<ApprovalState> = /*@__PURE__*/
 /**
  * GateService decides whether one exact tool call may run, and keeps the signed evidence of every decision.
  *
- * The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve and ListApprovals are
- * served only on the operator listener; on the agent listener they fail with PERMISSION_DENIED (reason OPERATOR_ONLY),
- * so an agent cannot approve its own calls.
+ * The agent listener serves Evaluate, GetApproval, ExportTraces and GetServerInfo. Approve, ListApprovals, the
+ * kill-switch methods and WatchDecisions are served only on the operator listener; on the agent listener they fail
+ * with PERMISSION_DENIED (reason OPERATOR_ONLY), so an agent cannot approve its own calls, lift a kill switch or watch
+ * other agents' decisions. Every operator change (grant, deny, kill-switch set and clear) is a signed
+ * `gait.gate.operator_action` record in the trace log.
  *
  * Errors: invalid input is INVALID_ARGUMENT with a google.rpc.ErrorInfo whose reason is an ErrorReason name; internal
  * failures (trace write, state) are INTERNAL or UNAVAILABLE. An error never carries a verdict: callers treat it as block.
@@ -986,6 +1469,48 @@ export const GateService: GenService<{
     methodKind: "unary";
     input: typeof GetServerInfoRequestSchema;
     output: typeof GetServerInfoResponseSchema;
+  },
+  /**
+   * SetKillSwitch adds a kill-switch entry, or replaces the entry with the same id (operator only). It is in force
+   * for the next decision.
+   *
+   * @generated from rpc gait.gate.v1.GateService.SetKillSwitch
+   */
+  setKillSwitch: {
+    methodKind: "unary";
+    input: typeof SetKillSwitchRequestSchema;
+    output: typeof SetKillSwitchResponseSchema;
+  },
+  /**
+   * ListKillSwitches lists the kill-switch entries, active ones by default (operator only).
+   *
+   * @generated from rpc gait.gate.v1.GateService.ListKillSwitches
+   */
+  listKillSwitches: {
+    methodKind: "unary";
+    input: typeof ListKillSwitchesRequestSchema;
+    output: typeof ListKillSwitchesResponseSchema;
+  },
+  /**
+   * ClearKillSwitch removes a kill-switch entry, or expires it now and keeps it listed (operator only).
+   *
+   * @generated from rpc gait.gate.v1.GateService.ClearKillSwitch
+   */
+  clearKillSwitch: {
+    methodKind: "unary";
+    input: typeof ClearKillSwitchRequestSchema;
+    output: typeof ClearKillSwitchResponseSchema;
+  },
+  /**
+   * WatchDecisions streams the trace log's decisions (and, on request, operator actions) from a cursor, filtered by
+   * verdict, tool, identity and reason code, optionally following new ones (operator only).
+   *
+   * @generated from rpc gait.gate.v1.GateService.WatchDecisions
+   */
+  watchDecisions: {
+    methodKind: "server_streaming";
+    input: typeof WatchDecisionsRequestSchema;
+    output: typeof WatchDecisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gait_gate_v1_gate_service, 0);
