@@ -55,7 +55,8 @@ const EXTERNAL_ALLOWED: Record<string, RegExp> = {
   "transport/grpc": /^(@grpc\/grpc-js|@bufbuild\/protobuf(\/wkt|\/codegenv2)?|node:(crypto|events|fs|http2|net|worker_threads))$/,
   "transport/http": /^(prom-client|node:(http|events))$/,
   // yaml and ajv: policy test suites are YAML validated against schemas/policy-suite.schema.json
-  cli: /^(yaml|ajv\/dist\/2020\.js|node:(fs|fs\/promises|path|url|util|perf_hooks|child_process|os))$/,
+  // node:net: `gait doctor` asks whether a server already answers on the configured socket
+  cli: /^(yaml|ajv\/dist\/2020\.js|node:(fs|fs\/promises|path|url|util|perf_hooks|child_process|os|net))$/,
   main: /^(@grpc\/grpc-js|pino|node:(fs|http|path))$/,
 };
 
