@@ -20,6 +20,7 @@ export interface ShippedKey {
 export const SHIPPED_KEYS: readonly ShippedKey[] = Object.freeze([
   { keyId: "8226551a3c78232a955f11921306f44feaf53d55e6dbf9769ea78ca5478f3701", source: "gait-gate: test/fixtures/published-key/gait_private.key" },
   { keyId: "fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889", source: "gait-gate: test/integration/clients-ts-unit.test.ts (seed of 32 bytes 0x07)" },
+  { keyId: "dbc298251c51321b7266e78d1c151c2b62aff8cb95b293096d3463018544face", source: "gait-gate: test/integration/clients-ts-unit.test.ts (seed of 32 bytes 0x09)" },
   { keyId: "8393424682c702d59a923d26924b2d4827711e6c585117077766645e22efeb52", source: "Gait: examples/scenarios/keys/approval_private.key" },
 ]);
 
