@@ -70,9 +70,9 @@ export const doctorSpec: CommandSpec = {
     "Takes every setting of 'gait mcp serve' (flags, GAIT_* environment variables, --config file; same precedence)",
     "and checks it without starting the service or writing anything. --json prints one document:",
     '{"ok", "status", "checks": [{"name", "status": "ok|warn|fail", "detail", "fix"}]}.',
-    "Checks: config, policy, policy-pin, key-mode, signing-key, verify-keys, trace-dir, trace-retention, runpack-dir,",
-    "runpack-retention, approval-state, agent-socket, operator-socket, kill-switch, operator-tokens (the last ones",
-    "when set). Fails on: a policy that does not parse or does not match its pin, a key readable by all users, owned",
+    "Checks: config, credential-broker, policy, policy-pin, key-mode, signing-key, verify-keys, trace-dir,",
+    "trace-retention, runpack-dir, runpack-retention, approval-state, agent-socket, operator-socket, kill-switch,",
+    "operator-tokens (credential-broker, verify-keys and the last two when set). Fails on: a policy that does not parse or does not match its pin, a key readable by all users, owned",
     "by another user or published (a demo/test key of this repository or Gait's), a trace/state/runpack directory",
     "that is not writable, not trusted or on tmpfs/ramfs, an unsafe socket directory, an operator socket the agents'",
     "group can reach without --operator-tokens-file.",
@@ -220,11 +220,19 @@ function dirCheck(name: string, path: string, what: string, kind: TrustKind, dur
   return ok(name, `${path}${notes}`);
 }
 
-function checkPolicy(cfg: ServeConfig, checks: Check[]): void {
+function checkPolicy(cfg: ServeConfig, deps: DoctorDeps, checks: Check[]): void {
   const problems = trustProblems(cfg.policyPath, "file", "policy file");
   let digest: string | undefined;
+  // the broker the profile rules are checked against; one that cannot be set up keeps the service from starting
+  let broker: ReturnType<typeof resolveBroker>;
   try {
-    const broker = resolveBroker(cfg.credentialBroker, { envPrefix: cfg.credentialEnvPrefix, command: cfg.credentialCommand, commandArgs: cfg.credentialCommandArgs });
+    broker = resolveBroker(cfg.credentialBroker, { envPrefix: cfg.credentialEnvPrefix, command: cfg.credentialCommand, commandArgs: cfg.credentialCommandArgs, env: deps.env });
+    if (cfg.credentialBroker === "command") accessSync(cfg.credentialCommand!, constants.X_OK);
+    if (broker) checks.push(ok("credential-broker", cfg.credentialBroker === "command" ? `command ${cfg.credentialCommand}` : cfg.credentialBroker));
+  } catch (e) {
+    checks.push(fail("credential-broker", (e as Error).message, "fix --credential-broker and its --credential-command (an absolute path; see GAIT_CREDENTIAL_COMMAND_ALLOWLIST)"));
+  }
+  try {
     const loaded = loadPolicyFile(cfg.policyPath, undefined, (p) => checkProfile(p, { profile: cfg.profile, broker }));
     digest = loaded.digest;
     if (problems.length) checks.push(fail("policy", problems.join("; "), `give the policy file to the gate's user or root and make it writable by its owner only (chmod go-w ${cfg.policyPath})`));
@@ -396,7 +404,7 @@ function checkOtherFiles(cfg: ServeConfig, checks: Check[]): void {
 /** Every check of a parsed configuration, in a stable order. */
 export async function diagnose(cfg: ServeConfig, deps: DoctorDeps): Promise<Check[]> {
   const checks: Check[] = [];
-  checkPolicy(cfg, checks);
+  checkPolicy(cfg, deps, checks);
   checkKeys(cfg, deps, checks);
   checkStorage(cfg, deps, checks);
   await checkSockets(cfg, deps, checks);

@@ -205,6 +205,12 @@ describe("gait doctor", () => {
     expect(bad.code).toBe(6);
     expect(bad.stdout).toContain("did you mean --policy?");
     expect((await run(d.dir, ["doctor", ...d.args, "--print-config"])).code).toBe(6);
+    const relative = await run(d.dir, ["doctor", ...d.args, "--listen", "unix://run/gate.sock", "--json"]);
+    expect(relative.code).toBe(6);
+    expect(relative.json.checks[0].detail).toContain("the socket path must be absolute");
+    const long = await run(d.dir, ["doctor", ...d.args, "--listen", `unix:///${"x".repeat(120)}.sock`, "--json"]);
+    expect(long.code).toBe(6);
+    expect(long.json.checks[0].detail).toContain("socket path too long");
   });
 
   it("--help lists the serve settings with their environment variables, the checks and the exit codes", async () => {
@@ -215,6 +221,19 @@ describe("gait doctor", () => {
     expect(r.stdout).toContain("print the checks as one JSON document");
     expect(r.stdout).toContain("Exit codes: 0 no check failed (warnings allowed), 2 a check failed, 6 invalid settings or usage.");
     expect((await run(tempDir(), ["--help"])).stdout).toMatch(/\n {2}doctor\s+check a deployment/);
+  });
+});
+
+describe("gait doctor: the credential broker", () => {
+  it("a command broker that is not an executable fails; one that is passes", async () => {
+    const d = await goodDeployment();
+    const r = await run(d.dir, ["doctor", ...d.args, "--credential-broker", "command", "--credential-command", join(d.dir, "nope"), "--json"]);
+    expect(r.code).toBe(2);
+    expect(byName(r.json)["credential-broker"]).toMatchObject({ status: "fail" });
+    writeFileSync(join(d.dir, "broker"), "#!/bin/sh\necho '{}'\n", { mode: 0o700 });
+    const okRun = await run(d.dir, ["doctor", ...d.args, "--credential-broker", "command", "--credential-command", join(d.dir, "broker"), "--json"]);
+    expect(okRun.code, okRun.stdout).toBe(0);
+    expect(byName(okRun.json)["credential-broker"]).toMatchObject({ status: "ok" });
   });
 });
 
