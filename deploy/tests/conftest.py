@@ -83,3 +83,14 @@ def socket_path(url: str) -> str:
 
 def mode_of(path: str) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+PUBLISHED_KEY = ROOT / "test" / "fixtures" / "published-key" / "gait_private.key"
+
+
+def doctor(serve_argv: list) -> tuple:
+    """`gait doctor --json` with the settings of a `gait mcp serve` command line: (exit code, {name: check})."""
+    i = serve_argv.index("serve")
+    r = subprocess.run([str(EXE), "doctor", *serve_argv[i + 1:], "--json"], capture_output=True, text=True, timeout=60)
+    doc = json.loads(r.stdout)
+    return r.returncode, {c["name"]: c for c in doc["checks"]}

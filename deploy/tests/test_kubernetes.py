@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXE, PROBE, ROOT, evaluate, make_key, mode_of, policy_digest, run_probe, socket_path, stop, wait_until
+from conftest import EXE, PROBE, PUBLISHED_KEY, ROOT, doctor, evaluate, make_key, mode_of, policy_digest, run_probe, socket_path, stop, wait_until
 
 MANIFEST = ROOT / "deploy" / "kubernetes" / "gait-gate.yaml"
 VALIDATE = Path(__import__("sys").executable).parent / "kubernetes-validate"
@@ -171,3 +171,29 @@ def test_a_policy_that_is_not_the_pinned_one_keeps_the_gate_from_starting(mapped
     r = subprocess.run([rw(x) for x in g["command"] + g["args"]], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "--policy-digest" in r.stdout + r.stderr
+
+
+def test_doctor_passes_the_gate_settings_before_the_pod_starts(mapped):
+    """The pre-flight: `gait doctor` with the gate container's exact arguments finds no failure. What it warns about
+    is what the recipe accepts on purpose: the Secret is group-readable (0440, so the gate's fsGroup can read it; the
+    agent mounts no Secret) and there is no operator socket (approvals are not granted in this pod)."""
+    g, rw = gate(), mapped["rewrite"]
+    code, checks = doctor([rw(x) for x in g["command"] + g["args"]])
+    assert code == 0, checks
+    assert {n for n, c in checks.items() if c["status"] == "fail"} == set()
+    assert {n for n, c in checks.items() if c["status"] == "warn"} == {"signing-key", "operator-socket"}
+    assert "readable by its group" in checks["signing-key"]["detail"]
+    for name in ("policy-pin", "key-mode", "trace-dir", "trace-retention", "approval-state", "agent-socket"):
+        assert checks[name]["status"] == "ok", checks[name]
+
+
+def test_a_published_key_in_the_secret_fails_doctor_and_keeps_the_gate_from_starting(mapped):
+    g, rw = gate(), mapped["rewrite"]
+    key = mapped["dirs"]["gait-signing-key"] / "gait_private.key"
+    key.write_bytes(PUBLISHED_KEY.read_bytes())
+    code, checks = doctor([rw(x) for x in g["command"] + g["args"]])
+    assert code == 2 and checks["signing-key"]["status"] == "fail"
+    assert "published demo/test key" in checks["signing-key"]["detail"]
+    r = subprocess.run([rw(x) for x in g["command"] + g["args"]], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 6
+    assert "published demo/test key" in r.stderr and "gait keys init" in r.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXE, PROBE, ROOT, evaluate, make_key, mode_of, policy_digest, run_probe, stop, wait_until
+from conftest import EXE, PROBE, ROOT, doctor, evaluate, make_key, mode_of, policy_digest, run_probe, stop, wait_until
 
 UNIT = ROOT / "deploy" / "systemd" / "gait-gate.service"
 SYSUSERS = ROOT / "deploy" / "systemd" / "gait-gate.sysusers.conf"
@@ -148,3 +148,13 @@ def test_the_exact_execstart_serves_reloads_and_stops(mapped):
     v = subprocess.run([str(EXE), "trace", "verify", str(segment), "--public-key", str(mapped["public_key"])],
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_doctor_passes_the_exact_execstart(mapped):
+    """The pre-flight before `systemctl enable --now`: `gait doctor` with the ExecStart settings finds no failure; the
+    one warning is the missing operator socket (approvals are not granted through this unit)."""
+    argv = [mapped["rewrite"](x) for x in shlex.split(service_section()["ExecStart"][0])]
+    code, checks = doctor(argv)
+    assert code == 0, checks
+    assert {n for n, c in checks.items() if c["status"] != "ok"} == {"operator-socket"}, checks
+    assert checks["signing-key"]["detail"].startswith("key id ")

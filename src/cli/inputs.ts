@@ -9,6 +9,7 @@ import { scanJson, type JsonScan } from "../engine/json-positions.js";
 import { formatPolicyIssue, parsePolicy, PolicyValidationError } from "../engine/policy.js";
 import { decodeUtf8Go } from "../engine/utf8.js";
 import type { Policy } from "../engine/types.js";
+import { shippedKey, shippedKeyMessage } from "../infra/shipped-keys.js";
 import { checkOutputPath, writeFileAtomic, OutputPathError, EVIDENCE_FILE_MODE } from "../infra/fs.js";
 import { str, oneOf } from "./args.js";
 import { CliError, EXIT, usageError, type CommandContext } from "./io.js";
@@ -196,13 +197,24 @@ function keySource(ctx: CommandContext, path: string | undefined, env: string | 
 export function signingKey(ctx: CommandContext, flags: Flags, dflt: "dev" | "prod" = "dev"): Ed25519KeyPair {
   const mode = oneOf("key-mode", flags["key-mode"], ["dev", "prod"] as const, dflt);
   try {
-    const { key, warning } = loadSigningKey(mode, keySource(ctx, str(flags["private-key"]), str(flags["private-key-env"])), {}, ctx.io.env);
+    const { key, warning, label } = loadSigningKey(mode, keySource(ctx, str(flags["private-key"]), str(flags["private-key-env"])), {}, ctx.io.env);
     if (warning) ctx.warn(warning);
+    // prod mode promises evidence; a key whose private half is published cannot give it (docs/compatibility.md S8)
+    refusePublishedKey(mode, key.keyId, "signing key", label);
     return key;
   } catch (e) {
     if (e instanceof KeyError) throw usageError(`signing key: ${e.message}`, mode === "prod" ? "pass --private-key <path> or --private-key-env <VAR> (see 'gait keys init')" : undefined);
     throw e;
   }
+}
+
+/**
+ * In prod key mode, refuse a key whose private half is published (src/infra/shipped-keys.ts): as the signing key, or
+ * as the verify key of approval or delegation tokens (its private half mints tokens anyone could present). Exit 6.
+ */
+export function refusePublishedKey(mode: "dev" | "prod", keyId: string | undefined, what: string, label: string): void {
+  const k = mode === "prod" && keyId ? shippedKey(keyId) : undefined;
+  if (k) throw usageError(shippedKeyMessage(what, label, k), "run 'gait keys init --out-dir <dir>' and pass its gait_private.key with --private-key");
 }
 
 /** A fresh key pair that lives only in memory (policy suites mint their approval and delegation tokens with it). */

@@ -16,6 +16,8 @@ export { EXIT, type CliIO } from "./io.js";
 interface Command {
   spec: CommandSpec;
   run: (ctx: CommandContext, args: Parsed) => Promise<number>;
+  /** the command parses its own arguments (`doctor` takes the settings of `mcp serve`): `run` gets them as positionals */
+  rawArgs?: true;
 }
 
 /**
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "trace tail": () => import("./commands/operator.js").then((m) => ({ spec: m.traceTailSpec, run: m.traceTail })),
   "trace verify": () => import("./commands/verify.js").then((m) => ({ spec: m.traceVerifySpec, run: m.traceVerify })),
   verify: () => import("./commands/verify.js").then((m) => ({ spec: m.runpackVerifySpec, run: m.runpackVerify })),
+  doctor: () => import("./commands/doctor.js").then((m) => ({ spec: m.doctorSpec, run: m.doctor, rawArgs: true as const })),
   version: () => import("./commands/version.js").then((m) => ({ spec: m.versionSpec, run: m.version })),
 };
 
@@ -71,7 +74,7 @@ async function topHelp(): Promise<string> {
   lines.push(
     "",
     "Run 'gait <command> --help' for a command's flags. Add --json for machine-readable output.",
-    "Exit codes: 0 ok/allow/dry_run, 1 internal or I/O failure, 2 verification failed, 3 blocked,",
+    "Exit codes: 0 ok/allow/dry_run, 1 internal or I/O failure, 2 verification failed (doctor: a check failed), 3 blocked,",
     "            4 approval required, 6 invalid input or usage.",
   );
   return lines.join("\n") + "\n";
@@ -177,6 +180,13 @@ export async function main(argvIn: string[], ioOverrides: Partial<CliIO> = {}): 
 
   const cmd = await COMMANDS[name]!();
   const ctx = new CommandContext(io, name, correlationId, wantsJson);
+  if (cmd.rawArgs) {
+    try {
+      return await cmd.run(ctx, { flags: {}, positionals: rest, help: false });
+    } catch (e) {
+      return ctx.fail(toCliError(e));
+    }
+  }
   let args: Parsed;
   try {
     args = parseCommand(rest, cmd.spec);

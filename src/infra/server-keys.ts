@@ -20,6 +20,7 @@ export interface KeySettings {
   delegationPublicKeyPath?: string;
   delegationPublicKeyEnv?: string;
 }
+import { assertNotShippedKey } from "./shipped-keys.js";
 import { assertTrusted } from "./trust.js";
 
 export interface ServerKeys {
@@ -69,11 +70,18 @@ export function loadServerKeys(cfg: KeySettings, env: NodeJS.ProcessEnv = proces
     const r = loadSigningKey("prod", { path: cfg.privateKeyPath, env: cfg.privateKeyEnv }, {}, env);
     signer = r.key;
     label = r.label;
+    // a key whose private half is published (a fixture of this repository or Gait's) signs nothing worth verifying
+    assertNotShippedKey(signer.keyId, "signing key", label);
   }
   // a swapped verify key would let its owner mint accepted tokens
   if (cfg.approvalPublicKeyPath) assertTrusted(cfg.approvalPublicKeyPath, "file", "approval public key");
   if (cfg.delegationPublicKeyPath) assertTrusted(cfg.delegationPublicKeyPath, "file", "delegation public key");
   const approvalVerifier = loadVerifyKey({ path: cfg.approvalPublicKeyPath, env: cfg.approvalPublicKeyEnv }, {}, env);
   const delegationVerifier = loadVerifyKey({ path: cfg.delegationPublicKeyPath, env: cfg.delegationPublicKeyEnv }, {}, env);
+  if (cfg.keyMode === "prod") {
+    // whoever holds a published private key could mint approval or delegation tokens this server accepts
+    if (approvalVerifier) assertNotShippedKey(approvalVerifier.keyId, "approval public key", cfg.approvalPublicKeyPath ?? `env:${cfg.approvalPublicKeyEnv}`);
+    if (delegationVerifier) assertNotShippedKey(delegationVerifier.keyId, "delegation public key", cfg.delegationPublicKeyPath ?? `env:${cfg.delegationPublicKeyEnv}`);
+  }
   return { signer, label, mode: cfg.keyMode, approvalVerifier, delegationVerifier };
 }

@@ -58,7 +58,8 @@ const EXTERNAL_ALLOWED: Record<string, RegExp> = {
   // node:crypto: the web console's session and CSRF tokens and constant-time token checks (transport/http/console.ts)
   "transport/http": /^(prom-client|node:(http|events|crypto))$/,
   // yaml and ajv: policy test suites are YAML validated against schemas/policy-suite.schema.json
-  cli: /^(yaml|ajv\/dist\/2020\.js|node:(fs|fs\/promises|path|url|util|perf_hooks|child_process|os))$/,
+  // node:net: `gait doctor` asks whether a server already answers on the configured socket
+  cli: /^(yaml|ajv\/dist\/2020\.js|node:(fs|fs\/promises|path|url|util|perf_hooks|child_process|os|net))$/,
   // node:crypto: a loopback web console's login token, new per start (main/serve.ts)
   main: /^(@grpc\/grpc-js|pino|node:(crypto|fs|http|path))$/,
 };

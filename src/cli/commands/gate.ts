@@ -22,7 +22,7 @@ import { FileCounterStore } from "../../state/counters-file.js";
 import { loadKillSwitchForGate } from "../../state/killswitch-file.js";
 import { csv, oneOf, str, type CommandSpec, type Parsed } from "../args.js";
 import { CliError, EXIT, omitEmpty, toCliError, usageError, type CommandContext } from "../io.js";
-import { loadPolicy, prettyJson, producerVersion, readIntent, readJson, signingKey, verifyKey, writeEvidence } from "../inputs.js";
+import { loadPolicy, prettyJson, producerVersion, readIntent, readJson, refusePublishedKey, signingKey, verifyKey, writeEvidence } from "../inputs.js";
 
 const s = (value: string, help: string, dflt?: string) => ({ type: "string" as const, value, help, ...(dflt !== undefined ? { default: dflt } : {}) });
 const b = (help: string) => ({ type: "boolean" as const, help });
@@ -150,6 +150,8 @@ export async function gateEval(ctx: CommandContext, args: Parsed): Promise<numbe
   // Gait: without an explicit key, tokens are verified with the gate's own signing key (never in oss-prod).
   const approvalVerifier = explicitApprovalKey ?? (profile === "oss-prod" ? undefined : signer.verifier());
   const delegationVerifier = verifyKey(ctx, { path: str(f["delegation-public-key"]), env: str(f["delegation-public-key-env"]) }, {}, "delegation public key");
+  refusePublishedKey(keyMode, explicitApprovalKey?.keyId, "approval public key", str(f["approval-public-key"]) ?? `env:${str(f["approval-public-key-env"])}`);
+  refusePublishedKey(keyMode, delegationVerifier?.keyId, "delegation public key", str(f["delegation-public-key"]) ?? `env:${str(f["delegation-public-key-env"])}`);
   const ksPath = str(f["kill-switch-state"]);
   const killSwitch = ksPath ? await loadKillSwitchForGate(ctx.path(ksPath), ksPath) : undefined;
   const broker = makeBroker(ctx, f);
