@@ -72,10 +72,10 @@ export const doctorSpec: CommandSpec = {
     '{"ok", "status", "checks": [{"name", "status": "ok|warn|fail", "detail", "fix"}]}.',
     "Checks: config, credential-broker, policy, policy-pin, key-mode, signing-key, verify-keys, trace-dir,",
     "trace-retention, runpack-dir, runpack-retention, approval-state, agent-socket, operator-socket, kill-switch,",
-    "operator-tokens (credential-broker, verify-keys and the last two when set). Fails on: a policy that does not parse or does not match its pin, a key readable by all users, owned",
+    "operator-tokens, shared-state (credential-broker, verify-keys and the last three when set). Fails on: a policy that does not parse or does not match its pin, a key readable by all users, owned",
     "by another user or published (a demo/test key of this repository or Gait's), a trace/state/runpack directory",
     "that is not writable, not trusted or on tmpfs/ramfs, an unsafe socket directory, an operator socket the agents'",
-    "group can reach without --operator-tokens-file.",
+    "group can reach without --operator-tokens-file, a --state Redis that does not answer or may evict keys.",
     "Exit codes: 0 no check failed (warnings allowed), 2 a check failed, 6 invalid settings or usage.",
   ],
 };
@@ -401,6 +401,24 @@ function checkOtherFiles(cfg: ServeConfig, checks: Check[]): void {
   }
 }
 
+/**
+ * `--state redis://...`: the shared state answers within --state-timeout and keeps what the approval ledger needs
+ * (the refusal the service makes at start: an evicting Redis). Read-only: nothing is created in Redis.
+ */
+async function checkSharedState(cfg: ServeConfig, checks: Check[]): Promise<void> {
+  const sh = cfg.sharedState;
+  if (!sh) return;
+  const { SharedState } = await import("../../state/redis/connection.js");
+  try {
+    const r = await SharedState.probe(sh.address, { timeoutMs: sh.timeoutMs, prefix: sh.prefix });
+    if (r.problem) checks.push(fail("shared-state", `${sh.address.label}: ${r.problem}`, "fix the Redis settings named above; the service refuses this Redis at start"));
+    else if (r.warnings.length) checks.push(warn("shared-state", `${sh.address.label}: ${r.warnings.join("; ")}`, "set appendonly yes, appendfsync always and maxmemory-policy noeviction on this Redis"));
+    else checks.push(ok("shared-state", `${sh.address.label} reachable (prefix ${sh.prefix}; ${r.exists ? "store in use" : "new store, created at first start"})`));
+  } catch (e) {
+    checks.push(fail("shared-state", (e as Error).message, "start redis-server or fix --state (redis://host:port/db, rediss://, unix:///path/redis.sock)"));
+  }
+}
+
 /** Every check of a parsed configuration, in a stable order. */
 export async function diagnose(cfg: ServeConfig, deps: DoctorDeps): Promise<Check[]> {
   const checks: Check[] = [];
@@ -409,6 +427,7 @@ export async function diagnose(cfg: ServeConfig, deps: DoctorDeps): Promise<Chec
   checkStorage(cfg, deps, checks);
   await checkSockets(cfg, deps, checks);
   checkOtherFiles(cfg, checks);
+  await checkSharedState(cfg, checks);
   return checks;
 }
 

@@ -171,32 +171,8 @@ export class SharedState {
    */
   static async open(opts: SharedStateOptions): Promise<SharedState> {
     const a = opts.address;
-    const timeoutMs = opts.timeoutMs ?? 500;
     const prefix = opts.prefix ?? "gait:";
-    const base: RedisOptions = {
-      lazyConnect: true,
-      db: a.db,
-      ...(a.username ? { username: a.username } : {}),
-      ...(a.password ? { password: a.password } : {}),
-      connectTimeout: Math.max(timeoutMs, 1000),
-      commandTimeout: timeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // reconnect forever, quickly at first, at most once a second
-      retryStrategy: (times: number) => Math.min(50 * times, 1000),
-      ...(a.kind === "unix" ? { path: a.path! } : { host: a.host!, port: a.port! }),
-      ...(a.kind === "tls" ? { tls: { servername: a.host! } } : {}),
-    };
-    const client = new Redis(base);
-    // connection errors are reported through health, never as unhandled 'error' events
-    let lastError = "";
-    client.on("error", (e: Error) => (lastError = e.message));
-    try {
-      await client.connect();
-    } catch (e) {
-      client.disconnect();
-      throw new SharedStateError("unavailable", `cannot connect to the shared state at ${a.label}: ${(e as Error).message || lastError} (is redis-server running and reachable? check --state)`, { cause: e });
-    }
+    const { client, lastError } = await SharedState.connectClient(a, opts.timeoutMs ?? 500);
     let meta: StoreMeta;
     const warnings: string[] = [];
     try {
@@ -222,6 +198,51 @@ export class SharedState {
     client.on("close", () => s.setHealth(false, s.lastError || "connection closed"));
     client.on("ready", () => s.setHealth(true));
     return s;
+  }
+
+  /**
+   * A read-only look at a shared state (`gait doctor`): reachable within the bound, settings that keep the ledger
+   * (the same refusal as {@link open}), and whether the store already has an identity. Writes nothing.
+   */
+  static async probe(address: SharedStateAddress, opts: { timeoutMs?: number; prefix?: string } = {}): Promise<{ problem?: string; warnings: string[]; exists: boolean }> {
+    const { client } = await SharedState.connectClient(address, opts.timeoutMs ?? 500);
+    try {
+      const warnings: string[] = [];
+      const problem = await SharedState.checkConfig(client, warnings);
+      const exists = (await client.exists(`${opts.prefix ?? "gait:"}meta`)) === 1;
+      return { ...(problem ? { problem } : {}), warnings, exists };
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** A connected client within the time bound; rejects SharedStateError `unavailable` naming the address and the fix. */
+  private static async connectClient(a: SharedStateAddress, timeoutMs: number): Promise<{ client: Redis; lastError: string }> {
+    const base: RedisOptions = {
+      lazyConnect: true,
+      db: a.db,
+      ...(a.username ? { username: a.username } : {}),
+      ...(a.password ? { password: a.password } : {}),
+      connectTimeout: Math.max(timeoutMs, 1000),
+      commandTimeout: timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // reconnect forever, quickly at first, at most once a second
+      retryStrategy: (times: number) => Math.min(50 * times, 1000),
+      ...(a.kind === "unix" ? { path: a.path! } : { host: a.host!, port: a.port! }),
+      ...(a.kind === "tls" ? { tls: { servername: a.host! } } : {}),
+    };
+    const client = new Redis(base);
+    // connection errors are reported through health, never as unhandled 'error' events
+    let lastError = "";
+    client.on("error", (e: Error) => (lastError = e.message));
+    try {
+      await client.connect();
+    } catch (e) {
+      client.disconnect();
+      throw new SharedStateError("unavailable", `cannot connect to the shared state at ${a.label}: ${(e as Error).message || lastError} (is redis-server running and reachable? check --state)`, { cause: e });
+    }
+    return { client, lastError };
   }
 
   /**

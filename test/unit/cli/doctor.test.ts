@@ -196,11 +196,13 @@ describe("gait doctor", () => {
     expect(byName(f.json)["agent-socket"]!.detail).toContain("is not a socket");
   });
 
-  it("a shared state store (redis://) is reported as not implemented; bad flags are exit 6", async () => {
+  it("a shared state that does not answer is a failed check (exit 2); bad flags are exit 6", async () => {
     const d = await goodDeployment();
-    const r = await run(d.dir, ["doctor", ...d.args, "--state", "redis://127.0.0.1:6379", "--json"]);
-    expect(r.code).toBe(6);
-    expect(r.json.checks[0].detail).toContain("redis:// are not implemented");
+    const r = await run(d.dir, ["doctor", ...d.args, "--state", `unix://${d.dir}/no-redis.sock`, "--json"]);
+    expect(r.code).toBe(2);
+    const shared = r.json.checks.find((c: { name: string }) => c.name === "shared-state");
+    expect(shared.status).toBe("fail");
+    expect(shared.detail).toContain(`cannot connect to the shared state at unix://${d.dir}/no-redis.sock`);
     const bad = await run(d.dir, ["doctor", "--polcy", "x.yaml"]);
     expect(bad.code).toBe(6);
     expect(bad.stdout).toContain("did you mean --policy?");

@@ -128,3 +128,35 @@ describe("durable storage (a real tmpfs mount)", () => {
   });
   if (!isRoot) it("real tmpfs check skipped: not root (mounting tmpfs needs root); the injected mount table covers the logic", () => undefined);
 });
+
+describe("shared state (--state redis://)", () => {
+  it("a reachable Redis is ok and nothing is created in it; an evicting one and an absent one fail with the fix", async () => {
+    const { startTestRedis } = await import("../../support/redis-server.js");
+    const { spawnSync } = await import("node:child_process");
+    const redis = await startTestRedis();
+    const cli = (...a: string[]) => spawnSync("redis-cli", ["-s", redis.socket, ...a], { encoding: "utf8" }).stdout.trim();
+    try {
+      const { args } = setup();
+      const withState = (url: string) => args.map((a, i) => (args[i - 1] === "--state" ? url : a)).concat(["--local-dir", join(args[args.indexOf("--state") + 1]!)]);
+      const good = await doctor(withState(redis.url), { mountInfo: table() });
+      expect(good.checks["shared-state"], JSON.stringify(good.checks["shared-state"])).toMatchObject({ status: "ok" });
+      expect(good.checks["shared-state"]!.detail).toContain("new store, created at first start");
+      expect(cli("DBSIZE")).toBe("0"); // doctor writes nothing
+
+      cli("CONFIG", "SET", "maxmemory-policy", "allkeys-lru");
+      const evicting = await doctor(withState(redis.url), { mountInfo: table() });
+      expect(evicting.code).toBe(2);
+      expect(evicting.checks["shared-state"]).toMatchObject({ status: "fail" });
+      expect(evicting.checks["shared-state"]!.detail).toMatch(/maxmemory-policy is allkeys-lru/);
+      cli("CONFIG", "SET", "maxmemory-policy", "noeviction");
+
+      const absent = await doctor(withState(`unix://${redis.dir}/nobody.sock`), { mountInfo: table() });
+      expect(absent.code).toBe(2);
+      expect(absent.checks["shared-state"]).toMatchObject({ status: "fail" });
+      expect(absent.checks["shared-state"]!.detail).toMatch(/cannot connect to the shared state at unix:\/\/.*nobody\.sock/);
+      expect(absent.checks["shared-state"]!.fix).toContain("start redis-server");
+    } finally {
+      await redis.dispose();
+    }
+  });
+});
