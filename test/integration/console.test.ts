@@ -126,10 +126,10 @@ describe("web console in Chromium", () => {
     const feed = page.locator("section#feed");
     await feed.getByLabel("Verdict filter").selectOption("block");
     await feed.getByRole("button", { name: "Apply filters" }).click();
-    await feed.locator("ol.feed li").first().waitFor({ timeout: 10_000 });
-    const classes = await feed.locator("ol.feed li").evaluateAll((ls) => ls.map((l) => l.className));
-    expect(classes.length).toBeGreaterThan(0);
-    expect(new Set(classes)).toEqual(new Set(["block"]));
+    // the page clears the feed and refills it from the server with the filter: wait for the refilled list (the old,
+    // unfiltered one may still be on screen right after the click), then every line must be a block
+    const classes = () => feed.locator("ol.feed li").evaluateAll((ls) => [...new Set(ls.map((l) => l.className))].sort().join(","));
+    await expect.poll(classes, { timeout: 10_000 }).toBe("block");
     const policy = page.locator("section#policy");
     await expect.poll(() => policy.textContent()).toMatch(/Digestsha256:[0-9a-f]{64}/);
     expect(await policy.textContent()).toContain("Last reloadok");

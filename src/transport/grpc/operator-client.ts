@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
-import { anyUnpack, durationMs, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ApprovalDecision, ApprovalState, GateService, type ApprovalRequestInfo, type KillSwitchEntry } from "../../gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict as PbVerdict } from "../../gen/gait/gate/v1/verdict_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -321,7 +321,7 @@ export class OperatorClient {
           trace_id: r.traceId,
           created_at: ts(r.createdAt),
           observed_at: ts(r.observedAt),
-          ...(r.decisionLatency ? { latency_ms: durationMs(r.decisionLatency) } : {}),
+          ...(r.decisionLatency ? { latency_ms: preciseMs(r.decisionLatency) } : {}),
           ...(r.approvalRequestId ? { approval_request_id: r.approvalRequestId } : {}),
           entry_hash: r.entryHash,
         };
@@ -337,4 +337,9 @@ function timestampOf(rfc3339: string): Timestamp {
   const ms = Date.parse(rfc3339);
   if (!Number.isFinite(ms)) throw new GateError("INVALID_ARGUMENT", `--expires-at ${JSON.stringify(rfc3339)} is not an RFC 3339 time`);
   return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 } as Timestamp;
+}
+
+/** A Duration in milliseconds, sub-millisecond digits kept (protobuf-es durationMs rounds to whole ms). */
+function preciseMs(d: Duration): number {
+  return Number(d.seconds) * 1000 + d.nanos / 1e6;
 }
