@@ -179,6 +179,21 @@ describe("two replicas sharing one Redis", () => {
     }
   });
 
+  it("the operator plane of either replica changes the shared kill switch: set on one, in force on both, cleared from the other", async () => {
+    expect((await b.gate.evaluate(call("tool.read"))).verdict).toBe(Verdict.ALLOW);
+    const set = await a.op.setKillSwitch({ toolName: "tool.read", reason: "incident 11", actor: "ops@example.com" });
+    const id = set.entry!.entryId;
+    for (const s of [a, b]) {
+      const r = await until(() => s.gate.evaluate(call("tool.read")), (x) => x.verdict === Verdict.BLOCK);
+      expect(r.reasonCodes).toContain("kill_switch_active");
+    }
+    // both replicas list it; the other one clears it
+    expect((await b.op.listKillSwitches({})).entries.map((e) => e.entryId)).toContain(id);
+    await b.op.clearKillSwitch({ entryId: id, actor: "ops@example.com", reason: "contained" });
+    for (const s of [a, b]) await until(() => s.gate.evaluate(call("tool.read")), (x) => x.verdict === Verdict.ALLOW);
+    expect((await a.op.listKillSwitches({})).entries.map((e) => e.entryId)).not.toContain(id);
+  });
+
   it("Redis stopped mid-load: no allow for what needs shared state, STATE_UNAVAILABLE, NOT_SERVING; recovery by itself", async () => {
     const pending = await a.gate.evaluate(call("tool.write", { path: "/survives" }));
     expect(pending.verdict).toBe(Verdict.REQUIRE_APPROVAL);
