@@ -273,6 +273,10 @@ async def main() -> int:
     print("\n".join(lines))
     print(f"\n  medians of {a.runs} x {a.window:g} s windows (each after a {a.warmup:g} s warm-up), ours and Cerbos alternating;"
           f" {os.cpu_count()} cores; load average (1/5/15 min) before {load_before}, after {load_after}")
+    for r in levels:
+        o, c = r["ours"], r["cerbos"]
+        print(f"  {r['in_flight']:>3} in flight: machine busy {o['host_busy_cores']:.2f} / {c['host_busy_cores']:.2f} cores of {os.cpu_count()} "
+              f"during ours' / Cerbos' windows (load generator {o['client_cores']:.2f} / {c['client_cores']:.2f}); peak RSS {o['peak_rss_mb']:.0f} / {c['peak_rss_mb']:.0f} MB")
     print("  only ratios within one run count: absolute figures move with the machine's load")
 
     doc = {
