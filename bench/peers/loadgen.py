@@ -285,7 +285,7 @@ async def main() -> int:
         "benchmark": "peers",
         "what": "ours (gait mcp serve: every decision signed and its trace record fsynced before the reply) vs Cerbos (audit log off) "
                 "over Unix sockets, equivalent policies, same Python grpcio (C core) asyncio client, closed loop, one channel per server",
-        "window_s": a.window, "warmup_s": a.warmup, "runs_per_level": a.runs, "cpu_count": os.cpu_count(),
+        "window_s": a.window, "warmup_s": a.warmup, "settle_s_at_64_in_flight": a.settle, "runs_per_level": a.runs, "cpu_count": os.cpu_count(),
         "load_average_before": load_before, "load_average_after": load_after,
         **json.loads(a.meta),
         "levels": levels,
