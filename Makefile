@@ -115,6 +115,11 @@ run: setup build ## start the decision service on the embedded defaults
 bench: setup build dist ## run the benchmarks; prints figures, writes bench/results/*.json
 	./scripts/bench.sh
 
+# Cerbos is installed here on demand (pinned in bench/peers/package-lock.json, into .cache/peers), never by `make setup`.
+.PHONY: bench-peers
+bench-peers: $(NODE_STAMP) $(VENV)/.stamp build ## ours vs Cerbos (installed on demand) over Unix sockets at 1/8/64 in flight; one table, bench/results/peers.json
+	./scripts/bench-peers.sh
+
 .PHONY: bench-dist
 bench-dist: setup build dist ## time the one-shot CLI as a whole process per way of shipping it (Node, SEA, bun)
 	@./scripts/ensure-apt.sh hyperfine
