@@ -369,8 +369,9 @@ export class FileApprovalStore implements ApprovalStore {
       const who = identityKey(input.identity);
       const maxOpen = this.opts.maxOpen ?? 10_000;
       const maxMine = this.opts.maxOpenPerIdentity ?? 100;
-      // the counts include requests that expired since the last sweep: recount exactly only when they say "full"
-      if (this.openCount >= maxOpen || (this.openPerIdentity.get(who) ?? 0) >= maxMine) this.recountOpen(now);
+      // the counts include requests that expired since the last sweep: recount exactly only when they say "full" and
+      // a counted request may have expired since (else every call of an identity at its cap would scan all requests)
+      if ((this.openCount >= maxOpen || (this.openPerIdentity.get(who) ?? 0) >= maxMine) && now >= this.earliestOpenExpiry) this.recountOpen(now);
       const open = this.openCount;
       const mine = this.openPerIdentity.get(who) ?? 0;
       if (open >= maxOpen || mine >= maxMine) {
@@ -565,9 +566,13 @@ export class FileApprovalStore implements ApprovalStore {
   private readonly openByDigest = new Map<string, string>();
   private openCount = 0;
   private readonly openPerIdentity = new Map<string, number>();
+  /** No counted request expires before this (ms): until then the counts are exact. Lowered as requests are counted,
+   * never raised but by recountOpen (a request no longer counted may keep it low: one recount too many, no harm). */
+  private earliestOpenExpiry = Infinity;
 
   private countOpen(r: ApprovalRequest, delta: 1 | -1): void {
     this.openCount += delta;
+    if (delta > 0) this.earliestOpenExpiry = Math.min(this.earliestOpenExpiry, timeMs(r.expires_at) ?? -Infinity);
     const k = identityKey(r.identity);
     const n = (this.openPerIdentity.get(k) ?? 0) + delta;
     if (n > 0) this.openPerIdentity.set(k, n);
@@ -590,11 +595,13 @@ export class FileApprovalStore implements ApprovalStore {
     this.requests.delete(id);
   }
 
-  /** Recompute the open counts with expiry applied (a scan; used only when the counts say "full"). */
+  /** Recompute the open counts with expiry applied (a scan; used only when the counts say "full" and a counted
+   * request may have expired). */
   private recountOpen(now: number): void {
     this.openCount = 0;
     this.openPerIdentity.clear();
     this.openByDigest.clear();
+    this.earliestOpenExpiry = Infinity;
     for (const r of this.requests.values()) if (this.isOpen(r, now)) this.countOpen(r, 1);
   }
 

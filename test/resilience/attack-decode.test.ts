@@ -19,7 +19,7 @@ let srv: Server;
 let raw: grpc.Client;
 
 beforeAll(async () => {
-  srv = await startServer({ policy: BASE_POLICY, extraArgs: ["--max-in-flight", "1024"] });
+  srv = await startServer({ policy: BASE_POLICY, http: true, extraArgs: ["--max-in-flight", "1024"] });
   raw = channel(srv.socket);
 });
 afterAll(async () => {
@@ -102,6 +102,10 @@ describe("raw Evaluate frames", () => {
       (err: grpc.ServiceError) => err,
     );
     expect(e?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // over HTTP the body is JSON, whose limit is 1,000 levels: 1,500 levels of args answer 400, not a 5xx
+    const deep = '{"a":'.repeat(1500) + '"leaf"' + "}".repeat(1500);
+    const res = await fetch(`http://127.0.0.1:${srv.httpPort}/v1/evaluate`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"adapter":"mcp","call":{"name":"tool.read","args":${deep}}}` });
+    expect(res.status, await res.text()).toBe(400);
   });
 
   it.skipIf(!oracleAvailable())("mutated frames: every verdict is the verdict of the request every parser sees; no allow on refused input", async () => {

@@ -280,6 +280,14 @@ describe("item 6: state that went backwards is noticed", () => {
     const seg1 = spawnSync(process.execPath, [GAIT, "trace", "verify", seg, "--private-key", key, "--require-sealed"], { encoding: "utf8" });
     expect(seg1.status).toBe(2); // the cut segment alone passes only without --require-sealed
     writeFileSync(seg, original);
+    // the newest segment deleted: the head marker still remembers its entries
+    rmSync(seg);
+    expect(await refusedStart({ policy: BASE_POLICY, dir, operator: true })).toMatch(/trace log .* behind its head marker .*a segment deleted/);
+    const d = spawnSync(process.execPath, [GAIT, "trace", "verify", traces, "--private-key", key], { encoding: "utf8" });
+    expect(d.status).toBe(2);
+    // refused again: a refused start does not make the loss look like a fresh log
+    expect(await refusedStart({ policy: BASE_POLICY, dir, operator: true })).toMatch(/trace log .* behind its head marker .*a segment deleted/);
+    writeFileSync(seg, original, { mode: 0o600 });
     rmSync(join(traces, "HEAD"));
     expect(await refusedStart({ policy: BASE_POLICY, dir, operator: true })).toMatch(/no head marker \(HEAD\)/);
     const w = spawnSync(process.execPath, [GAIT, "trace", "verify", traces, "--private-key", key, "--write-head"], { encoding: "utf8" });

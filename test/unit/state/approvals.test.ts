@@ -314,6 +314,31 @@ describe("FileApprovalStore durability", () => {
     expect((await s.create(newRequest(5, { identity: "c" }))).created).toBe(true);
   });
 
+  it("an identity at its cap is refused without a scan of every request until one of its requests can have expired (found by make soak)", async () => {
+    // the soak ran 10x slower while identities sat at their cap: each refused create rescanned the whole ledger
+    const s = await openAt({ dir, now: () => clock, sweepIntervalMs: 0, maxOpenPerIdentity: 2 });
+    stores.push(s);
+    await s.create(newRequest(1, { identity: "a" })); // expires at T0 + 60 s
+    clock += 10_000;
+    await s.create(newRequest(2, { identity: "a" })); // expires at T0 + 70 s
+    for (let i = 0; i < 100; i++) await s.create(newRequest(100 + i, { identity: `other-${i}` }));
+    const scans = vi.spyOn(FileApprovalStore.prototype as unknown as { recountOpen(now: number): void }, "recountOpen");
+    try {
+      for (let i = 0; i < 20; i++) expect(codeOf(await s.create(newRequest(10 + i, { identity: "a" })).catch((e: unknown) => e))).toBe("full");
+      expect(scans).not.toHaveBeenCalled();
+      clock += 50_000; // T0 + 60 s: the first one expired, so its slot is free again (one scan)
+      expect((await s.create(newRequest(30, { identity: "a" }))).created).toBe(true);
+      expect(scans).toHaveBeenCalledTimes(1);
+      // full again, and nothing else expires before T0 + 70 s: refused without another scan
+      expect(codeOf(await s.create(newRequest(31, { identity: "a" })).catch((e: unknown) => e))).toBe("full");
+      expect(scans).toHaveBeenCalledTimes(1);
+      clock += 10_000; // T0 + 70 s: the second one expired
+      expect((await s.create(newRequest(32, { identity: "a" }))).created).toBe(true);
+    } finally {
+      scans.mockRestore();
+    }
+  });
+
   it("group commit: concurrent changes share fdatasyncs, and each caller hears back only once its change is durable", async () => {
     let s = await openStore();
     const probe = await open(join(dir, "probe"), "w");
