@@ -730,6 +730,15 @@ export class TraceLog {
     for (;;) {
       const seg = this.segments[this.segments.length - 1];
       if (!seg) {
+        // no segment, but the head marker remembers entries: refuse before creating anything, so a refused start
+        // leaves the directory as it found it (checkAgainstMarker words the same refusal for a shorter log)
+        const mark = this.marker?.mark;
+        if (mark && mark.seq > 0 && !this.opts.repairTail) {
+          throw new TraceLogError(
+            "rolled_back",
+            `trace log ${this.dir} ends at entry 0, behind its head marker (entry ${mark.seq}): entries were removed (a segment deleted or cut at a line boundary); sequence numbers would be reused. verify the directory with \`gait trace verify --dir ${this.dir}\`; restore the missing segments from your export or backup`,
+          );
+        }
         // new log: genesis segment with an anchor at seq 0
         report.created = true;
         await this.createSegment(1, 0, GENESIS_HASH);

@@ -285,6 +285,8 @@ describe("item 6: state that went backwards is noticed", () => {
     expect(await refusedStart({ policy: BASE_POLICY, dir, operator: true })).toMatch(/trace log .* behind its head marker .*a segment deleted/);
     const d = spawnSync(process.execPath, [GAIT, "trace", "verify", traces, "--private-key", key], { encoding: "utf8" });
     expect(d.status).toBe(2);
+    // a refused start leaves the directory as it found it (no fresh genesis segment)
+    expect(readdirSync(traces).filter((n) => n.startsWith("segment-"))).toEqual([]);
     // refused again: a refused start does not make the loss look like a fresh log
     expect(await refusedStart({ policy: BASE_POLICY, dir, operator: true })).toMatch(/trace log .* behind its head marker .*a segment deleted/);
     writeFileSync(seg, original, { mode: 0o600 });
