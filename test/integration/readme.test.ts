@@ -67,7 +67,7 @@ describe("README", () => {
     mkdirSync(rt);
     chmodSync(rt, 0o700);
     const state = join(dir, "state");
-    const env = { ...process.env, XDG_RUNTIME_DIR: rt, GAIT_STATE_DIR: state, GAIT_CONSOLE_LISTEN: "127.0.0.1:0" };
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: rt, GAIT_STATE_DIR: state, GAIT_CONSOLE_LISTEN: "127.0.0.1:0" };
     delete env.GAIT_SOCKET;
     delete env.GAIT_OPERATOR_SOCKET;
     server = spawn(join(ROOT, "scripts", "run.sh"), [], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
