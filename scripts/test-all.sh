@@ -43,5 +43,13 @@ else
   status=1
 fi
 
+echo "== type check of sources and tests (tsc --noEmit; vitest strips types, so a test's type error shows only here)"
+if npx tsc -p tsconfig.json --noEmit; then
+  echo '{"name":"typecheck","passed":1,"failed":0}' > test-results/checks-typecheck.json
+else
+  echo '{"name":"typecheck","passed":0,"failed":1}' > test-results/checks-typecheck.json
+  status=1
+fi
+
 node scripts/test-summary.mjs test-results || status=1
 exit $status
