@@ -198,8 +198,6 @@ export class TraceLog {
   private marker!: HeadMarker;
   /** Extra fields recorded in the head marker (e.g. the approval ledger's head); see {@link TraceLog.setAnchor}. */
   private anchors: Record<string, number> = {};
-  /** An anchor changed since the last marker write: the next commit writes the marker. */
-  private anchorsDirty = false;
   /** Every marker write, in order: one at a time (two in flight could land in one slot out of order). */
   private markerQueue: Promise<void> = Promise.resolve();
   /** A commit's marker write is queued and has not started yet (later commits join it: it records the head then). */
@@ -271,9 +269,7 @@ export class TraceLog {
   /** Record `name` (e.g. "approvals_seq") in the head marker with the next commit. */
   setAnchor(name: string, value: number): void {
     if (!/_seq$/.test(name)) throw new TypeError("anchor names end in _seq");
-    if (this.anchors[name] === value) return;
     this.anchors[name] = value;
-    this.anchorsDirty = true;
   }
 
   /** A snapshot of the counters. */
@@ -510,22 +506,14 @@ export class TraceLog {
     // Never ahead of the data: a marker write records durableSeq when it starts, and it is queued only after the
     // fsync that made that head durable.
     //
-    // Written with checkpoints (fsynced), rotations (fsynced) and the first commit after an anchor changed, not after
-    // every commit. What reads the marker is the start-up check (checkAgainstMarker, and `gait trace verify --dir`):
-    // the log must reach the marked head and hold the marked hash there, start no later than the retention floor,
-    // and, in serve.ts, the approval ledger must reach `approvals_seq`. What those checks need from each field:
-    // - seq/hash (rollback detection): a marker behind the head only weakens the check, never raises a false alarm;
-    //   the per-commit writes were never fsynced, so only the marker of the last checkpoint was sure to survive a
-    //   power loss before this change too. A clean shutdown (close) still writes and fsyncs the exact head; after a
-    //   crash (kill -9 included) the marker is at the last checkpoint (or rotation, or anchor change): at most
-    //   checkpointEveryEntries entries or checkpointIntervalMs behind, the same point up to which a running log's
-    //   truncation is detectable from its signed checkpoints (docs/trace-log.md). The start-up check then reads the
-    //   marked entry's hash from the segment instead of comparing it with the head (hashAt).
-    // - oldest_seq (retention floor): the sweep writes and fsyncs the marker itself before it deletes a segment.
-    // - anchors (approvals_seq): recorded with the first commit after they change, as before.
-    // Skipping the per-commit write saves a third pool job and about 50 us of CPU per commit (two JSON.stringify,
-    // a JSON.parse, a SHA-256, a 2 KB buffer), measured with a sequential append loop.
-    if (cpLine !== "" || prefix !== "" || this.anchorsDirty) this.requestMarker(cpLine !== "" || prefix !== "");
+    // Requested after every commit; commits that end while a write is queued join it (at 64 in flight one write
+    // covers several commits). It is fsynced with checkpoints and rotations only: after a process crash (kill -9)
+    // the page cache still holds the latest write, so the start-up check (checkAgainstMarker, `gait trace verify
+    // --dir`) detects a cut of the log down to the last commit or two; after a power loss, down to the last
+    // checkpoint. A marker behind the head only weakens that check, it never raises a false alarm. The retention
+    // sweep writes and fsyncs the marker itself (new floor) before it deletes a segment; anchors (approvals_seq) go
+    // out with the next write.
+    this.requestMarker(cpLine !== "" || prefix !== "");
   }
 
   private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
@@ -668,7 +656,6 @@ export class TraceLog {
 
   /** The head marker's content for the current durable head. */
   private async writeMarkerNow(sync: boolean): Promise<void> {
-    this.anchorsDirty = false;
     await this.marker.write({ seq: this.durableSeq, hash: this.durableHash, oldest_seq: this.floor, ...this.anchors }, { sync });
   }
 

@@ -325,17 +325,18 @@ describe("head marker", () => {
     return mark;
   }
 
-  it("is written with checkpoints, never ahead of the durable head; a crash's older marker is accepted, a cut below it refused", async () => {
+  it("follows the durable head after the replies, never ahead of it; a crash's older marker is accepted, a cut below it refused", async () => {
     const log = await openLog({ checkpointEveryEntries: 5 });
     const results = [];
     for (let i = 0; i < 12; i++) results.push(await log.append(makeRecord(key, i)));
-    // the marker write of the checkpoint at entry 10 runs after the replies; wait for it (bounded), then check it
+    // the marker write runs after the replies; wait until it has caught up with entry 10 at least (bounded)
     let mark = await readMark(dir);
     for (let i = 0; i < 200 && (mark?.seq ?? 0) < 10; i++) {
       await new Promise((r) => setTimeout(r, 5));
       mark = await readMark(dir);
     }
-    expect(mark).toMatchObject({ seq: 10, hash: results[9]!.hash });
+    expect(mark!.seq).toBeGreaterThanOrEqual(10);
+    expect(mark!.hash).toBe(results[mark!.seq - 1]!.hash);
     expect(mark!.seq).toBeLessThanOrEqual(log.head().seq);
     // the files as a kill -9 now would leave them (no close checkpoint, marker at the last checkpoint)
     const crashed = join(dir, "crashed");
