@@ -196,8 +196,15 @@ export class TraceLog {
   recovery!: RecoveryReport;
   private lock!: DirLock;
   private marker!: HeadMarker;
-  /** Extra fields recorded in the head marker with every commit (e.g. the approval ledger's head). */
+  /** Extra fields recorded in the head marker (e.g. the approval ledger's head); see {@link TraceLog.setAnchor}. */
   private anchors: Record<string, number> = {};
+  /** Every marker write, in order: one at a time (two in flight could land in one slot out of order). */
+  private markerQueue: Promise<void> = Promise.resolve();
+  /** A commit's marker write is queued and has not started yet (later commits join it: it records the head then). */
+  private markerQueued = false;
+  private markerQueuedSync = false;
+  /** A queued marker write failed while a commit was in flight: the flush loop fails the log (see markerFailed). */
+  private markerError: Error | undefined;
   /** Oldest retained entry as recorded in the marker (retention moves it forward before deleting). */
   private floor = 1;
   private recovering: Promise<void> | undefined;
@@ -429,7 +436,7 @@ export class TraceLog {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (!this.failure && (this.pending.length > 0 || this.checkpointWanted)) {
+      while (!this.failure && !this.markerError && (this.pending.length > 0 || this.checkpointWanted)) {
         const batch = this.pending;
         this.pending = [];
         try {
@@ -439,6 +446,10 @@ export class TraceLog {
         }
       }
     } finally {
+      // a marker write that failed during a commit fails the log now, with no batch in flight
+      const markerError = this.markerError;
+      this.markerError = undefined;
+      if (markerError && !this.failure) this.fail(markerError, []);
       this.flushing = false;
       this.events.emit("idle");
     }
@@ -490,9 +501,19 @@ export class TraceLog {
     this.endsWithClose = cpLine !== "" && this.closing;
     this.events.emit("commit");
     for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash });
-    // after the replies: the marker never runs ahead of the data (fsynced with checkpoints only; a marker a crash
-    // left behind only weakens the next start's check, it never raises a false alarm)
-    await this.writeMarker(cpLine !== "");
+    // The head marker: after the replies, and without holding up the next commit (see requestMarker).
+    //
+    // Never ahead of the data: a marker write records durableSeq when it starts, and it is queued only after the
+    // fsync that made that head durable.
+    //
+    // Requested after every commit; commits that end while a write is queued join it (at 64 in flight one write
+    // covers several commits). It is fsynced with checkpoints and rotations only: after a process crash (kill -9)
+    // the page cache still holds the latest write, so the start-up check (checkAgainstMarker, `gait trace verify
+    // --dir`) detects a cut of the log down to the last commit or two; after a power loss, down to the last
+    // checkpoint. A marker behind the head only weakens that check, it never raises a false alarm. The retention
+    // sweep writes and fsyncs the marker itself (new floor) before it deletes a segment; anchors (approvals_seq) go
+    // out with the next write.
+    this.requestMarker(cpLine !== "" || prefix !== "");
   }
 
   private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
@@ -600,8 +621,41 @@ export class TraceLog {
     this.events.emit("commit");
   }
 
+  /** Write the head marker (the durable head when the write starts) after any marker write already queued. */
+  private writeMarker(sync: boolean): Promise<void> {
+    const run = this.markerQueue.then(() => this.writeMarkerNow(sync));
+    this.markerQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A commit's marker write: queued behind any marker write in flight, and started only after the current I/O
+   * callback's microtasks (the reply continuations of the appends just resolved) and the native immediates that send
+   * their replies have run (setImmediate), so its setup (serializing, checksum, the pool job) is not on the reply path.
+   * Commits that arrive before it starts join it. The flush loop does not wait for it; a failure fails the log.
+   */
+  private requestMarker(sync: boolean): void {
+    this.markerQueuedSync ||= sync;
+    if (this.markerQueued) return;
+    this.markerQueued = true;
+    const run = this.markerQueue
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => {
+        const s = this.markerQueuedSync;
+        this.markerQueued = this.markerQueuedSync = false;
+        return this.writeMarkerNow(s);
+      });
+    this.markerQueue = run.catch((e: Error) => this.markerFailed(e));
+  }
+
+  private markerFailed(e: Error): void {
+    if (this.failure) return;
+    if (this.flushing) this.markerError = e; // the flush loop fails the log when its commit in flight ends
+    else this.fail(e, []);
+  }
+
   /** The head marker's content for the current durable head. */
-  private async writeMarker(sync: boolean): Promise<void> {
+  private async writeMarkerNow(sync: boolean): Promise<void> {
     await this.marker.write({ seq: this.durableSeq, hash: this.durableHash, oldest_seq: this.floor, ...this.anchors }, { sync });
   }
 
@@ -613,9 +667,15 @@ export class TraceLog {
     );
   }
 
+  /** Wait until every queued append is committed (or failed) and the marker writes they queued are done. */
   private async drain(): Promise<void> {
-    while (this.flushing || this.flushScheduled || (this.pending.length > 0 && !this.failure)) {
-      await new Promise((r) => this.events.once("idle", r));
+    for (;;) {
+      while (this.flushing || this.flushScheduled || (this.pending.length > 0 && !this.failure)) {
+        await new Promise((r) => this.events.once("idle", r));
+      }
+      const q = this.markerQueue;
+      await q;
+      if (q === this.markerQueue && !this.flushing && !this.flushScheduled && (this.pending.length === 0 || this.failure)) return;
     }
   }
 

@@ -1,4 +1,4 @@
-import { appendFile, open, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Ed25519KeyPair } from "../../../src/infra/keys.js";
@@ -314,6 +314,75 @@ describe("reopen and torn-tail recovery", () => {
     const oneKey = await verifyLogDir(dir, key);
     expect(oneKey.ok).toBe(false);
     expect(oneKey.error).toMatch(/no verification key for key_id/);
+  });
+});
+
+describe("head marker", () => {
+  async function readMark(d: string): Promise<{ seq: number; hash: string } | undefined> {
+    const m = await HeadMarker.open(join(d, "HEAD"), { create: false });
+    const mark = m?.mark;
+    await m?.close();
+    return mark;
+  }
+
+  it("follows the durable head after the replies, never ahead of it; a crash's older marker is accepted, a cut below it refused", async () => {
+    const log = await openLog({ checkpointEveryEntries: 5 });
+    const results = [];
+    for (let i = 0; i < 12; i++) results.push(await log.append(makeRecord(key, i)));
+    // the marker write runs after the replies; wait until it has caught up with entry 10 at least (bounded)
+    let mark = await readMark(dir);
+    for (let i = 0; i < 200 && (mark?.seq ?? 0) < 10; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      mark = await readMark(dir);
+    }
+    expect(mark!.seq).toBeGreaterThanOrEqual(10);
+    expect(mark!.hash).toBe(results[mark!.seq - 1]!.hash);
+    expect(mark!.seq).toBeLessThanOrEqual(log.head().seq);
+    // the files as a kill -9 now would leave them (no close checkpoint, marker at the last checkpoint)
+    const crashed = join(dir, "crashed");
+    await mkdir(crashed);
+    for (const f of [...(await segmentFiles(dir)), join(dir, "HEAD")]) await copyFile(f, join(crashed, basename(f)));
+    const reopened = await TraceLog.open({ dir: crashed, signer: key, checkpointIntervalMs: 0, retentionIntervalMs: 0 });
+    expect(reopened.head()).toEqual(results[11]);
+    expect((await reopened.append(makeRecord(key, 12))).seq).toBe(13);
+    await reopened.close();
+    expect(await readMark(crashed)).toMatchObject({ seq: 13 }); // close records the exact head
+    // a cut below what the (older) marker records is still refused
+    await rm(join(crashed, "HEAD"));
+    await copyFile(join(dir, "HEAD"), join(crashed, "HEAD"));
+    const seg = (await segmentFiles(crashed))[0]!;
+    const lines = await readLines(seg);
+    const keep = lines.findIndex((l) => l.startsWith('{"seq":9,'));
+    await writeLines(seg, lines.slice(0, keep));
+    const err = await TraceLog.open({ dir: crashed, signer: key }).catch((e: unknown) => e);
+    expect(isTraceLogError(err) && err.code).toBe("rolled_back");
+  });
+
+  it("records an anchor with the next commit after it changes", async () => {
+    const log = await openLog({ checkpointEveryEntries: 1000 });
+    await log.append(makeRecord(key, 0));
+    log.setAnchor("approvals_seq", 7);
+    await log.append(makeRecord(key, 1));
+    let mark = (await readMark(dir)) as Record<string, unknown> | undefined;
+    for (let i = 0; i < 200 && mark?.approvals_seq !== 7; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      mark = (await readMark(dir)) as Record<string, unknown> | undefined;
+    }
+    expect(mark).toMatchObject({ approvals_seq: 7, seq: 2 });
+  });
+
+  it("a failed marker write fails the log, which recovers by itself", async () => {
+    const log = await openLog({ checkpointEveryEntries: 2, recoverIntervalMs: 20 });
+    vi.spyOn(HeadMarker.prototype, "write").mockRejectedValueOnce(eio());
+    await log.append(makeRecord(key, 0));
+    await log.append(makeRecord(key, 1)); // durable and acknowledged; its checkpoint's marker write fails after the reply
+    for (let i = 0; i < 200 && !log.failedWith; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(log.failedWith?.message).toMatch(/EIO/);
+    for (let i = 0; i < 200 && log.failedWith; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(log.failedWith).toBeUndefined();
+    expect((await log.append(makeRecord(key, 2))).seq).toBe(3);
+    await log.close();
+    expect(await readMark(dir)).toMatchObject({ seq: 3 });
   });
 });
 
