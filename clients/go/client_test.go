@@ -274,6 +274,12 @@ func TestVerifyRecordAndChain(t *testing.T) {
 	if cv := gait.VerifyTraceEntries([]gait.ChainEntry{entries[0], entries[2]}, key, ""); cv.OK {
 		t.Fatalf("gap accepted: %+v", cv)
 	}
+	if sv := gait.VerifyTraceSegment(append([]byte("{\"seq\":1}\n\x00\x00"), []byte("x\n")...), key); sv.OK || !strings.Contains(sv.Error, "zero-filled tail") {
+		t.Fatalf("data after a zero-filled tail accepted: %+v", sv)
+	}
+	if sv := gait.VerifyTraceSegment([]byte("{\"seq\":1}\x00\x00\x00"), key); sv.OK || !strings.Contains(sv.Error, "incomplete") {
+		t.Fatalf("torn line before a zero-filled tail accepted: %+v", sv)
+	}
 	if sv := gait.VerifyTraceSegment([]byte(`{"seq":1}`), key); sv.OK {
 		t.Fatal("torn segment accepted")
 	}

@@ -1,6 +1,7 @@
 package gait_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -193,6 +194,13 @@ func TestExportAndVerifyTraces(t *testing.T) {
 	}
 	if sv := gait.VerifyTraceSegment(text, pub); !sv.OK || sv.AnchorSeq != 0 || sv.Entries < len(entries) {
 		t.Fatalf("segment: %+v", sv)
+	}
+	// the segment as written, without the preallocated zero tail a running server's active segment has
+	if zero := bytes.IndexByte(text, 0); zero >= 0 {
+		text = text[:zero]
+	}
+	if sv := gait.VerifyTraceSegment(append(append([]byte{}, text...), make([]byte, 4096)...), pub); !sv.OK {
+		t.Fatalf("segment with a zero-filled tail: %+v", sv)
 	}
 	bad := []byte(strings.Replace(string(text), `"tool_name":"tool.read"`, `"tool_name":"tool.reed"`, 1))
 	if sv := gait.VerifyTraceSegment(bad, pub); sv.OK || !strings.Contains(sv.Error, "hash mismatch") {

@@ -226,6 +226,13 @@ func VerifyTraceSegment(text []byte, pub ed25519.PublicKey) SegmentVerification 
 		sv.Error, sv.Sealed = msg, false
 		return sv
 	}
+	// a running server's active segment is preallocated: a zero-filled tail follows its data and ends it
+	if zero := bytes.IndexByte(text, 0); zero >= 0 {
+		if len(bytes.Trim(text[zero:], "\x00")) > 0 {
+			return fail("non-zero bytes after the zero-filled tail (a zero byte inside the data, or data written after its end)")
+		}
+		text = text[:zero]
+	}
 	if len(text) > 0 && text[len(text)-1] != '\n' {
 		return fail("the last line is incomplete (torn write or cut file)")
 	}

@@ -29,7 +29,7 @@ import {
   type CheckpointKind,
   type SignedTraceRecord,
 } from "./format.js";
-import { LineReader } from "./lines.js";
+import { LineReader, firstNonZero } from "./lines.js";
 import { lockDir, type DirLock } from "../infra/lock.js";
 import { syncDir } from "../infra/fs.js";
 import { HeadMarker, type HeadMark } from "../infra/marker.js";
@@ -67,6 +67,9 @@ export interface TraceLogOptions {
   /** Written into every checkpoint (`replica_id`, signed) when not empty: which replica of a fleet wrote this log.
    * @defaultValue "" */
   replicaId?: string;
+  /** Keep this many bytes of the active segment zero-filled and fsynced ahead of its data (in the background), so
+   * a commit overwrites allocated space instead of growing the file; 0 = off. @defaultValue 8 MiB */
+  preallocateBytes?: number;
 }
 
 /** Defaults merged under {@link TraceLogOptions}. */
@@ -83,6 +86,7 @@ export const TRACE_LOG_DEFAULTS: Readonly<Required<Omit<TraceLogOptions, "dir" |
   recoverIntervalMs: 1000,
   onHealth: () => undefined,
   replicaId: "",
+  preallocateBytes: 8 * 1024 * 1024,
 });
 
 /** What open() found and did; the server should log it (a non-empty `truncated_bytes` means a crash cut a write). */
@@ -163,6 +167,12 @@ const LOCK_FILE = "LOCK";
 /** The head marker (durable/marker.ts): the durable head, the retention floor and the cross-store anchors. */
 export const HEAD_FILE = "HEAD";
 const DIR_MODE = 0o750;
+/** Preallocation writes zeros in pieces of this size, each fsynced (a commit's fdatasync never carries more). */
+const FILL_PIECE = 1 << 20;
+/** While less than this lies zero-filled ahead of the data, pieces are small (FILL_FIRST_PIECE): a commit that
+ * catches up with the piece in flight waits for it, so the first pieces after a segment starts are short. */
+const FILL_HEADROOM = 256 * 1024;
+const FILL_FIRST_PIECE = 64 * 1024;
 
 /** The trace log. Create with {@link TraceLog.open}; one instance per directory (a LOCK file enforces it). */
 export class TraceLog {
@@ -170,7 +180,18 @@ export class TraceLog {
   private readonly events = new EventEmitter();
   private segments: Segment[] = [];
   private fh!: fsp.FileHandle;
+  /** Data size of the active segment (acknowledged content; a zero-filled preallocated tail may follow). */
   private activeSize = 0;
+  /** The active segment's file size as far as this process extended it (data or preallocated zeros). */
+  private allocEnd = 0;
+  /** End of the furthest write of the commit path started in the active segment. */
+  private writeEnd = 0;
+  /** The preallocation piece being written (a commit writing past `start` waits for it). */
+  private filling: { start: number; done: Promise<void> } | undefined;
+  private fillLoop: Promise<void> | undefined;
+  private fillStop = false;
+  /** Preallocation failed for this segment (e.g. the volume is full): it is not tried again for it. */
+  private fillFailedFor: Segment | undefined;
   private activeHasEntries = false;
   /** Seq of the last checkpoint line written in the active segment (anchor included). */
   private segmentCheckpointSeq = 0;
@@ -240,6 +261,7 @@ export class TraceLog {
       throw e;
     }
     log.startTimers();
+    log.maybePreallocate();
     return log;
   }
 
@@ -413,6 +435,9 @@ export class TraceLog {
     await this.drain();
     await this.sweeping?.catch(() => undefined);
     await this.recovering?.catch(() => undefined);
+    await this.stopPreallocation();
+    // a closed segment is exactly its content: cut the preallocated tail (a failed log is cut at its next open)
+    if (!this.failure) await this.cutTail().catch(() => undefined);
     if (!this.failure) await this.writeMarker(true).catch(() => undefined);
     await this.fh.close().catch(() => undefined);
     await this.marker.close();
@@ -474,6 +499,9 @@ export class TraceLog {
     }
     const buf = Buffer.from(prefix + text + cpLine);
     const base = this.activeSize;
+    // never write where a preallocation piece is being zero-filled (rare: it starts ahead of the data)
+    while (this.filling && base + buf.length > this.filling.start) await this.filling.done;
+    if (base + buf.length > this.writeEnd) this.writeEnd = base + buf.length;
     await writeAll(this.fh, buf, base);
     await this.fh.datasync();
     this.counters.fsyncs++;
@@ -487,6 +515,7 @@ export class TraceLog {
       off += Buffer.byteLength(p.line);
     }
     this.activeSize = base + buf.length;
+    if (this.activeSize > this.allocEnd) this.allocEnd = this.activeSize;
     this.counters.bytes_written += buf.length;
     if (batch.length) {
       this.counters.commits++;
@@ -514,6 +543,84 @@ export class TraceLog {
     // sweep writes and fsyncs the marker itself (new floor) before it deletes a segment; anchors (approvals_seq) go
     // out with the next write.
     this.requestMarker(cpLine !== "" || prefix !== "");
+    this.maybePreallocate();
+  }
+
+  /**
+   * Keep `preallocateBytes` of zero-filled, fsynced space ahead of the active segment's data, so that a commit's
+   * write+fdatasync overwrites allocated blocks and does not change the file size (no inode flush). Runs in the
+   * background, in 1 MiB pieces, each written and fsynced through its own file descriptor: a write error the disk
+   * reports for a piece is then still reported to the commit path's own fdatasync (Linux reports a writeback error
+   * once per open file). It never touches bytes a commit writes: a commit that would write past the piece in flight
+   * waits for it. A piece that fails (e.g. the volume is full) is cut off again, so preallocation never holds the
+   * last free space of a volume, and preallocation ends for this segment (commits then append as without it).
+   */
+  private maybePreallocate(): void {
+    const ahead = this.opts.preallocateBytes;
+    if (ahead <= 0 || this.fillLoop || this.fillStop || this.failure || this.closing) return;
+    if (this.allocEnd - this.activeSize > ahead / 2) return;
+    const target = Math.min(this.opts.maxSegmentBytes, this.activeSize + ahead);
+    if (this.allocEnd >= target) return;
+    const seg = this.segments[this.segments.length - 1];
+    if (!seg || seg === this.fillFailedFor) return;
+    this.fillLoop = this.preallocate(seg, target)
+      .catch((e: Error) => {
+        this.fillFailedFor = seg;
+        this.opts.onWarning(`trace log preallocation of ${seg.name} failed (commits append instead): ${e.message}`);
+      })
+      .finally(() => (this.fillLoop = undefined));
+  }
+
+  private async preallocate(seg: Segment, target: number): Promise<void> {
+    const fh = await fsp.open(seg.path, "r+");
+    try {
+      const zeros = Buffer.alloc(FILL_PIECE);
+      while (!this.fillStop && this.segments[this.segments.length - 1] === seg && !this.failure) {
+        // contiguous with the file's end (no hole: a hole would need blocks when a commit reaches it)
+        const start = Math.max(this.allocEnd, this.writeEnd, this.activeSize);
+        if (start >= target) return;
+        const len = Math.min(this.allocEnd - this.writeEnd < FILL_HEADROOM ? FILL_FIRST_PIECE : FILL_PIECE, target - start);
+        const done = (async () => {
+          try {
+            await writeAll(fh, zeros.subarray(0, len), start);
+            await fh.datasync();
+          } catch (e) {
+            // give the space back (no commit wrote at or past `start` meanwhile: they wait for this piece)
+            await fh.truncate(start).catch(() => undefined);
+            throw e;
+          }
+        })();
+        this.filling = { start, done: done.catch(() => undefined) };
+        try {
+          await done;
+        } finally {
+          this.filling = undefined;
+        }
+        if (start + len > this.allocEnd) this.allocEnd = start + len;
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Stop preallocating and wait for the piece in flight. */
+  private async stopPreallocation(): Promise<void> {
+    this.fillStop = true;
+    try {
+      while (this.fillLoop) await this.fillLoop;
+    } finally {
+      this.fillStop = false;
+    }
+  }
+
+  /** Cut the active segment's preallocated tail (the file becomes exactly its data), fsynced. */
+  private async cutTail(): Promise<void> {
+    if ((await this.fh.stat()).size > this.activeSize) {
+      await this.fh.truncate(this.activeSize);
+      await this.fh.datasync();
+      this.counters.fsyncs++;
+    }
+    this.allocEnd = this.writeEnd = this.activeSize;
   }
 
   private checkpointLine(kind: CheckpointKind, seq: number, hash: string): string {
@@ -526,6 +633,11 @@ export class TraceLog {
    * segment. Returns the new segment's `anchor` line, which the caller writes together with the batch.
    */
   private async rotate(): Promise<string> {
+    // a sealed segment is exactly its content: cut the preallocated tail first (the seal's fdatasync makes the new
+    // size durable with it; a crash in between leaves an unsealed segment of acknowledged entries, which open continues)
+    await this.stopPreallocation();
+    const cut = (await this.fh.stat()).size > this.activeSize;
+    if (cut) await this.fh.truncate(this.activeSize);
     if (this.segmentCheckpointSeq !== this.durableSeq) {
       const seal = Buffer.from(this.checkpointLine("seal", this.durableSeq, this.durableHash));
       await writeAll(this.fh, seal, this.activeSize);
@@ -534,13 +646,16 @@ export class TraceLog {
       this.activeSize += seal.length;
       this.counters.bytes_written += seal.length;
       this.lastCheckpointSeq = this.durableSeq;
+    } else if (cut) {
+      await this.fh.datasync();
+      this.counters.fsyncs++;
     }
     await this.fh.close();
     const firstSeq = this.durableSeq + 1;
     const seg: Segment = { firstSeq, name: segmentName(firstSeq), path: join(this.dir, segmentName(firstSeq)), index: [] };
     this.fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR, SEGMENT_FILE_MODE);
     this.segments.push(seg);
-    this.activeSize = 0;
+    this.activeSize = this.allocEnd = this.writeEnd = 0;
     this.activeHasEntries = false;
     this.segmentCheckpointSeq = this.durableSeq;
     this.counters.rotations++;
@@ -586,6 +701,7 @@ export class TraceLog {
     if (!this.failure || this.closing) return;
     while (this.flushing) await new Promise((r) => this.events.once("idle", r));
     try {
+      await this.stopPreallocation();
       await this.fh?.close().catch(() => undefined);
       // cut what the failed commit may have left: its appends were refused, so their lines must not appear later
       // (activeSize is the acknowledged length of the active segment)
@@ -607,6 +723,7 @@ export class TraceLog {
       await this.fh.datasync();
       this.counters.fsyncs++;
       this.activeSize += cp.length;
+      this.allocEnd = this.writeEnd = this.activeSize;
       this.counters.bytes_written += cp.length;
       this.lastCheckpointSeq = this.segmentCheckpointSeq = this.durableSeq;
       this.endsWithClose = false;
@@ -619,6 +736,7 @@ export class TraceLog {
     this.opts.onWarning(`trace log recovered after a write failure; head ${this.durableSeq}`);
     this.opts.onHealth(true);
     this.events.emit("commit");
+    this.maybePreallocate();
   }
 
   /** Write the head marker (the durable head when the write starts) after any marker write already queued. */
@@ -842,8 +960,12 @@ export class TraceLog {
       } else if (scan.size > goodEnd) {
         report.reason = `partial line of ${scan.size - goodEnd} bytes at the end`;
       }
-      if (scan.size > goodEnd) {
-        report.truncated_bytes += scan.size - goodEnd;
+      if (scan.strayAt >= 0) {
+        // bytes after a zero gap in the preallocated tail: a write torn across pages (a power loss), never acknowledged
+        report.reason = `${report.reason ? report.reason + "; " : ""}non-zero bytes at offset ${scan.strayAt} after the data end (${scan.size}): a torn write into preallocated space`;
+      }
+      if (scan.fileSize > goodEnd) {
+        report.truncated_bytes += (scan.strayAt >= 0 ? scan.fileSize : scan.size) - goodEnd;
         const fh = await fsp.open(seg.path, "r+");
         try {
           await fh.truncate(goodEnd);
@@ -869,7 +991,7 @@ export class TraceLog {
         return;
       }
       this.fh = await fsp.open(seg.path, "r+");
-      this.activeSize = goodEnd;
+      this.activeSize = this.allocEnd = this.writeEnd = goodEnd;
       this.activeHasEntries = scan.entries > 0;
       this.endsWithClose = scan.endsWithClose;
       return;
@@ -958,7 +1080,7 @@ export class TraceLog {
       await writeAll(fh, anchor, 0);
       await fh.datasync();
       this.counters.fsyncs++;
-      this.activeSize = anchor.length;
+      this.activeSize = this.allocEnd = this.writeEnd = anchor.length;
     } catch (e) {
       await fh.close();
       throw e;
@@ -974,7 +1096,12 @@ export class TraceLog {
 }
 
 interface ScanResult {
+  /** Data size: up to the end of the file or the first zero byte (a preallocated tail), whichever comes first. */
   size: number;
+  /** File size (data and any zero-filled tail). */
+  fileSize: number;
+  /** Offset of a non-zero byte after the data end (a write torn across pages in preallocated space), or -1. */
+  strayAt: number;
   anchored: boolean;
   completeLines: number;
   badReason?: string;
@@ -998,6 +1125,8 @@ async function scanSegment(path: string, firstSeq: number): Promise<ScanResult> 
   const fh = await fsp.open(path, "r");
   const r: ScanResult = {
     size: 0,
+    fileSize: 0,
+    strayAt: -1,
     anchored: false,
     completeLines: 0,
     goodEnd: 0,
@@ -1010,7 +1139,7 @@ async function scanSegment(path: string, firstSeq: number): Promise<ScanResult> 
     index: [],
   };
   try {
-    r.size = (await fh.stat()).size;
+    r.fileSize = r.size = (await fh.stat()).size;
     const reader = new LineReader(fh, 0);
     for (let lines = await reader.readBatch(); lines.length; lines = await reader.readBatch()) {
       for (const l of lines) {
@@ -1027,6 +1156,10 @@ async function scanSegment(path: string, firstSeq: number): Promise<ScanResult> 
         }
         r.goodEnd = l.end;
       }
+    }
+    if (reader.atZero) {
+      r.size = reader.offset + reader.pendingBytes;
+      r.strayAt = await firstNonZero(fh, r.size);
     }
     if (!r.anchored && !r.badReason) r.badReason = r.size ? "partial first line" : "empty file";
   } finally {
@@ -1104,7 +1237,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 async function lastChainPoint(path: string): Promise<{ seq: number; hash: string } | undefined> {
   const fh = await fsp.open(path, "r");
   try {
-    const size = (await fh.stat()).size;
+    // the data ends at the file's end, or where a preallocated zero tail starts (a crash before the rotation cut it)
+    const size = await dataEndFromBack(fh, (await fh.stat()).size);
     const n = Math.min(size, 1 << 20);
     const buf = Buffer.alloc(n);
     await fh.read(buf, 0, n, size - n);
@@ -1119,6 +1253,18 @@ async function lastChainPoint(path: string): Promise<{ seq: number; hash: string
   } finally {
     await fh.close();
   }
+}
+
+/** The offset after the last non-zero byte of the file (its size when it does not end with zeros). */
+async function dataEndFromBack(fh: fsp.FileHandle, size: number): Promise<number> {
+  const buf = Buffer.alloc(1 << 20);
+  for (let end = size; end > 0; ) {
+    const n = Math.min(end, buf.length);
+    await fh.read(buf, 0, n, end - n);
+    for (let i = n - 1; i >= 0; i--) if (buf[i] !== 0) return end - n + i + 1;
+    end -= n;
+  }
+  return 0;
 }
 
 /** A segment's anchor (its first line). */

@@ -21,7 +21,7 @@ import {
   parseSegmentName,
   type Checkpoint,
 } from "./format.js";
-import { LineReader } from "./lines.js";
+import { LineReader, firstNonZero } from "./lines.js";
 import { HeadMarker } from "../infra/marker.js";
 
 /** The head marker's file name in a log directory (kept in step with log.ts HEAD_FILE). */
@@ -208,6 +208,15 @@ export async function verifySegmentFile(path: string, verifier: VerifierSet, opt
         headHash = e.hash;
         lastWasCheckpoint = false;
         res.entries++;
+      }
+    }
+    if (reader.atZero) {
+      // a preallocated (zero-filled) tail ends the data; anything but zeros after it was written there otherwise
+      const zeroAt = reader.offset + reader.pendingBytes;
+      const stray = await firstNonZero(fh, zeroAt);
+      if (stray >= 0) {
+        lineNo++;
+        return fail(`non-zero bytes at offset ${stray} after the zero-filled tail that starts at offset ${zeroAt}: a zero byte inside the data, or data written after its end`);
       }
     }
     if (lineNo === 0) {

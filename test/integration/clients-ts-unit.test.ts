@@ -270,5 +270,9 @@ describe("offline verification (pure JS)", () => {
     expect((await verifyTraceSegment(lines.slice(1).join("\n") + "\n", pub)).error).toMatch(/anchor/);
     const dropped = [lines[0], lines[1], lines[3]].join("\n") + "\n";
     expect((await verifyTraceSegment(dropped, pub)).error).toMatch(/does not follow/);
+    // a running server's active segment: a preallocated zero-filled tail ends the data; anything after a zero fails
+    expect(await verifyTraceSegment(text + "\0".repeat(4096), pub)).toMatchObject({ ok: true, entries: 3, sealed: true });
+    expect((await verifyTraceSegment(text.slice(0, -40) + "\0".repeat(100), pub)).error).toMatch(/incomplete/);
+    expect((await verifyTraceSegment(text + "\0\0" + lines[3] + "\n", pub)).error).toMatch(/non-zero bytes after the zero-filled tail/);
   });
 });

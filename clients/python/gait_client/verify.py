@@ -212,6 +212,12 @@ def verify_trace_segment(text: Union[str, bytes], public_key: Union[bytes, str])
             st["sealed"] = False
         return SegmentVerification(ok=error is None, error=error, **st)
 
+    # a running server's active segment is preallocated: a zero-filled tail follows its data and ends it
+    zero = data.find("\0")
+    if zero >= 0:
+        if data[zero:].strip("\0"):
+            return result("non-zero bytes after the zero-filled tail (a zero byte inside the data, or data written after its end)")
+        data = data[:zero]
     if data and not data.endswith("\n"):
         return result("the last line is incomplete (torn write or cut file)")
     lines = data.split("\n")[:-1]

@@ -149,6 +149,11 @@ def test_export_and_verify_traces(real_server) -> None:
         text = open(segs[0], encoding="utf-8").read()
         seg = verify_trace_segment(text, info.public_key)
         assert seg.error is None and seg.ok and seg.anchor_sequence == 0 and seg.entries >= len(entries)
+        # a running server's active segment has a preallocated zero-filled tail, which ends the data
+        data = text.split("\0")[0]
+        assert verify_trace_segment(data + "\0" * 4096, info.public_key).ok
+        after = verify_trace_segment(data + "\0\0" + data.split("\n")[1] + "\n", info.public_key)
+        assert not after.ok and "zero-filled tail" in (after.error or "")
         tampered = text.replace('"tool_name":"tool.read"', '"tool_name":"tool.reed"', 1)
         assert tampered != text
         bad_seg = verify_trace_segment(tampered, info.public_key)

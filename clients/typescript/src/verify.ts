@@ -233,6 +233,12 @@ export async function verifyTraceSegment(text: string, publicKey: Uint8Array | s
     ...(first !== undefined ? { firstSequence: first, lastSequence: headSeq } : {}),
     ...(anchor !== undefined ? { anchor, lastHash: headHash } : {}),
   });
+  // a running server's active segment is preallocated: a zero-filled tail follows its data and ends it
+  const zero = text.indexOf("\0");
+  if (zero >= 0) {
+    if (/[^\0]/.test(text.slice(zero))) return result("non-zero bytes after the zero-filled tail (a zero byte inside the data, or data written after its end)");
+    text = text.slice(0, zero);
+  }
   if (text.length > 0 && !text.endsWith("\n")) return result("the last line is incomplete (torn write or cut file)");
   const lines = text.split("\n");
   lines.pop(); // after the final newline

@@ -31,8 +31,11 @@ export async function segmentFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.startsWith("segment-")).sort().map((n) => join(dir, n));
 }
 
+/** The lines of a segment file; a zero byte (the preallocated tail of an active segment) ends the data. */
 export async function readLines(path: string): Promise<string[]> {
-  const text = await readFile(path, "utf8");
+  const raw = await readFile(path, "utf8");
+  const zero = raw.indexOf("\0");
+  const text = zero < 0 ? raw : raw.slice(0, zero);
   return text.split("\n").filter((l) => l.length > 0);
 }
 

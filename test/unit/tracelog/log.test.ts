@@ -388,7 +388,8 @@ describe("head marker", () => {
 
 describe("write failures fail closed", () => {
   it("a failed fsync rejects every pending append and every later one until the log has recovered by itself", async () => {
-    let log = await openLog({ recoverIntervalMs: 20 });
+    // preallocation off: its background writes go through the same FileHandle methods the fault is injected into
+    let log = await openLog({ recoverIntervalMs: 20, preallocateBytes: 0 });
     await log.append(makeRecord(key, 0));
     const proto = await fileHandleProto(dir);
     vi.spyOn(proto, "datasync").mockRejectedValueOnce(eio());
@@ -416,7 +417,7 @@ describe("write failures fail closed", () => {
 
   it("a failed write rejects the pending append; followers wait it out and resume after recovery", async () => {
     const health: boolean[] = [];
-    const log = await openLog({ recoverIntervalMs: 20, onHealth: (ok) => health.push(ok) });
+    const log = await openLog({ recoverIntervalMs: 20, onHealth: (ok) => health.push(ok), preallocateBytes: 0 }); // as above
     await log.append(makeRecord(key, 0));
     const ac = new AbortController();
     const seen: number[] = [];
