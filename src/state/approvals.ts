@@ -377,29 +377,7 @@ export class FileApprovalStore implements ApprovalStore {
       if (open >= maxOpen || mine >= maxMine) {
         throw new ApprovalStoreError("full", open >= maxOpen ? `${open} approval requests are open (limit ${maxOpen}); answer or let some expire` : `identity ${JSON.stringify(input.identity)} has ${mine} open approval requests (limit ${maxMine})`);
       }
-      const at = formatGoTime(now);
-      const req: ApprovalRequest = {
-        approval_request_id: `apr_${now.toString(16).padStart(12, "0")}${randomBytes(5).toString("hex")}`,
-        state: "pending",
-        tool_name: input.tool_name,
-        intent_digest: input.intent_digest,
-        policy_digest: input.policy_digest,
-        args_digest: input.args_digest,
-        ...(input.delegation_binding_digest ? { delegation_binding_digest: input.delegation_binding_digest.toLowerCase() } : {}),
-        required_scopes: [...input.required_scopes],
-        required_approvals: input.required_approvals,
-        ...(input.require_distinct_approvers ? { require_distinct_approvers: true } : {}),
-        approvers: [],
-        identity: input.identity,
-        ...(input.run_id ? { run_id: input.run_id } : {}),
-        ...(input.session_id ? { session_id: input.session_id } : {}),
-        reason_codes: [...input.reason_codes],
-        trace_id: input.trace_id,
-        created_at: at,
-        expires_at: formatGoTime(now + input.ttl_ms),
-        updated_at: at,
-        tokens: [],
-      };
+      const req = newRequest(input, now);
       this.stage({ op: "put", request: req });
       return { request: clone(req), created: true };
     });
@@ -997,6 +975,33 @@ export function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
     out.push(t.approver_identity!);
   }
   return out;
+}
+
+/** A new pending request for `input` created at `now` (ms): the one shape every ApprovalStore stores. */
+export function newRequest(input: NewApprovalRequest, now: number): ApprovalRequest {
+  const at = formatGoTime(now);
+  return {
+    approval_request_id: `apr_${now.toString(16).padStart(12, "0")}${randomBytes(5).toString("hex")}`,
+    state: "pending",
+    tool_name: input.tool_name,
+    intent_digest: input.intent_digest,
+    policy_digest: input.policy_digest,
+    args_digest: input.args_digest,
+    ...(input.delegation_binding_digest ? { delegation_binding_digest: input.delegation_binding_digest.toLowerCase() } : {}),
+    required_scopes: [...input.required_scopes],
+    required_approvals: input.required_approvals,
+    ...(input.require_distinct_approvers ? { require_distinct_approvers: true } : {}),
+    approvers: [],
+    identity: input.identity,
+    ...(input.run_id ? { run_id: input.run_id } : {}),
+    ...(input.session_id ? { session_id: input.session_id } : {}),
+    reason_codes: [...input.reason_codes],
+    trace_id: input.trace_id,
+    created_at: at,
+    expires_at: formatGoTime(now + input.ttl_ms),
+    updated_at: at,
+    tokens: [],
+  };
 }
 
 export function validateNew(input: NewApprovalRequest): void {

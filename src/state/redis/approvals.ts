@@ -24,7 +24,6 @@
  * Durability is Redis's: run it with `appendonly yes` and `appendfsync always` (docs/deployment.md), or a spend
  * acknowledged just before a Redis crash can be forgotten.
  */
-import { randomBytes } from "node:crypto";
 import { sha256Hex } from "../../engine/canon.js";
 import { identityKey } from "../../engine/identity.js";
 import { formatGoTime, parseRFC3339 } from "../../engine/time.js";
@@ -33,6 +32,7 @@ import {
   ApprovalStoreError,
   dedupe,
   distinctApprovers,
+  newRequest,
   validateNew,
   type ApprovalRequest,
   type ApprovalState,
@@ -232,29 +232,7 @@ export class RedisApprovalStore implements ApprovalStore {
     this.usable();
     validateNew(input);
     const now = this.now();
-    const at = formatGoTime(now);
-    const req: ApprovalRequest = {
-      approval_request_id: `apr_${now.toString(16).padStart(12, "0")}${randomBytes(5).toString("hex")}`,
-      state: "pending",
-      tool_name: input.tool_name,
-      intent_digest: input.intent_digest,
-      policy_digest: input.policy_digest,
-      args_digest: input.args_digest,
-      ...(input.delegation_binding_digest ? { delegation_binding_digest: input.delegation_binding_digest.toLowerCase() } : {}),
-      required_scopes: [...input.required_scopes],
-      required_approvals: input.required_approvals,
-      ...(input.require_distinct_approvers ? { require_distinct_approvers: true } : {}),
-      approvers: [],
-      identity: input.identity,
-      ...(input.run_id ? { run_id: input.run_id } : {}),
-      ...(input.session_id ? { session_id: input.session_id } : {}),
-      reason_codes: [...input.reason_codes],
-      trace_id: input.trace_id,
-      created_at: at,
-      expires_at: formatGoTime(now + input.ttl_ms),
-      updated_at: at,
-      tokens: [],
-    };
+    const req = newRequest(input, now);
     const maxOpen = this.opts.maxOpen ?? 10_000;
     const maxMine = this.opts.maxOpenPerIdentity ?? 100;
     const exp = now + input.ttl_ms;
