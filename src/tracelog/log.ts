@@ -2,10 +2,11 @@
  * The durable, tamper-evident trace log of the decision service (docs/trace-log.md).
  *
  * Every decision's signed `gait.gate.trace` record is appended as one hash-chained JSONL entry, and the append
- * resolves only after the entry is on disk (fdatasync), so the server can reply only with evidence already durable.
- * Appends that arrive while an fsync is in flight are batched into the next write+fsync (group commit): one fsync
- * covers many concurrent decisions. Any write or fsync error rejects every pending append and puts the log into a
- * failed state; it then refuses appends until reopened (reopening cuts and reports the torn tail).
+ * resolves only after the entry is on disk, so the server can reply only with evidence already durable. The active
+ * segment is open with O_DSYNC: a commit is one write that returns once its data is durable (as write + fdatasync
+ * would, in one system call). Appends that arrive while a commit is in flight are batched into the next one (group
+ * commit): one durable write covers many concurrent decisions. Any write error rejects every pending append and
+ * puts the log into a failed state, from which it recovers by itself (or on reopen, which cuts the torn tail).
  */
 import { EventEmitter } from "node:events";
 import { promises as fsp, constants as fsc } from "node:fs";
@@ -119,9 +120,9 @@ export interface AppendResult {
 /** Counters for benchmarks and metrics. */
 export interface TraceLogStats {
   appends: number;
-  /** write+fsync rounds carrying entries (group commits). */
+  /** Durable writes carrying entries (group commits). */
   commits: number;
-  /** fdatasync/fsync calls on segment files (commits, seals, anchors, close). */
+  /** Durable rounds on segment files: commits (each one O_DSYNC write) and fdatasync calls (seals, anchors, close). */
   fsyncs: number;
   checkpoints: number;
   rotations: number;
@@ -167,6 +168,10 @@ const LOCK_FILE = "LOCK";
 /** The head marker (durable/marker.ts): the durable head, the retention floor and the cross-store anchors. */
 export const HEAD_FILE = "HEAD";
 const DIR_MODE = 0o750;
+/** The active segment's descriptor: every write is durable when it returns (O_DSYNC: data, and the file size when
+ * it changes), so a commit is one write instead of write + fdatasync. */
+const ACTIVE_SEGMENT_FLAGS = fsc.O_RDWR | fsc.O_DSYNC;
+
 /** Preallocation writes zeros in pieces of this size, each fsynced (a commit's fdatasync never carries more). */
 const FILL_PIECE = 1 << 20;
 /** While less than this lies zero-filled ahead of the data, pieces are small (FILL_FIRST_PIECE): a commit that
@@ -502,8 +507,9 @@ export class TraceLog {
     // never write where a preallocation piece is being zero-filled (rare: it starts ahead of the data)
     while (this.filling && base + buf.length > this.filling.start) await this.filling.done;
     if (base + buf.length > this.writeEnd) this.writeEnd = base + buf.length;
+    // the active segment is open with O_DSYNC: each write returns once its data (and the size, when it grows) is on
+    // disk, as write + fdatasync would, in one system call and one thread-pool round trip instead of two
     await writeAll(this.fh, buf, base);
-    await this.fh.datasync();
     this.counters.fsyncs++;
     if (prefix) await syncDir(this.dir);
     // durable: publish
@@ -653,7 +659,7 @@ export class TraceLog {
     await this.fh.close();
     const firstSeq = this.durableSeq + 1;
     const seg: Segment = { firstSeq, name: segmentName(firstSeq), path: join(this.dir, segmentName(firstSeq)), index: [] };
-    this.fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR, SEGMENT_FILE_MODE);
+    this.fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | ACTIVE_SEGMENT_FLAGS, SEGMENT_FILE_MODE);
     this.segments.push(seg);
     this.activeSize = this.allocEnd = this.writeEnd = 0;
     this.activeHasEntries = false;
@@ -990,7 +996,7 @@ export class TraceLog {
         await this.createSegment(scan.headSeq + 1, scan.headSeq, scan.headHash);
         return;
       }
-      this.fh = await fsp.open(seg.path, "r+");
+      this.fh = await fsp.open(seg.path, ACTIVE_SEGMENT_FLAGS);
       this.activeSize = this.allocEnd = this.writeEnd = goodEnd;
       this.activeHasEntries = scan.entries > 0;
       this.endsWithClose = scan.endsWithClose;
@@ -1074,7 +1080,7 @@ export class TraceLog {
 
   private async createSegment(firstSeq: number, headSeq: number, headHash: string): Promise<void> {
     const seg: Segment = { firstSeq, name: segmentName(firstSeq), path: join(this.dir, segmentName(firstSeq)), index: [] };
-    const fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR, SEGMENT_FILE_MODE);
+    const fh = await fsp.open(seg.path, fsc.O_CREAT | fsc.O_EXCL | ACTIVE_SEGMENT_FLAGS, SEGMENT_FILE_MODE);
     try {
       const anchor = Buffer.from(this.checkpointLine("anchor", headSeq, headHash));
       await writeAll(fh, anchor, 0);

@@ -1,4 +1,5 @@
-import { appendFile, copyFile, mkdir, open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { appendFile, copyFile, mkdir, open, readdir, readFile, readlink, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Ed25519KeyPair } from "../../../src/infra/keys.js";
@@ -18,7 +19,7 @@ async function fileHandleProto(dir: string): Promise<{ datasync: () => Promise<v
 }
 
 function eio(): NodeJS.ErrnoException {
-  return Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+  return Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
 }
 
 let dir: string;
@@ -142,26 +143,54 @@ describe("follow mode and cursors", () => {
     expect((await done).map((e) => e.seq)).toEqual([1]);
   });
 
-  it("readers never see an entry before its fsync completed", async () => {
+  it("readers never see an entry before its durable write returned", async () => {
     const log = await openLog();
     await log.append(makeRecord(key, 0));
     const proto = await fileHandleProto(dir);
-    const original = proto.datasync;
+    const original = proto.write;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    vi.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
-      await gate;
-      return original.call(this);
+    // the commit's write reaches the file, and is held before it returns (an O_DSYNC write returns once durable)
+    vi.spyOn(proto, "write").mockImplementation(async function (this: unknown, ...a: unknown[]) {
+      const r = await original.apply(this, a);
+      if (Buffer.isBuffer(a[0]) && a[0].includes('{"seq":2,')) await gate;
+      return r;
     });
     const pending = log.append(makeRecord(key, 1));
-    // wait until the write reached the file while its fsync is held
     const seg = (await segmentFiles(dir))[0]!;
     for (let i = 0; i < 500 && !(await readLines(seg)).some((l) => l.startsWith('{"seq":2,')); i++) await new Promise((r) => setTimeout(r, 2));
     expect((await readLines(seg)).some((l) => l.startsWith('{"seq":2,'))).toBe(true); // written...
     expect((await collect(log.readFrom(1))).map((e) => e.seq)).toEqual([1]); // ...but not exposed
+    expect(log.head().seq).toBe(1);
     release();
     expect((await pending).seq).toBe(2);
     expect((await collect(log.readFrom(1))).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it("writes the active segment through an O_DSYNC descriptor: a commit is durable when its write returns", async () => {
+    const log = await openLog({ maxSegmentBytes: 4096 });
+    const flagsOfActive = async (): Promise<number> => {
+      const segs = await segmentFiles(dir);
+      const active = segs[segs.length - 1]!;
+      for (const fd of await readdir("/proc/self/fd")) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => "");
+        if (target !== active) continue;
+        const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8").catch(() => "");
+        const m = /^flags:\s*([0-7]+)/m.exec(info);
+        if (m && (parseInt(m[1]!, 8) & 3) === fsConstants.O_RDWR) return parseInt(m[1]!, 8); // 3: O_ACCMODE
+      }
+      throw new Error(`no read-write descriptor of ${active} is open`);
+    };
+    expect((await flagsOfActive()) & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+    // after a rotation (a new segment) too
+    for (let i = 0; i < 20; i++) await log.append(makeRecord(key, i));
+    expect((await segmentFiles(dir)).length).toBeGreaterThan(1);
+    expect((await flagsOfActive()) & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+    await log.close();
+    // and after a reopen (the existing active segment is continued)
+    const again = await openLog({ maxSegmentBytes: 1 << 20 });
+    expect((await flagsOfActive()) & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+    await again.close();
   });
 
   it("resuming from any cursor yields every entry exactly once across segment rotations", async () => {
@@ -387,12 +416,13 @@ describe("head marker", () => {
 });
 
 describe("write failures fail closed", () => {
-  it("a failed fsync rejects every pending append and every later one until the log has recovered by itself", async () => {
-    // preallocation off: its background writes go through the same FileHandle methods the fault is injected into
+  it("a failed durable write (EIO) rejects every pending append and every later one until the log has recovered by itself", async () => {
+    // preallocation off: its background writes go through the same FileHandle methods the fault is injected into.
+    // The active segment is O_DSYNC: a disk that cannot make data durable fails the write itself.
     let log = await openLog({ recoverIntervalMs: 20, preallocateBytes: 0 });
     await log.append(makeRecord(key, 0));
     const proto = await fileHandleProto(dir);
-    vi.spyOn(proto, "datasync").mockRejectedValueOnce(eio());
+    vi.spyOn(proto, "write").mockRejectedValueOnce(eio());
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => log.append(makeRecord(key, 1 + i))));
     expect(results.every((r) => r.status === "rejected")).toBe(true);
     const first = (results[0] as PromiseRejectedResult).reason;
