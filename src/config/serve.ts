@@ -69,6 +69,7 @@ export interface ServeConfig {
   approvalRequestTtlMs: number;
   resetApprovalState: boolean;
   maxInFlight: number;
+  signingWorker: "off" | "on";
   maxExportStreams: number;
   exportStallTimeoutMs: number;
   drainTimeoutMs: number;
@@ -408,6 +409,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     approvalRequestTtlMs: num("approval-request-ttl"),
     resetApprovalState: values["reset-approval-state"] as boolean,
     maxInFlight: num("max-in-flight"),
+    signingWorker: str("signing-worker") as ServeConfig["signingWorker"],
     maxExportStreams: num("max-export-streams"),
     exportStallTimeoutMs: num("export-stall-timeout"),
     drainTimeoutMs: num("drain-timeout"),

@@ -572,17 +572,35 @@ export interface SignedTraceText {
  * signature was computed over (one canonicalization per record instead of one to sign and one to store).
  */
 export function signTraceRecordWithText(record: TraceRecord, signer: Signer): SignedTraceText {
+  const prepared = prepareTraceSignature(record);
+  return finishTraceSignature(prepared, signer.keyId, signer.sign(prepared.digest));
+}
+
+/** A trace record ready to be signed: its canonical form and the sha256 digest its Ed25519 signature covers. */
+export interface PreparedTraceSignature {
+  signable: Omit<TraceRecord, "signature">;
+  canonical: string;
+  digest: Uint8Array;
+}
+
+/** The first half of {@link signTraceRecordWithText}: canonicalize and digest (the signature may be made elsewhere). */
+export function prepareTraceSignature(record: TraceRecord): PreparedTraceSignature {
   let signable: Omit<TraceRecord, "signature"> = record;
   if (record.signature !== undefined) {
     const { signature: _drop, ...rest } = record;
     signable = rest;
   }
   const canonical = jcs(signable);
-  const digest = sha256Bytes(canonical);
+  return { signable, canonical, digest: sha256Bytes(canonical) };
+}
+
+/** The second half: attach `sig`, the Ed25519 signature of `prepared.digest` by the key `keyId` names. */
+export function finishTraceSignature(prepared: PreparedTraceSignature, keyId: string, sig: Uint8Array): SignedTraceText {
+  const { signable, canonical, digest } = prepared;
   const signature: SignatureObject = {
     alg: "ed25519",
-    key_id: signer.keyId,
-    sig: Buffer.from(signer.sign(digest)).toString("base64"),
+    key_id: keyId,
+    sig: Buffer.from(sig).toString("base64"),
     signed_digest: Buffer.from(digest).toString("hex"),
   };
   const sigJson = JSON.stringify(signature);

@@ -51,6 +51,10 @@ export class Ed25519KeyPair implements Signer, Verifier {
     if (!raw || raw.length !== 64) throw new KeyError("invalid private key length");
     return new Ed25519KeyPair(raw.subarray(0, 32), raw.subarray(32));
   }
+  /** The seed as PKCS#8 DER (the signing worker's own copy of the key). */
+  pkcs8(): Uint8Array {
+    return new Uint8Array(Buffer.concat([PKCS8_PREFIX, this.seed]));
+  }
   sign(digest: Uint8Array): Uint8Array {
     return edSign(null, digest, this.priv);
   }

@@ -16,6 +16,7 @@ import { checkProfile } from "../engine/gate.js";
 import { resolveBroker } from "../infra/brokers.js";
 import { loadOperatorTokens } from "../infra/operator-tokens.js";
 import { loadServerKeys } from "../infra/server-keys.js";
+import { SignPool } from "../infra/sign-pool.js";
 import { trustProblems } from "../infra/trust.js";
 import { embeddedAssets, findProjectFile, producerVersion } from "../infra/version.js";
 import { sweepRunpacks } from "../runpack/store.js";
@@ -32,7 +33,7 @@ import { TraceLog } from "../tracelog/log.js";
 import { ConfigError, parseServeArgs, printableConfig, type ListenAddr, type ServeConfig } from "../config/serve.js";
 import { Admission } from "../service/admission.js";
 import { GateError } from "../service/errors.js";
-import { GateService, type DecisionLogFields } from "../service/gate-service.js";
+import { GateService, OFFLOAD_SIGNING_ABOVE, type DecisionLogFields } from "../service/gate-service.js";
 import { ServerMetrics } from "../service/metrics.js";
 import type { AuthSettings, ListenerRole } from "../transport/auth.js";
 import { StreamLimits } from "../transport/grpc/adapter.js";
@@ -252,6 +253,12 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     delegationPublicKeyEnv: cfg.delegationPublicKeyEnv,
   });
   log.info({ key_id: keys.signer.keyId, key_mode: keys.mode, key_source: keys.label }, "signing key loaded");
+  // --signing-worker on: trace-record signatures on a second core while decisions queue for the main thread
+  const signPool = cfg.signingWorker === "on" ? await SignPool.start(keys.signer, { onWarning: (m) => log.warn({ component: "signing_worker" }, m) }) : undefined;
+  if (signPool) {
+    cleanups.push(() => signPool.close());
+    log.info({ component: "signing_worker", offload_above_in_flight: OFFLOAD_SIGNING_ABOVE }, "signing worker started: trace records are signed on a worker thread while many decisions are in flight");
+  }
 
   const broker = resolveBroker(cfg.credentialBroker, { envPrefix: cfg.credentialEnvPrefix, command: cfg.credentialCommand, commandArgs: cfg.credentialCommandArgs });
   // the profile rules (e.g. oss-prod) are checked on start AND on every reload: a reloaded policy that breaks them is
@@ -386,6 +393,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     },
     policy,
     keys,
+    ...(signPool ? { signPool } : {}),
     // shared: the Redis kill switch and the --kill-switch-state file both apply
     killSwitch: sharedKillSwitch ? new CombinedKillSwitch(sharedKillSwitch, killSwitch) : killSwitch,
     // local: one server process owns a state directory (the approval ledger's lock), so counters in memory are

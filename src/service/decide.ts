@@ -17,7 +17,7 @@ import { decodeToolCall } from "../engine/adapters.js";
 import { evaluatePolicy } from "../engine/evaluate.js";
 import { evaluateGate } from "../engine/gate.js";
 import type { Signer } from "../engine/signature.js";
-import { buildTraceRecord, signTraceRecordWithText, type TraceRecord } from "../engine/trace.js";
+import { buildTraceRecord, finishTraceSignature, prepareTraceSignature, type TraceRecord } from "../engine/trace.js";
 import type { ApprovalToken, DelegationToken, GateOptions, GateResult, IntentRequest, Policy, Profile, Verdict } from "../engine/types.js";
 import { normalizeRunId } from "../runpack/run-id.js";
 import { asGateError, GateError } from "./errors.js";
@@ -77,6 +77,9 @@ export interface DecisionEnv {
   /** Adapter for a tool call that names none. @defaultValue "mcp" */
   defaultAdapter?: string;
   signer: Signer;
+  /** Sign the record's digest elsewhere (the service's signing worker, while it is busy); must sign with `signer`'s
+   * key. Unset: `signer.sign`, inline. */
+  signAsync?: (digest: Uint8Array) => Promise<Uint8Array>;
   producerVersion: string;
   now: () => Date;
   /** Engine options besides the tokens (counters, kill switch, verify keys, broker, simulate, evaluation time). */
@@ -213,7 +216,7 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
   // 5. the signed record, durable before the reply
   let signed;
   try {
-    signed = signTraceRecordWithText(
+    const prepared = prepareTraceSignature(
       buildTraceRecord(result, {
         observedAt: env.now(),
         producerVersion: env.producerVersion,
@@ -223,8 +226,9 @@ export async function decide(req: DecisionRequest, env: DecisionEnv): Promise<De
         delegationTokenRef: result.delegation_ref,
         ...env.traceMeta?.(result, latencyMs),
       }),
-      env.signer,
     );
+    const sig = env.signAsync ? await env.signAsync(prepared.digest) : env.signer.sign(prepared.digest);
+    signed = finishTraceSignature(prepared, env.signer.keyId, sig);
   } catch (e) {
     throw new GateError("SIGNING_FAILED", `sign trace record: ${(e as Error).message}`, { cause: e });
   }

@@ -119,6 +119,9 @@ export interface GateServiceDeps {
   producerVersion: string;
   /** Service events worth a log line (never per decision). */
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** `--signing-worker on`: signs trace records on a worker thread while more than {@link OFFLOAD_SIGNING_ABOVE}
+   * decisions are in flight; must sign with `keys.signer`'s key. */
+  signPool?: { readonly keyId: string; sign(digest: Uint8Array): Promise<Uint8Array> };
   /** The opt-in decision log (`--decision-log`): called once per recorded decision; sampling is the callee's. */
   decisionLog?: (fields: DecisionLogFields) => void;
   now?: () => Date;
@@ -247,6 +250,14 @@ function strings(v: unknown): string[] {
 
 const EMPTY_SUMMARY: RecordSummary = { kind: "unknown", trace_id: "", event_id: "", tool_name: "", identity: "", reason_codes: [], created_at: "" };
 
+/**
+ * Decisions in flight above which a record is signed on the signing worker (`--signing-worker on`). Measured with
+ * bench/server/loadgen.py, alternating runs: offloading from 2 in flight on gained nothing at 8 in flight and cost
+ * CPU there (a batch of one or two digests costs the main thread about what signing them does: the message, the
+ * reply, the wake-ups); from 17 on, 64 in flight gained 12-19% decisions/s.
+ */
+export const OFFLOAD_SIGNING_ABOVE = 16;
+
 export class GateService {
   private readonly summaries = new SummaryCache();
   /** Redacted views of the calls waiting for approval, by request id (this process's; bounded, oldest dropped). */
@@ -256,9 +267,20 @@ export class GateService {
   private readonly ledgerFlow: ApprovalLedgerFlow;
   private readonly sink: EvidenceSink;
   private readonly runpackSink: EvidenceSink;
+  /** Decisions between evaluate() and their result. */
+  private evaluating = 0;
+  private readonly evaluated = (): void => void this.evaluating--;
+  /** A decision's signature: on the signing worker while many decisions wait for the main thread, else inline. */
+  private readonly signAsync: ((digest: Uint8Array) => Promise<Uint8Array>) | undefined;
 
   constructor(private readonly d: GateServiceDeps) {
     this.now = d.now ?? (() => new Date());
+    const pool = d.signPool;
+    if (pool && pool.keyId !== d.keys.signer.keyId) throw new Error(`signing worker key ${pool.keyId} is not the server's key ${d.keys.signer.keyId}`);
+    const signer = d.keys.signer;
+    this.signAsync = pool
+      ? (digest) => (this.evaluating > OFFLOAD_SIGNING_ABOVE ? pool.sign(digest) : new Promise((resolve) => resolve(signer.sign(digest))))
+      : undefined;
     const s = d.settings;
     this.ledgerFlow = ledgerFlow({
       store: d.approvals,
@@ -304,6 +326,7 @@ export class GateService {
       profile: s.profile,
       defaultAdapter: s.adapter,
       signer: d.keys.signer,
+      signAsync: this.signAsync,
       producerVersion: d.producerVersion,
       now: this.now,
       // one shape for every call (absent options are undefined)
@@ -319,6 +342,7 @@ export class GateService {
       ledger: this.ledgerFlow,
       sink: input.emitRunpack ? this.runpackSink : this.sink,
     };
+    this.evaluating++;
     return decide(
       {
         intent: input.intent,
@@ -331,7 +355,7 @@ export class GateService {
         cancelled: input.cancelled,
       },
       env,
-    );
+    ).finally(this.evaluated);
   }
 
   /** Grant or deny an approval request, or mint a token for bare digests. Records the action. Throws GateError. */

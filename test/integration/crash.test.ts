@@ -18,9 +18,14 @@ afterAll(() => {
 });
 
 describe("crash safety", () => {
-  it("kill -9 under load: restart, the log verifies and holds every allow the clients saw", async () => {
+  // with --signing-worker on and 32 callers, records are signed on the worker (more than 16 in flight)
+  it.each([
+    { mode: "signing inline", callers: 16, extraArgs: [] as string[] },
+    { mode: "--signing-worker on", callers: 32, extraArgs: ["--signing-worker", "on"] },
+  ])("kill -9 under load ($mode): restart, the log verifies and holds every allow the clients saw", async ({ callers, extraArgs }) => {
+    if (dir) cleanup(dir);
     dir = tempDir();
-    let s: Server = await startServer({ policy: BASE_POLICY, dir });
+    let s: Server = await startServer({ policy: BASE_POLICY, dir, extraArgs });
     const seen = new Map<bigint, string>(); // trace_sequence -> event_id of each allow a client received
     let stop = false;
     let failures = 0;
@@ -36,7 +41,11 @@ describe("crash safety", () => {
         }
       }
     };
-    const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+    if (extraArgs.length) {
+      expect(s.stderr()).toContain("signing worker started");
+      expect(s.stderr()).not.toMatch(/signing worker (not|failed|exited|did not)/);
+    }
+    const workers = Array.from({ length: callers }, (_, w) => worker(w));
     while (seen.size < 300) await new Promise((r) => setTimeout(r, 10));
     await s.kill9();
     stop = true;
@@ -44,7 +53,7 @@ describe("crash safety", () => {
     expect(seen.size).toBeGreaterThanOrEqual(300);
 
     // restart on the same state: recovery runs, the chain continues
-    s = await startServer({ policy: BASE_POLICY, dir });
+    s = await startServer({ policy: BASE_POLICY, dir, extraArgs });
     try {
       const after = await s.gate.evaluate({ input: { case: "intent", value: intent("tool.read", { after: true }) } });
       const maxSeen = [...seen.keys()].reduce((a, b) => (a > b ? a : b), 0n);

@@ -44,7 +44,7 @@ const GEN_ALLOWED = new Set(["transport/grpc", "main"]);
 /** Third-party and Node modules each layer may use (anything else fails). */
 const EXTERNAL_ALLOWED: Record<string, RegExp> = {
   engine: /^(yaml|canonicalize|node:crypto)$/,
-  infra: /^node:(child_process|crypto|fs|fs\/promises|net|os|path|url)$/,
+  infra: /^node:(child_process|crypto|fs|fs\/promises|net|os|path|url|worker_threads)$/,
   // ioredis: the shared state of replicas (--state redis://), src/state/redis/
   state: /^(ioredis|node:(crypto|fs|fs\/promises|path))$/,
   tracelog: /^node:(events|fs|fs\/promises|path)$/,
