@@ -120,6 +120,10 @@ bench: setup build dist ## run the benchmarks; prints figures, writes bench/resu
 bench-peers: $(NODE_STAMP) $(VENV)/.stamp build ## ours vs Cerbos (installed on demand) over Unix sockets at 1/8/64 in flight; one table, bench/results/peers.json
 	./scripts/bench-peers.sh
 
+.PHONY: bench-floor
+bench-floor: $(NODE_STAMP) $(VENV)/.stamp build ## the floor: a grpc-js server that only answers (with and without a durable write per call) beside ours; bench/results/floor.json
+	./scripts/bench-floor.sh
+
 .PHONY: bench-dist
 bench-dist: setup build dist ## time the one-shot CLI as a whole process per way of shipping it (Node, SEA, bun)
 	@./scripts/ensure-apt.sh hyperfine

@@ -117,7 +117,7 @@ parentPort.on("message", (m) => parentPort.postMessage({ id: m.id, sigs: new Uin
       return original(d);
     };
     try {
-      const results = await Promise.allSettled([pool!.sign(bad), pool!.sign(new Uint8Array(32).fill(1))]);
+      const results = await Promise.allSettled([pool!.sign(bad), pool!.sign(digests(1, 1)[0]!)]);
       expect(results[0]!.status).toBe("rejected");
       expect((results[0] as PromiseRejectedResult).reason.message).toBe("sign failed");
       expect(results[1]!.status).toBe("fulfilled");
