@@ -16,7 +16,7 @@
 # Knobs: BENCH_WINDOW (s, default 4), BENCH_RUNS (default 3), BENCH_LEVELS (default 1,8,64), BENCH_WARMUP (s, default 1),
 # BENCH_SETTLE (s at 64 in flight per side before the first level, default 5), BENCH_HTTP (0: gRPC only, default 1),
 # BENCH_OURS_NODE_FLAGS (node flags for our server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it),
-# BENCH_OURS_ARGS (extra `gait mcp serve` flags, e.g. "--signing-worker on"; recorded in the JSON)
+# BENCH_OURS_ARGS (extra `gait mcp serve` flags, e.g. "--signing-worker off"; recorded in the JSON)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"

@@ -69,7 +69,7 @@ export interface ServeConfig {
   approvalRequestTtlMs: number;
   resetApprovalState: boolean;
   maxInFlight: number;
-  signingWorker: "off" | "on";
+  signingWorker: "on" | "off";
   maxExportStreams: number;
   exportStallTimeoutMs: number;
   drainTimeoutMs: number;

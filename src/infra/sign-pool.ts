@@ -1,5 +1,5 @@
 /**
- * Ed25519 signing on a second core (issue 14; `gait mcp serve --signing-worker on`). At 64 calls in flight the
+ * Ed25519 signing on a second core (issue 14; `gait mcp serve --signing-worker`, on by default). At 64 calls in flight the
  * server's main thread is its bottleneck, and the trace record's Ed25519 signature is the largest single piece of its
  * work (~28 us of ~210 us of CPU per decision). A {@link SignPool} hands the 32-byte digests to one worker thread in
  * batches (one message per event-loop turn, however many digests it carries) and gets the 64-byte signatures back.

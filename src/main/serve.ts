@@ -253,7 +253,7 @@ async function start(cfg: ServeConfig, log: Logger, cleanups: (() => Promise<voi
     delegationPublicKeyEnv: cfg.delegationPublicKeyEnv,
   });
   log.info({ key_id: keys.signer.keyId, key_mode: keys.mode, key_source: keys.label }, "signing key loaded");
-  // --signing-worker on: trace-record signatures on a second core while decisions queue for the main thread
+  // --signing-worker (on by default): trace-record signatures on a second core while decisions queue for the main thread
   const signPool = cfg.signingWorker === "on" ? await SignPool.start(keys.signer, { onWarning: (m) => log.warn({ component: "signing_worker" }, m) }) : undefined;
   if (signPool) {
     cleanups.push(() => signPool.close());

@@ -119,8 +119,8 @@ export interface GateServiceDeps {
   producerVersion: string;
   /** Service events worth a log line (never per decision). */
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-  /** `--signing-worker on`: signs trace records on a worker thread while more than {@link OFFLOAD_SIGNING_ABOVE}
-   * decisions are in flight; must sign with `keys.signer`'s key. */
+  /** The signing worker (`--signing-worker`, on by default): signs trace records on a worker thread while more than
+   * {@link OFFLOAD_SIGNING_ABOVE} decisions are in flight; must sign with `keys.signer`'s key. */
   signPool?: { readonly keyId: string; sign(digest: Uint8Array): Promise<Uint8Array> };
   /** The opt-in decision log (`--decision-log`): called once per recorded decision; sampling is the callee's. */
   decisionLog?: (fields: DecisionLogFields) => void;
@@ -207,7 +207,11 @@ export interface ServerInfo {
 /** Summaries of recent entries, keyed by seq: live followers get them without parsing the record again. */
 class SummaryCache {
   private readonly m = new Map<number, RecordSummary>();
-  constructor(private readonly max = 10_000) {}
+  /** 2,048: followers at the head (watchers, exports notified on each commit) read well within it; an older entry is
+   * summarized again from its record text, without what only the pipeline knew (latency, the approval request, the
+   * service's reason codes). 10,000 held ~12 MB more RSS at 64 in flight (bench/server/loadgen.py, alternating runs:
+   * 138-145 against 128-132 MB), the room the signing worker takes. */
+  constructor(private readonly max = 2_048) {}
   set(seq: number, s: RecordSummary): void {
     this.m.set(seq, s);
     if (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
@@ -251,7 +255,7 @@ function strings(v: unknown): string[] {
 const EMPTY_SUMMARY: RecordSummary = { kind: "unknown", trace_id: "", event_id: "", tool_name: "", identity: "", reason_codes: [], created_at: "" };
 
 /**
- * Decisions in flight above which a record is signed on the signing worker (`--signing-worker on`). Measured with
+ * Decisions in flight above which a record is signed on the signing worker (`--signing-worker`). Measured with
  * bench/server/loadgen.py, alternating runs: offloading from 2 in flight on gained nothing at 8 in flight and cost
  * CPU there (a batch of one or two digests costs the main thread about what signing them does: the message, the
  * reply, the wake-ups); from 17 on, 64 in flight gained 12-19% decisions/s.

@@ -1,5 +1,5 @@
 /**
- * The signing worker (src/infra/sign-pool.ts, `gait mcp serve --signing-worker on`): it signs with the server's key
+ * The signing worker (src/infra/sign-pool.ts, `gait mcp serve --signing-worker`, on by default): it signs with the server's key
  * and batches, and every way it can go wrong (a wrong key, death, silence, garbage, a close) ends with each digest
  * signed inline or its promise rejected, never with a signature that does not verify.
  */

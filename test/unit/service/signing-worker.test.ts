@@ -1,5 +1,5 @@
 /**
- * The gate service with a signing worker (`--signing-worker on`): alone, a decision signs inline; with more than
+ * The gate service with a signing worker (`--signing-worker`, on by default): alone, a decision signs inline; with more than
  * OFFLOAD_SIGNING_ABOVE decisions in flight, signatures go to the worker. Either way every record the service hands
  * the trace log verifies with the server's key, and a worker that fails changes no verdict.
  */
