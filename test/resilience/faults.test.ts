@@ -152,7 +152,7 @@ describe("item 5: full disks", () => {
     expect(child.exitCode).toBe(0);
   });
 
-  it.skipIf(!isRoot)("trace volume full (a 1 MiB tmpfs): no allow, NOT_SERVING, then recovery by itself once space is freed", async () => {
+  it.skipIf(!isRoot)("trace volume full (a 1 MiB tmpfs): allows only into space already allocated and durable, then TRACE_WRITE_FAILED and NOT_SERVING, then recovery by itself once space is freed; no acknowledged allow missing", async () => {
     const dir = fresh();
     const traces = join(dir, "traces");
     mkdirSync(traces, { recursive: true, mode: 0o750 });
