@@ -20,12 +20,12 @@ import {
   GateService,
   type EvaluateInput,
   type ServiceKeys,
-  type TraceLogPort,
 } from "../../../src/service/gate-service.js";
 import { ServerMetrics } from "../../../src/service/metrics.js";
 import { PolicyHolder } from "../../../src/state/policy-file.js";
 import { FileApprovalStore, ApprovalStoreError, type ApprovalStore, type ConsumeRef } from "../../../src/state/approvals.js";
 import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
+import { memoryTraceLog } from "./memory-trace-log.js";
 
 const POLICY = `schema_id: gait.gate.policy
 schema_version: 1.0.0
@@ -119,18 +119,7 @@ async function harness(
     ...(opts.approvalKey ? { approvalVerifier: opts.approvalKey.verifier() } : {}),
     ...(opts.delegationKey ? { delegationVerifier: opts.delegationKey.verifier() } : {}),
   };
-  const appended: unknown[] = [];
-  const traceLog: TraceLogPort = {
-    append: async (record) => {
-      appended.push(record);
-      return { seq: appended.length, hash: "h" };
-    },
-    readFrom: () => {
-      throw new Error("not used");
-    },
-    head: () => ({ seq: appended.length, hash: "h" }),
-    oldestSeq: () => 1,
-  };
+  const { traceLog, appended } = memoryTraceLog();
   const svc = new GateService({
     settings: {
       profile: opts.profile ?? "standard",

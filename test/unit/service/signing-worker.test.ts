@@ -10,10 +10,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { verifyTraceRecord } from "../../../src/engine/trace.js";
 import { Ed25519KeyPair } from "../../../src/infra/keys.js";
 import { SignPool } from "../../../src/infra/sign-pool.js";
-import { GateService, OFFLOAD_SIGNING_ABOVE, type TraceLogPort } from "../../../src/service/gate-service.js";
+import { GateService, OFFLOAD_SIGNING_ABOVE } from "../../../src/service/gate-service.js";
 import { ServerMetrics } from "../../../src/service/metrics.js";
 import { FileApprovalStore } from "../../../src/state/approvals.js";
 import { MemoryCounterStore } from "../../../src/state/counters-memory.js";
+import { memoryTraceLog } from "./memory-trace-log.js";
 import { PolicyHolder } from "../../../src/state/policy-file.js";
 
 const POLICY = `schema_id: gait.gate.policy
@@ -38,20 +39,7 @@ async function service(signPool: { readonly keyId: string; sign(d: Uint8Array): 
   writeFileSync(join(dir, "policy.yaml"), POLICY);
   const approvals = await FileApprovalStore.open({ dir: join(dir, "approvals"), sweepIntervalMs: 0, signer });
   cleanups.push(() => approvals.close());
-  const appended: unknown[] = [];
-  const traceLog: TraceLogPort = {
-    append: async (record) => {
-      appended.push(record);
-      // a commit takes a while: decisions pile up in flight as they do behind a real disk
-      await new Promise((r) => setTimeout(r, 2));
-      return { seq: appended.length, hash: "h" };
-    },
-    readFrom: () => {
-      throw new Error("not used");
-    },
-    head: () => ({ seq: appended.length, hash: "h" }),
-    oldestSeq: () => 1,
-  };
+  const { traceLog, appended } = memoryTraceLog(2);
   const svc = new GateService({
     settings: { profile: "standard", adapter: "mcp", approvalReuse: false, approvalRequestTtlMs: 3_600_000, credentialScopes: [], traceDir: join(dir, "traces") },
     policy: new PolicyHolder(join(dir, "policy.yaml")),
