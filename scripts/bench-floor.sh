@@ -6,7 +6,8 @@
 #   floor sync   the same write, blocking the event loop
 #   ours         gait mcp serve with its defaults (dev key; signed record, group-committed durable write per decision)
 # One window per side per run, sides alternating; medians of the runs. Prints a table, writes bench/results/floor.json.
-# Knobs: BENCH_WINDOW (s, default 4), BENCH_RUNS (default 3), BENCH_LEVELS (default 1,8,64)
+# Knobs: BENCH_WINDOW (s, default 4), BENCH_WARMUP (s, default 1), BENCH_RUNS (default 3), BENCH_LEVELS (default
+# 1,8,64), BENCH_OUT (default bench/results/floor.json)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
@@ -39,12 +40,13 @@ for run in $(seq 1 "${BENCH_RUNS:-3}"); do
   for side in "${SIDES[@]}"; do
     start "$side"
     "$PY" "$ROOT/bench/server/loadgen.py" --socket "$SOCK" --pid "$PID" --stubs "$TMP/stubs" --levels "${BENCH_LEVELS:-1,8,64}" \
-      --window "${BENCH_WINDOW:-4}" --runs 1 --out "$TMP/$side-$run.json" >/dev/null
+      --window "${BENCH_WINDOW:-4}" --warmup "${BENCH_WARMUP:-1}" --runs 1 --out "$TMP/$side-$run.json" >/dev/null
     kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   done
 done
-mkdir -p "$ROOT/bench/results"
-"$PY" - "$TMP" "$ROOT/bench/results/floor.json" "${BENCH_RUNS:-3}" "${SIDES[@]}" <<'PY'
+OUT="${BENCH_OUT:-$ROOT/bench/results/floor.json}"
+mkdir -p "$(dirname "$OUT")"
+"$PY" - "$TMP" "$OUT" "${BENCH_RUNS:-3}" "${SIDES[@]}" <<'PY'
 import json, statistics, sys
 tmp, out, runs, sides = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 doc = {"benchmark": "floor", "runs": runs, "sides": {}}
@@ -57,11 +59,12 @@ for side in sides:
     doc["sides"][side] = {}
     for level, ws in sorted(per_level.items()):
         med = {k: statistics.median(w[k] for w in ws) for k in ("decisions_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_decision", "server_rss_mb")}
+        med.update({k: sum(w[k] for w in ws) for k in ("decisions", "errors", "non_allow")})
         doc["sides"][side][str(level)] = med
         rows.append((level, side, med))
 print("\n| in flight | server | decisions/s | p50 / p99 ms | server CPU us/decision | RSS MB |\n|---|---|---|---|---|---|")
 for level, side, m in sorted(rows, key=lambda x: (x[0], sides.index(x[1]))):
     print(f"| {level} | {side} | {m['decisions_per_s']:,.0f} | {m['p50_ms']:.2f} / {m['p99_ms']:.2f} | {m['server_cpu_us_per_decision']:.0f} | {m['server_rss_mb']:.0f} |")
 json.dump(doc, open(out, "w"), indent=2)
-print(f"\n  medians of {runs} runs (4 s windows); wrote bench/results/floor.json")
+print(f"\n  medians of {runs} runs; wrote {out}")
 PY
