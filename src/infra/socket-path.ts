@@ -8,6 +8,7 @@
  *
  * Never a path relative to the current directory.
  */
+import { connect } from "node:net";
 import { isAbsolute, join } from "node:path";
 
 export type SocketKind = "agent" | "operator";
@@ -33,4 +34,28 @@ export function resolveSocketPath(kind: SocketKind, explicit?: string, env: Node
   const e = env[ENV[kind]];
   if (e && e.trim()) return { path: e.trim(), from: "env" };
   return { path: join(runtimeSocketDir(env, uid), FILE[kind]), from: "default" };
+}
+
+/**
+ * Whether something answers on the Unix socket `path`: true when it accepts, and also when it accepts but says nothing
+ * within `timeoutMs` (still somebody's socket: never steal it); false when the connection is refused or the path is
+ * no socket. Used before replacing a socket file (transport) and by `gait doctor`.
+ */
+export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(true);
+    }, timeoutMs);
+    s.once("connect", () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      clearTimeout(t);
+      resolve(false); // ECONNREFUSED, ENOENT: nobody listening
+    });
+  });
 }

@@ -417,48 +417,14 @@ export class FileApprovalStore implements ApprovalStore {
   }
 
   async grant(id: string, token: ApprovalToken): Promise<GrantResult> {
-    if (!token || typeof token.token_id !== "string" || !token.token_id) throw new ApprovalStoreError("invalid", "approval token has no token_id");
-    const who = typeof token.approver_identity === "string" ? identityKey(token.approver_identity) : "";
-    if (!who) throw new ApprovalStoreError("invalid", "approval token has no approver identity");
+    const who = grantingApprover(token);
     return this.mutate(async () => {
       const r = this.mustGet(id);
       const now = this.now();
-      const state = this.effectiveState(r, now);
-      if (state !== "pending" && state !== "granted") {
-        throw new ApprovalStoreError("conflict", `approval request ${id} is ${state}; it can no longer be granted`);
-      }
-      if (token.intent_digest?.toLowerCase() !== r.intent_digest || token.policy_digest?.toLowerCase() !== r.policy_digest) {
-        throw new ApprovalStoreError("invalid", `approval token ${token.token_id} is bound to another intent or policy than request ${id}`);
-      }
-      if (r.delegation_binding_digest && token.delegation_binding_digest?.toLowerCase() !== r.delegation_binding_digest) {
-        throw new ApprovalStoreError(
-          "invalid",
-          `approval token ${token.token_id} does not carry request ${id}'s delegation_binding_digest ${r.delegation_binding_digest} (the waiting call is delegated)`,
-        );
-      }
-      if (r.identity && identityKey(r.identity) === who) {
-        throw new ApprovalStoreError("forbidden", `approver ${JSON.stringify(token.approver_identity)} is the identity whose call is waiting; an agent cannot approve its own call`);
-      }
-      const same = r.tokens.find((t) => t.token_id === token.token_id);
-      if (same) return { request: clone(r), token: clone(same), added: false };
-      if (this.spent.has(token.token_id) || this.revoked.has(token.token_id)) {
-        throw new ApprovalStoreError("conflict", `approval token ${token.token_id} was already used or revoked; mint a new one`);
-      }
-      // one token per approver: an unexpired earlier grant by the same identity stands (idempotent)
-      const mine = r.tokens.findIndex((t) => identityKey(t.approver_identity ?? "") === who);
-      if (mine >= 0) {
-        const held = r.tokens[mine]!;
-        const exp = timeMs(held.expires_at);
-        if (exp !== undefined && now < exp) return { request: clone(r), token: clone(held), added: false };
-      }
-      const next = clone(r);
-      if (mine >= 0) next.tokens.splice(mine, 1); // the approver's expired token is replaced
-      next.tokens.push(clone(token));
-      next.approvers = distinctApprovers(next.tokens);
-      if (next.approvers.length >= next.required_approvals) next.state = "granted";
-      next.updated_at = formatGoTime(now);
-      this.stage({ op: "put", request: next });
-      return { request: clone(next), token: clone(token), added: true };
+      const step = grantStep(id, r, this.effectiveState(r, now), token, who, now, (t) => this.spent.has(t) || this.revoked.has(t));
+      if (step.kind === "existing") return { request: clone(r), token: clone(step.token), added: false };
+      this.stage({ op: "put", request: step.next });
+      return { request: clone(step.next), token: clone(token), added: true };
     });
   }
 
@@ -975,6 +941,57 @@ export function distinctApprovers(tokens: readonly ApprovalToken[]): string[] {
     out.push(t.approver_identity!);
   }
   return out;
+}
+
+/** The approver identity key of a token offered to grant(); refuses a token without id or approver. */
+export function grantingApprover(token: ApprovalToken): string {
+  if (!token || typeof token.token_id !== "string" || !token.token_id) throw new ApprovalStoreError("invalid", "approval token has no token_id");
+  const who = typeof token.approver_identity === "string" ? identityKey(token.approver_identity) : "";
+  if (!who) throw new ApprovalStoreError("invalid", "approval token has no approver identity");
+  return who;
+}
+
+/** What granting does to a request: it already holds a token that stands, or here is the request with the new one. */
+export type GrantStep = { kind: "existing"; token: ApprovalToken } | { kind: "add"; next: ApprovalRequest };
+
+/**
+ * The one grant rule of every ApprovalStore, given request `r` as it stands (`state`: its effective state at `now`)
+ * and the approver key `who` of `token` ({@link grantingApprover}). Throws ApprovalStoreError when the token may not
+ * grant: the request is no longer open, the token is bound to another intent, policy or delegation, or its approver
+ * is the identity whose call waits. `isUsed` says whether a token id was spent or revoked (a store that checks that
+ * atomically when it writes passes `() => false`). One token per approver: the same token again, or an unexpired
+ * earlier grant by the same identity, stands as it is; an expired one is replaced.
+ */
+export function grantStep(id: string, r: ApprovalRequest, state: ApprovalState, token: ApprovalToken, who: string, now: number, isUsed: (tokenId: string) => boolean): GrantStep {
+  if (state !== "pending" && state !== "granted") throw new ApprovalStoreError("conflict", `approval request ${id} is ${state}; it can no longer be granted`);
+  if (token.intent_digest?.toLowerCase() !== r.intent_digest || token.policy_digest?.toLowerCase() !== r.policy_digest) {
+    throw new ApprovalStoreError("invalid", `approval token ${token.token_id} is bound to another intent or policy than request ${id}`);
+  }
+  if (r.delegation_binding_digest && token.delegation_binding_digest?.toLowerCase() !== r.delegation_binding_digest) {
+    throw new ApprovalStoreError(
+      "invalid",
+      `approval token ${token.token_id} does not carry request ${id}'s delegation_binding_digest ${r.delegation_binding_digest} (the waiting call is delegated)`,
+    );
+  }
+  if (r.identity && identityKey(r.identity) === who) {
+    throw new ApprovalStoreError("forbidden", `approver ${JSON.stringify(token.approver_identity)} is the identity whose call is waiting; an agent cannot approve its own call`);
+  }
+  const same = r.tokens.find((t) => t.token_id === token.token_id);
+  if (same) return { kind: "existing", token: same };
+  if (isUsed(token.token_id)) throw new ApprovalStoreError("conflict", `approval token ${token.token_id} was already used or revoked; mint a new one`);
+  const mine = r.tokens.findIndex((t) => identityKey(t.approver_identity ?? "") === who);
+  if (mine >= 0) {
+    const held = r.tokens[mine]!;
+    const exp = timeMs(held.expires_at);
+    if (exp !== undefined && now < exp) return { kind: "existing", token: held };
+  }
+  const next = clone(r);
+  if (mine >= 0) next.tokens.splice(mine, 1);
+  next.tokens.push(clone(token));
+  next.approvers = distinctApprovers(next.tokens);
+  if (next.approvers.length >= next.required_approvals) next.state = "granted";
+  next.updated_at = formatGoTime(now);
+  return { kind: "add", next };
 }
 
 /** A new pending request for `input` created at `now` (ms): the one shape every ApprovalStore stores. */

@@ -13,7 +13,6 @@
  * existing parent the service would create it in.
  */
 import { accessSync, constants, existsSync, lstatSync, realpathSync, statfsSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { checkProfile } from "../../engine/gate.js";
 import { DEV_PRIVATE_KEY_FILE } from "../../infra/server-keys.js";
@@ -22,6 +21,7 @@ import { loadSigningKey, loadVerifyKey } from "../../infra/keys.js";
 import { mountOf, parseMountInfo, readMountInfo, VOLATILE_FS_TYPES } from "../../infra/mounts.js";
 import { loadOperatorTokens } from "../../infra/operator-tokens.js";
 import { shippedKey } from "../../infra/shipped-keys.js";
+import { socketAnswers } from "../../infra/socket-path.js";
 import { trustProblems, type TrustKind } from "../../infra/trust.js";
 import { loadPolicyFile } from "../../state/policy-file.js";
 import { ConfigError, parseServeArgs, type ListenAddr, type ServeConfig } from "../../config/serve.js";
@@ -91,32 +91,13 @@ function defaultFreeBytes(path: string): number | undefined {
   }
 }
 
-function defaultSocketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve(true); // accepts but says nothing: still somebody's socket
-    }, timeoutMs);
-    s.once("connect", () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => {
-      clearTimeout(t);
-      resolve(false);
-    });
-  });
-}
-
 export function defaultDoctorDeps(env: NodeJS.ProcessEnv): DoctorDeps {
   return {
     env,
     euid: typeof process.geteuid === "function" ? process.geteuid() : 0,
     mountInfo: readMountInfo,
     freeBytes: defaultFreeBytes,
-    socketAnswers: (p) => defaultSocketAnswers(p),
+    socketAnswers: (p) => socketAnswers(p),
   };
 }
 

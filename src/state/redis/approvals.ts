@@ -31,7 +31,8 @@ import type { ApprovalToken } from "../../engine/types.js";
 import {
   ApprovalStoreError,
   dedupe,
-  distinctApprovers,
+  grantingApprover,
+  grantStep,
   newRequest,
   validateNew,
   type ApprovalRequest,
@@ -289,45 +290,21 @@ export class RedisApprovalStore implements ApprovalStore {
 
   async grant(id: string, token: ApprovalToken): Promise<GrantResult> {
     this.usable();
-    if (!token || typeof token.token_id !== "string" || !token.token_id) throw new ApprovalStoreError("invalid", "approval token has no token_id");
+    const who = grantingApprover(token);
     checkTokenId(token.token_id);
-    const who = typeof token.approver_identity === "string" ? identityKey(token.approver_identity) : "";
-    if (!who) throw new ApprovalStoreError("invalid", "approval token has no approver identity");
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const cur = (await this.read([id]))[0];
       if (!cur) throw new ApprovalStoreError("not_found", `approval request ${id} not found`);
       const r = cur.request;
       const now = this.now();
-      const state = this.effectiveState(r, now);
-      if (state !== "pending" && state !== "granted") throw new ApprovalStoreError("conflict", `approval request ${id} is ${state}; it can no longer be granted`);
-      if (token.intent_digest?.toLowerCase() !== r.intent_digest || token.policy_digest?.toLowerCase() !== r.policy_digest) {
-        throw new ApprovalStoreError("invalid", `approval token ${token.token_id} is bound to another intent or policy than request ${id}`);
-      }
-      if (r.delegation_binding_digest && token.delegation_binding_digest?.toLowerCase() !== r.delegation_binding_digest) {
-        throw new ApprovalStoreError("invalid", `approval token ${token.token_id} does not carry request ${id}'s delegation_binding_digest ${r.delegation_binding_digest} (the waiting call is delegated)`);
-      }
-      if (r.identity && identityKey(r.identity) === who) {
-        throw new ApprovalStoreError("forbidden", `approver ${JSON.stringify(token.approver_identity)} is the identity whose call is waiting; an agent cannot approve its own call`);
-      }
-      const same = r.tokens.find((t) => t.token_id === token.token_id);
-      if (same) return { request: r, token: structuredClone(same), added: false };
-      const mine = r.tokens.findIndex((t) => identityKey(t.approver_identity ?? "") === who);
-      if (mine >= 0) {
-        const held = r.tokens[mine]!;
-        const exp = timeMs(held.expires_at);
-        if (exp !== undefined && now < exp) return { request: r, token: structuredClone(held), added: false };
-      }
-      const next = structuredClone(r);
-      if (mine >= 0) next.tokens.splice(mine, 1);
-      next.tokens.push(structuredClone(token));
-      next.approvers = distinctApprovers(next.tokens);
-      if (next.approvers.length >= next.required_approvals) next.state = "granted";
-      next.updated_at = formatGoTime(now);
-      const res = await this.update(id, cur.ver, next, now, token.token_id, []);
+      // spent or revoked: checked atomically by the update below ("tokused")
+      const step = grantStep(id, r, this.effectiveState(r, now), token, who, now, () => false);
+      if (step.kind === "existing") return { request: r, token: structuredClone(step.token), added: false };
+      const res = await this.update(id, cur.ver, step.next, now, token.token_id, []);
       if (res === "retry") continue;
       if (res === "gone") throw new ApprovalStoreError("not_found", `approval request ${id} not found`);
       if (res === "tokused") throw new ApprovalStoreError("conflict", `approval token ${token.token_id} was already used or revoked; mint a new one`);
-      return { request: next, token: structuredClone(token), added: true };
+      return { request: step.next, token: structuredClone(token), added: true };
     }
     throw new ApprovalStoreError("io", `approval request ${id} kept changing under concurrent updates; retry`);
   }

@@ -7,6 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { KillSwitchEntry as EngineKillSwitchEntry } from "../../engine/types.js";
 import { ApprovalDecision, ApprovalState, GateService, type ApprovalRequestInfo, type KillSwitchEntry } from "../../gen/gait/gate/v1/gate_service_pb.js";
 import { Verdict as PbVerdict } from "../../gen/gait/gate/v1/verdict_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -39,22 +40,11 @@ export interface ApprovalView {
   deny_reason: string;
 }
 
-export interface KillSwitchEntryView {
-  entry_id: string;
-  enabled: boolean;
+export interface KillSwitchEntryView extends Omit<EngineKillSwitchEntry, "reason" | "actor" | "created_at"> {
   active: boolean;
-  agent_id?: string;
-  identity?: string;
-  tool_name?: string;
-  target_kind?: string;
-  target_value?: string;
-  environment?: string;
-  path_prefixes?: string[];
-  workspace_prefixes?: string[];
   reason: string;
   actor: string;
   created_at: string;
-  expires_at?: string;
 }
 
 export interface WatchEntryView {

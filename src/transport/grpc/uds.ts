@@ -5,7 +5,7 @@
  * nobody answers on it, and create the socket with the requested mode (0600 by default) with no wider window.
  */
 import * as grpc from "@grpc/grpc-js";
-import { connect } from "node:net";
+import { socketAnswers } from "../../infra/socket-path.js";
 import { isMainThread } from "node:worker_threads";
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 
@@ -25,26 +25,6 @@ export function checkSocketPath(path: string): void {
       `socket path too long (${n} > ${MAX_SOCKET_PATH_BYTES} bytes): ${path}; choose a shorter --listen path or --state dir`,
     );
   }
-}
-
-/** Whether a server answers on the socket. */
-export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve(true); // a socket that accepts but hangs is still somebody's: do not steal it
-    }, timeoutMs);
-    s.once("connect", () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => {
-      clearTimeout(t);
-      resolve(false); // ECONNREFUSED => nobody listening
-    });
-  });
 }
 
 /** Remove a stale socket file; refuse if it is not a socket or a live server answers on it. */
